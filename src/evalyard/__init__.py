@@ -1,0 +1,65 @@
+"""evalyard: an experiment tracker for LLM applications whose heart is comparing runs.
+
+Example:
+    >>> import evalyard
+    >>> with evalyard.start_run("baseline") as run:  # doctest: +SKIP
+    ...     run.log("q1", outputs="4", metrics={"correct": True})
+    >>> evalyard.compare_runs("candidate", "baseline").list_degraded_metrics()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
+from evalyard.core.compare import MetricDelta, RunComparisonResult
+from evalyard.core.model import (
+    Direction,
+    MetricDefinition,
+    MetricKind,
+    Result,
+    RunInfo,
+    RunStatus,
+)
+from evalyard.errors import (
+    AmbiguousRunError,
+    EvalyardError,
+    InvalidInputError,
+    InvalidMetricError,
+    InvalidRecordError,
+    InvalidReferenceError,
+    RunNotFoundError,
+    StoreError,
+    UnknownAggregateError,
+)
+from evalyard.runner.logging import Run, define_metric, start_run
+from evalyard.runs import compare_runs, get_results, get_run, list_runs
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AGGREGATE_FUNCTIONS",
+    "AmbiguousRunError",
+    "Direction",
+    "EvalyardError",
+    "InvalidInputError",
+    "InvalidMetricError",
+    "InvalidRecordError",
+    "InvalidReferenceError",
+    "MetricDefinition",
+    "MetricDelta",
+    "MetricKind",
+    "Result",
+    "Run",
+    "RunComparisonResult",
+    "RunInfo",
+    "RunNotFoundError",
+    "RunStatus",
+    "StoreError",
+    "UnknownAggregateError",
+    "__version__",
+    "compare_runs",
+    "define_metric",
+    "get_results",
+    "get_run",
+    "list_runs",
+    "start_run",
+]

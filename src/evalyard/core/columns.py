@@ -1,0 +1,411 @@
+"""Metric values as columns: the form in which runs are stored for comparing, and compared.
+
+A run's metric values are kept per write batch and per scope (the session, or one step
+name) as a *block*: the datapoint ids, the epochs, and one numpy array per metric. Reading a
+scope merges the blocks in write order, keeps the last record for each (datapoint, epoch)
+(SPEC §1: logging again replaces), and then averages the epochs of each datapoint.
+Everything here works on whole columns; nothing makes one Python object per value.
+
+The stored encoding of a block:
+
+- ids: the datapoint ids joined by ``\\n`` in UTF-8 (ids hold no control characters);
+- epochs: little-endian int32, or nothing when every epoch is 0;
+- metrics: a 4-byte little-endian header length, a JSON header
+  ``[[name, kind, nbytes], ...]``, then each column: little-endian float64 with NaN for a
+  missing value (numbers and bools), or a UTF-8 JSON list of strings and nulls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from evalyard.core.model import MetricKind
+
+__all__ = [
+    "Block",
+    "LiveRecords",
+    "MetricColumn",
+    "ScopeValues",
+    "block_from_rows",
+    "collapse_epochs",
+    "concat_blocks",
+    "decode_block",
+    "encode_block",
+    "merge_blocks",
+    "merge_kinds",
+    "present_mask",
+    "record_keys",
+    "sort_block",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+ObjectArray = npt.NDArray[np.object_]
+
+
+def merge_kinds(a: MetricKind, b: MetricKind) -> MetricKind:
+    """The kind of a metric seen as ``a`` in some records and ``b`` in others."""
+    if a is b:
+        return a
+    if MetricKind.STRING in (a, b):
+        return MetricKind.STRING
+    return MetricKind.NUMBER
+
+
+@dataclass(frozen=True, slots=True)
+class MetricColumn:
+    """One metric's values, one per row of the block or scope that holds it."""
+
+    kind: MetricKind
+    """number, bool or string."""
+    values: FloatArray | ObjectArray
+    """float64 with NaN for missing (numbers, bools as 0/1), or objects (str or None)."""
+    epoch_counts: IntArray | None = None
+    """After collapsing epochs: how many epochs had a value, per datapoint (None: all ≤ 1)."""
+    epoch_spread: FloatArray | None = None
+    """After collapsing epochs: max − min across epochs per datapoint (numbers and bools)."""
+
+    def present(self) -> npt.NDArray[np.bool_]:
+        """A mask of the rows that have a value."""
+        return present_mask(self.values, self.kind)
+
+    def take(self, index: IntArray) -> MetricColumn:
+        """The rows at ``index``, in that order."""
+        return MetricColumn(
+            self.kind,
+            self.values[index],
+            None if self.epoch_counts is None else self.epoch_counts[index],
+            None if self.epoch_spread is None else self.epoch_spread[index],
+        )
+
+    def as_kind(self, kind: MetricKind) -> MetricColumn:
+        """The same values read as ``kind`` (numbers and bools as text for a string metric)."""
+        if kind is self.kind or (kind is MetricKind.NUMBER and self.kind is MetricKind.BOOL):
+            return MetricColumn(kind, self.values, self.epoch_counts, self.epoch_spread)
+        if kind is MetricKind.STRING:
+            texts = np.array(
+                [None if np.isnan(v) else _number_text(v, self.kind) for v in self.values],
+                dtype=object,
+            )
+            return MetricColumn(kind, texts, self.epoch_counts, None)
+        raise ValueError(f"cannot read a {self.kind} metric as {kind}")
+
+
+def present_mask(values: npt.NDArray[Any], kind: MetricKind) -> npt.NDArray[np.bool_]:
+    """A mask of the values that are there: not NaN (numbers, bools), not None (strings)."""
+    if kind is MetricKind.STRING:
+        return np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    mask: npt.NDArray[np.bool_] = ~np.isnan(values.astype(np.float64, copy=False))
+    return mask
+
+
+def _number_text(value: float, kind: MetricKind) -> str:
+    if kind is MetricKind.BOOL:
+        return "true" if value else "false"
+    return repr(int(value)) if value.is_integer() else repr(value)
+
+
+def _missing(kind: MetricKind, n: int) -> FloatArray | ObjectArray:
+    if kind is MetricKind.STRING:
+        return np.full(n, None, dtype=object)
+    return np.full(n, np.nan, dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """The metric values of some results for one scope: one row per (datapoint, epoch)."""
+
+    ids: list[str]
+    """The datapoint id of each row."""
+    epochs: IntArray
+    """The epoch of each row."""
+    columns: dict[str, MetricColumn] = field(default_factory=dict)
+    """The metrics, each one value per row."""
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, index: IntArray) -> Block:
+        """The rows at ``index``, in that order."""
+        return Block(
+            [self.ids[i] for i in index.tolist()],
+            self.epochs[index],
+            {name: column.take(index) for name, column in self.columns.items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeValues:
+    """One run's values at one scope, one row per datapoint (epochs averaged), ids sorted."""
+
+    ids: list[str]
+    """The datapoint ids, unique and sorted."""
+    columns: dict[str, MetricColumn]
+    """Each metric, one value per datapoint."""
+    epochs: int = 1
+    """The largest number of epochs any datapoint has."""
+
+
+def encode_block(block: Block) -> tuple[bytes, bytes | None, bytes]:
+    """Encode a block as ``(ids, epochs, metrics)`` bytes for the store."""
+    ids = "\n".join(block.ids).encode("utf-8")
+    epochs = None if not block.epochs.any() else block.epochs.astype("<i4", copy=False).tobytes()
+    header: list[list[Any]] = []
+    payloads: list[bytes] = []
+    for name, column in block.columns.items():
+        if column.kind is MetricKind.STRING:
+            payload = json.dumps(column.values.tolist(), ensure_ascii=False).encode("utf-8")
+        else:
+            payload = column.values.astype("<f8", copy=False).tobytes()
+        header.append([name, column.kind.value, len(payload)])
+        payloads.append(payload)
+    head = json.dumps(header, ensure_ascii=False).encode("utf-8")
+    return ids, epochs, b"".join([len(head).to_bytes(4, "little"), head, *payloads])
+
+
+def decode_block(n: int, ids: bytes, epochs: bytes | None, metrics: bytes | None) -> Block:
+    """Decode what :func:`encode_block` made; ``n`` is the number of rows.
+
+    With ``metrics`` None, only the ids and epochs are decoded.
+    """
+    id_list = bytes(ids).decode("utf-8").split("\n") if n else []
+    if epochs is None:
+        epoch_array: IntArray = np.zeros(n, dtype=np.int64)
+    else:
+        epoch_array = np.frombuffer(bytes(epochs), dtype="<i4").astype(np.int64)
+    if metrics is None:
+        return Block(id_list, epoch_array, {})
+    raw = memoryview(bytes(metrics))
+    head_len = int.from_bytes(raw[:4], "little")
+    header = json.loads(bytes(raw[4 : 4 + head_len]))
+    offset = 4 + head_len
+    columns: dict[str, MetricColumn] = {}
+    for name, kind_text, nbytes in header:
+        kind = MetricKind(kind_text)
+        chunk = raw[offset : offset + nbytes]
+        offset += nbytes
+        if kind is MetricKind.STRING:
+            values: FloatArray | ObjectArray = np.array(json.loads(bytes(chunk)), dtype=object)
+        else:
+            values = np.frombuffer(chunk, dtype="<f8").astype(np.float64)
+        columns[name] = MetricColumn(kind, values)
+    return Block(id_list, epoch_array, columns)
+
+
+def record_keys(ids: Sequence[str], epochs: IntArray, *, with_epochs: bool) -> list[Hashable]:
+    """The (datapoint, epoch) key of each row: the id alone when no epoch is ever above 0."""
+    if not with_epochs:
+        return list(ids)
+    return list(zip(ids, epochs.tolist(), strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRecords:
+    """Which batch holds each record at the session scope, for dropping replaced step rows."""
+
+    batch_of: dict[Hashable, int]
+    """The batch id of each record key."""
+    with_epochs: bool
+    """Whether keys are (datapoint id, epoch) pairs rather than datapoint ids."""
+
+
+def concat_blocks(blocks: Sequence[Block]) -> Block:
+    """The rows of several blocks one after the other; a metric a block lacks is missing."""
+    if len(blocks) == 1:
+        return blocks[0]
+    kinds: dict[str, MetricKind] = {}
+    for block in blocks:
+        for name, column in block.columns.items():
+            known = kinds.get(name)
+            kinds[name] = column.kind if known is None else merge_kinds(known, column.kind)
+    ids: list[str] = []
+    for block in blocks:
+        ids.extend(block.ids)
+    epochs = np.concatenate([b.epochs for b in blocks]) if blocks else np.zeros(0, dtype=np.int64)
+    columns: dict[str, MetricColumn] = {}
+    for name, kind in kinds.items():
+        parts: list[FloatArray | ObjectArray] = []
+        for block in blocks:
+            found = block.columns.get(name)
+            parts.append(
+                _missing(kind, len(block)) if found is None else found.as_kind(kind).values
+            )
+        values: FloatArray | ObjectArray = np.concatenate(parts)  # type: ignore[assignment]
+        columns[name] = MetricColumn(kind, values)
+    return Block(ids, epochs, columns)
+
+
+def merge_blocks(
+    blocks: Sequence[tuple[int, Block]],
+    *,
+    live: LiveRecords | None = None,
+    want_live: bool = False,
+) -> tuple[Block, LiveRecords | None]:
+    """Merge the blocks of one scope, given as ``(batch_id, block)`` in write order.
+
+    The last row for each (datapoint, epoch) wins. With ``live`` (the batch that holds each
+    record at the session scope), rows of a step scope that a later batch replaced are
+    dropped, since a record is replaced as a whole, steps included.
+
+    Returns:
+        the merged block, and (when ``want_live``) the batch holding each record.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    if not blocks:
+        return Block([], empty, {}), (LiveRecords({}, False) if want_live else None)
+    merged = concat_blocks([block for _, block in blocks])
+    batch_of_row = np.concatenate(
+        [np.full(len(block), batch_id, dtype=np.int64) for batch_id, block in blocks]
+    )
+    with_epochs = live.with_epochs if live is not None else bool(merged.epochs.any())
+    keys = record_keys(merged.ids, merged.epochs, with_epochs=with_epochs)
+    last = dict(zip(keys, range(len(keys)), strict=True))
+    rows: IntArray | None = None
+    if len(last) != len(keys):
+        rows = np.fromiter(last.values(), dtype=np.int64, count=len(last))
+        rows.sort()
+    if live is not None:
+        candidates = rows if rows is not None else np.arange(len(keys), dtype=np.int64)
+        batch_of = live.batch_of
+        alive = np.fromiter(
+            (
+                batch_of.get(keys[r]) == b
+                for r, b in zip(candidates.tolist(), batch_of_row[candidates].tolist(), strict=True)
+            ),
+            dtype=bool,
+            count=len(candidates),
+        )
+        rows = candidates[alive]
+    result = merged if rows is None else merged.take(rows)
+    if not want_live:
+        return result, None
+    kept = rows if rows is not None else np.arange(len(keys), dtype=np.int64)
+    batch_map = dict(
+        zip((keys[i] for i in kept.tolist()), batch_of_row[kept].tolist(), strict=True)
+    )
+    return result, LiveRecords(batch_map, with_epochs)
+
+
+def sort_block(block: Block) -> Block:
+    """The block's rows ordered by datapoint id, then epoch."""
+    if not block.epochs.any():
+        order_list = sorted(range(len(block)), key=block.ids.__getitem__)
+    else:
+        pairs = list(zip(block.ids, block.epochs.tolist(), strict=True))
+        order_list = sorted(range(len(block)), key=pairs.__getitem__)
+    order = np.asarray(order_list, dtype=np.int64)
+    if np.array_equal(order, np.arange(len(block))):
+        return block
+    return block.take(order)
+
+
+def _is_sorted_unique(ids: list[str]) -> bool:
+    # sorted() is linear on sorted input, so this costs little on compacted runs.
+    return len(ids) < 2 or (ids == sorted(ids) and len(set(ids)) == len(ids))
+
+
+def collapse_epochs(block: Block) -> ScopeValues:
+    """One row per datapoint, ids sorted: each metric is the mean over the epochs having it.
+
+    A bool becomes a pass fraction; a string takes its most common value across epochs
+    (the earliest epoch wins a tie).
+    """
+    if not block.epochs.any() and _is_sorted_unique(block.ids):
+        return ScopeValues(list(block.ids), dict(block.columns), 1)
+    index: dict[str, int] = {}
+    group = np.fromiter(
+        (index.setdefault(i, len(index)) for i in block.ids), dtype=np.int64, count=len(block)
+    )
+    unique_ids = list(index)
+    order = np.asarray(sorted(range(len(unique_ids)), key=unique_ids.__getitem__), np.int64)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    group = rank[group]
+    ids_sorted = [unique_ids[i] for i in order.tolist()]
+    n = len(ids_sorted)
+    epochs = int(np.bincount(group, minlength=n).max()) if n else 1
+    columns: dict[str, MetricColumn] = {}
+    for name, column in block.columns.items():
+        if column.kind is MetricKind.STRING:
+            columns[name] = _collapse_strings(column, group, n, block.epochs)
+            continue
+        values = column.values.astype(np.float64, copy=False)
+        present = ~np.isnan(values)
+        counts = np.bincount(group, weights=present, minlength=n).astype(np.int64)
+        sums = np.bincount(group, weights=np.where(present, values, 0.0), minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        spread: FloatArray | None = None
+        if epochs > 1:
+            high = np.full(n, -np.inf)
+            low = np.full(n, np.inf)
+            np.maximum.at(high, group[present], values[present])
+            np.minimum.at(low, group[present], values[present])
+            spread = np.where(counts > 0, high - low, np.nan)
+        columns[name] = MetricColumn(column.kind, means, counts if epochs > 1 else None, spread)
+    return ScopeValues(ids_sorted, columns, epochs)
+
+
+def _collapse_strings(
+    column: MetricColumn, group: IntArray, n: int, epochs: IntArray
+) -> MetricColumn:
+    per_group: list[list[tuple[int, str]]] = [[] for _ in range(n)]
+    for g, epoch, value in zip(group.tolist(), epochs.tolist(), column.values, strict=True):
+        if value is not None:
+            per_group[g].append((epoch, value))
+    result = np.full(n, None, dtype=object)
+    counts = np.zeros(n, dtype=np.int64)
+    for g, items in enumerate(per_group):
+        if not items:
+            continue
+        counts[g] = len(items)
+        items.sort()
+        tally = Counter(value for _, value in items)
+        best = max(tally.values())
+        result[g] = next(value for _, value in items if tally[value] == best)
+    return MetricColumn(MetricKind.STRING, result, counts)
+
+
+def block_from_rows(
+    ids: Sequence[str],
+    epochs: Iterable[int],
+    metrics: Sequence[dict[str, tuple[MetricKind, float | str | None]]],
+) -> Block:
+    """Build a block from per-row ``{name: (kind, value)}`` dicts (the write path)."""
+    kinds: dict[str, MetricKind] = {}
+    for row in metrics:
+        for name, (kind, _) in row.items():
+            known = kinds.get(name)
+            if known is not kind:
+                kinds[name] = kind if known is None else merge_kinds(known, kind)
+    columns: dict[str, MetricColumn] = {}
+    nan = float("nan")
+    for name, kind in kinds.items():
+        if kind is MetricKind.STRING:
+            values: FloatArray | ObjectArray = np.array(
+                [_as_text(row.get(name)) for row in metrics], dtype=object
+            )
+        else:
+            values = np.array(
+                [row[name][1] if name in row else nan for row in metrics], dtype=np.float64
+            )
+        columns[name] = MetricColumn(kind, values)
+    return Block(list(ids), np.fromiter(epochs, dtype=np.int64, count=len(ids)), columns)
+
+
+def _as_text(item: tuple[MetricKind, float | str | None] | None) -> str | None:
+    if item is None:
+        return None
+    kind, value = item
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return _number_text(float(value), kind)

@@ -1,0 +1,118 @@
+"""Ids and names: validation, and datapoint ids derived from content (SPEC §1).
+
+A datapoint id a user gives is used as is. Otherwise it is derived from the datapoint's
+content (its inputs and ground truth), never from its position, so re-ordering or extending
+a dataset keeps the ids of unchanged datapoints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from evalyard.errors import InvalidInputError, InvalidRecordError
+
+__all__ = [
+    "MAX_DATAPOINT_ID_LENGTH",
+    "MAX_NAME_LENGTH",
+    "canonical_json",
+    "check_datapoint_id",
+    "check_name",
+    "derive_datapoint_id",
+]
+
+#: The longest datapoint id evalyard stores, in characters.
+MAX_DATAPOINT_ID_LENGTH = 512
+#: The longest run, project, metric or step name, in characters.
+MAX_NAME_LENGTH = 200
+
+# Control characters are refused in ids and names: they break terminals, CSV and the
+# newline-separated id columns of the store, and PostgreSQL cannot hold NUL in text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: equal data gives equal text.
+
+    Raises:
+        TypeError, ValueError: when ``value`` is not JSON data (or holds NaN/inf).
+    """
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def derive_datapoint_id(inputs: Any, ground_truth: Any = None) -> str:
+    """The id of a datapoint that has none: a hash of its canonical inputs and ground truth.
+
+    Raises:
+        InvalidRecordError: when the inputs or ground truth are not JSON data.
+    """
+    try:
+        text = canonical_json({"inputs": inputs, "ground_truth": ground_truth})
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecordError(
+            f"cannot derive a datapoint id: inputs or ground truth are not JSON data ({exc}); "
+            "give the record an 'id'",
+            field="inputs",
+        ) from None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def check_datapoint_id(value: Any, *, index: int | None = None) -> str:
+    """Return ``value`` as a datapoint id, or raise a clear error.
+
+    Whole numbers are accepted and turned into their decimal text.
+    """
+    where = f" (record {index})" if index is not None else ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidRecordError(
+            f"datapoint id{where} must be a string, not {type(value).__name__}",
+            field="datapoint_id",
+            index=index,
+        )
+    text = value if isinstance(value, str) else str(value)
+    if not text:
+        raise InvalidRecordError(
+            f"datapoint id{where} is empty; give a non-empty id or leave it out to derive one "
+            "from the inputs",
+            field="datapoint_id",
+            index=index,
+        )
+    if len(text) > MAX_DATAPOINT_ID_LENGTH:
+        raise InvalidRecordError(
+            f"datapoint id {text[:40]!r}...{where} is {len(text)} characters long; "
+            f"the limit is {MAX_DATAPOINT_ID_LENGTH}",
+            field="datapoint_id",
+            index=index,
+        )
+    if _CONTROL.search(text):
+        raise InvalidRecordError(
+            f"datapoint id {text!r}{where} contains a control character (newline, tab, NUL...)",
+            field="datapoint_id",
+            index=index,
+        )
+    return text
+
+
+def check_name(value: Any, *, what: str) -> str:
+    """Return ``value`` as a name (of a run, project, metric or step), or raise a clear error.
+
+    Args:
+        value: the name to check.
+        what: what the name is for, used in the message ("run name", "metric name"...).
+    """
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a string, not {type(value).__name__}")
+    if not value:
+        raise InvalidInputError(f"{what} is empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidInputError(
+            f"{what} {value[:40]!r}... is {len(value)} characters long; "
+            f"the limit is {MAX_NAME_LENGTH}"
+        )
+    if _CONTROL.search(value):
+        raise InvalidInputError(f"{what} {value!r} contains a control character")
+    return value

@@ -1,0 +1,155 @@
+"""Metric values and JSON fields: what may be stored, and the errors for what may not.
+
+A metric value is a number, a bool (pass/fail) or a string (a category); ``None`` means the
+metric is missing. NaN and ±inf are refused with an error that says how to log a missing
+score, because a store that keeps them silently corrupts every aggregate after it (SPEC §3).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from numbers import Integral, Real
+from typing import Any
+
+from evalyard.core.ids import check_name
+from evalyard.core.model import MetricKind
+from evalyard.errors import InvalidInputError, InvalidMetricError, InvalidRecordError
+
+__all__ = ["MAX_STRING_METRIC_LENGTH", "check_metric_value", "check_metrics", "dump_json_field"]
+
+#: The longest string a category metric may hold, in characters.
+MAX_STRING_METRIC_LENGTH = 1000
+
+MetricValue = float | str | None
+"""A stored metric value: bools and numbers as floats (bools as 0.0/1.0), categories as str."""
+
+_NAME_CACHE: set[str] = set()
+
+
+def _where(datapoint_id: str | None, step: str | None) -> str:
+    parts = []
+    if step is not None:
+        parts.append(f"step {step!r}")
+    if datapoint_id is not None:
+        parts.append(f"datapoint {datapoint_id!r}")
+    return (" on " + " of ".join(parts)) if parts else ""
+
+
+def check_metric_value(
+    name: str, value: Any, *, datapoint_id: str | None = None, step: str | None = None
+) -> tuple[MetricKind, MetricValue]:
+    """Return the kind and stored form of one metric value, or raise InvalidMetricError."""
+    if value is None:
+        return MetricKind.NUMBER, None
+    if isinstance(value, bool):
+        return MetricKind.BOOL, 1.0 if value else 0.0
+    if isinstance(value, float | int) or (
+        isinstance(value, Real | Integral) and not isinstance(value, bool)
+    ):
+        number = float(value)
+        if not math.isfinite(number):
+            label = "NaN" if math.isnan(number) else ("inf" if number > 0 else "-inf")
+            raise InvalidMetricError(
+                f"metric {name!r}{_where(datapoint_id, step)} is {label}; "
+                "log None for a missing score",
+                metric=name,
+                datapoint_id=datapoint_id,
+                step=step,
+            )
+        return MetricKind.NUMBER, number
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_METRIC_LENGTH:
+            raise InvalidMetricError(
+                f"metric {name!r}{_where(datapoint_id, step)} is a string of {len(value)} "
+                f"characters; a category metric holds at most {MAX_STRING_METRIC_LENGTH}",
+                metric=name,
+                datapoint_id=datapoint_id,
+                step=step,
+            )
+        return MetricKind.STRING, value
+    if type(value).__name__ == "bool_":
+        return MetricKind.BOOL, 1.0 if bool(value) else 0.0
+    raise InvalidMetricError(
+        f"metric {name!r}{_where(datapoint_id, step)} is a {type(value).__name__}; "
+        "a metric is a number, a bool, a string or None",
+        metric=name,
+        datapoint_id=datapoint_id,
+        step=step,
+    )
+
+
+def check_metrics(
+    metrics: Any, *, datapoint_id: str | None = None, step: str | None = None
+) -> dict[str, tuple[MetricKind, MetricValue]]:
+    """Check a ``{name: value}`` mapping of metrics; missing values (None) are dropped."""
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, dict):
+        raise InvalidRecordError(
+            f"metrics{_where(datapoint_id, step)} must be a dict of name to value, "
+            f"not {type(metrics).__name__}",
+            field="metrics",
+            datapoint_id=datapoint_id,
+        )
+    checked: dict[str, tuple[MetricKind, MetricValue]] = {}
+    for name, value in metrics.items():
+        if name not in _NAME_CACHE:
+            try:
+                check_name(name, what="metric name")
+            except InvalidInputError as exc:
+                raise InvalidMetricError(
+                    f"{exc}{_where(datapoint_id, step)}",
+                    metric=str(name)[:40],
+                    datapoint_id=datapoint_id,
+                    step=step,
+                ) from None
+            if len(_NAME_CACHE) < 10_000:
+                _NAME_CACHE.add(name)
+        kind, stored = check_metric_value(name, value, datapoint_id=datapoint_id, step=step)
+        if stored is not None:
+            checked[name] = (kind, stored)
+    return checked
+
+
+def _plain(value: Any) -> Any:
+    # numpy scalars and arrays (common in outputs and metrics) become Python values.
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_ENCODE = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_plain
+).encode
+
+
+def dump_json_field(
+    value: Any, *, field: str, datapoint_id: str | None, limit: int, index: int | None = None
+) -> str | None:
+    """Serialise one field of a result to JSON text, bounded in size; None stays None.
+
+    Raises:
+        InvalidRecordError: when the value is not JSON data, holds NaN/inf, or is too large.
+    """
+    if value is None:
+        return None
+    try:
+        text = _ENCODE(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRecordError(
+            f"{field} of datapoint {datapoint_id!r} cannot be stored as JSON: {exc}; "
+            "convert it to strings, numbers, lists and dicts first",
+            field=field,
+            datapoint_id=datapoint_id,
+            index=index,
+        ) from None
+    if len(text) > limit // 4 and len(text.encode("utf-8")) > limit:
+        raise InvalidRecordError(
+            f"{field} of datapoint {datapoint_id!r} is {len(text.encode('utf-8')):,} bytes "
+            f"of JSON; the limit is {limit:,} (set EVALYARD_MAX_FIELD_BYTES to change it)",
+            field=field,
+            datapoint_id=datapoint_id,
+            index=index,
+        )
+    return text

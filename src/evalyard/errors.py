@@ -1,0 +1,169 @@
+"""Every error evalyard raises, in one tree.
+
+```
+EvalyardError
+├── InvalidInputError (also ValueError)       bad input from a caller: exit code 2
+│   ├── InvalidMetricError                    a metric name or value that cannot be stored
+│   ├── InvalidRecordError                    a result record that cannot be stored
+│   ├── InvalidReferenceError                 an empty or malformed run reference
+│   └── UnknownAggregateError                 an aggregate function that does not exist
+├── RunNotFoundError (also LookupError)       no run matches a reference: exit code 2
+├── AmbiguousRunError (also LookupError)      several runs match a reference: exit code 2
+└── StoreError                                the store cannot be opened or is unusable
+```
+
+Each error carries its context as attributes (the metric, the datapoint, the run) and a
+message that says what went wrong, where, and how to fix it. The CLI maps an error to its
+exit code through the class attribute ``exit_code``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+__all__ = [
+    "AmbiguousRunError",
+    "EvalyardError",
+    "InvalidInputError",
+    "InvalidMetricError",
+    "InvalidRecordError",
+    "InvalidReferenceError",
+    "RunNotFoundError",
+    "StoreError",
+    "UnknownAggregateError",
+]
+
+
+class EvalyardError(Exception):
+    """The base of every error evalyard raises."""
+
+    exit_code: ClassVar[int] = 1
+
+
+class InvalidInputError(EvalyardError, ValueError):
+    """Input that evalyard refuses to store or use; nothing already logged is lost.
+
+    Attributes:
+        index: the refused record's position in a ``log_many`` call, when there is one.
+        logged_count: how many records of that call were logged before it.
+    """
+
+    exit_code: ClassVar[int] = 2
+    index: int | None = None
+    logged_count: int = 0
+
+
+class InvalidMetricError(InvalidInputError):
+    """A metric name or value that cannot be stored.
+
+    Attributes:
+        metric: the metric's name (as given, possibly truncated for display).
+        datapoint_id: the datapoint the value was logged for, when known.
+        step: the step the metric belongs to, or None at the result level.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        metric: str,
+        datapoint_id: str | None = None,
+        step: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.metric = metric
+        self.datapoint_id = datapoint_id
+        self.step = step
+
+
+class InvalidRecordError(InvalidInputError):
+    """A result record that cannot be stored.
+
+    Attributes:
+        field: the field at fault (``"outputs"``, ``"datapoint_id"``, ...).
+        datapoint_id: the record's datapoint id, when it has a usable one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str,
+        datapoint_id: str | None = None,
+        index: int | None = None,
+        logged_count: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.datapoint_id = datapoint_id
+        self.index = index
+        self.logged_count = logged_count
+
+
+class InvalidReferenceError(InvalidInputError):
+    """An empty or malformed run reference."""
+
+
+class UnknownAggregateError(InvalidInputError):
+    """An aggregate function that evalyard does not know.
+
+    Attributes:
+        name: the name that was asked for.
+        known: the names evalyard knows.
+    """
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        super().__init__(f"unknown aggregate function {name!r}; use one of: {', '.join(known)}")
+        self.name = name
+        self.known = tuple(known)
+
+
+class RunNotFoundError(EvalyardError, LookupError):
+    """No run matches a reference (an id, a unique id prefix or a name).
+
+    Attributes:
+        reference: the reference that was looked up.
+    """
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, reference: str, *, project: str | None = None) -> None:
+        where = f" in project {project!r}" if project else ""
+        super().__init__(
+            f"no run matches {reference!r}{where}; `evalyard runs` lists the runs and their ids"
+        )
+        self.reference = reference
+        self.project = project
+
+    def __str__(self) -> str:
+        # LookupError would otherwise show the message wrapped in quotes.
+        return str(self.args[0])
+
+
+class AmbiguousRunError(EvalyardError, LookupError):
+    """Several runs match a reference; the message lists them with their ids and projects.
+
+    Attributes:
+        reference: the reference that was looked up.
+        candidates: ``(run_id, name, project)`` of each matching run.
+    """
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, reference: str, candidates: Sequence[tuple[str, str, str]]) -> None:
+        listing = "; ".join(
+            f"{run_id} (name {name!r}, project {project!r})" for run_id, name, project in candidates
+        )
+        super().__init__(
+            f"{len(candidates)} runs match {reference!r}: {listing}; refer to one by its id"
+        )
+        self.reference = reference
+        self.candidates = tuple(candidates)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class StoreError(EvalyardError):
+    """The store cannot be opened, or its schema is newer than this evalyard."""

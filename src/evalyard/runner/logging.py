@@ -1,0 +1,368 @@
+"""Logging results you already have: ``start_run``, ``Run.log``, ``Run.log_many``.
+
+Example:
+    >>> import evalyard
+    >>> with evalyard.start_run("gpt-4o-temp-0.3", dataset="qa-v1") as run:  # doctest: +SKIP
+    ...     run.log("q1", inputs={"question": "2+2?"}, outputs="4", ground_truth="4",
+    ...             metrics={"exact_match": True})
+
+Every ``log`` and ``log_many`` call is committed before it returns. Logging the same
+datapoint and epoch again replaces the earlier record as a whole.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+from evalyard.config import max_field_bytes
+from evalyard.core.ids import canonical_json, check_name
+from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo, RunStatus
+from evalyard.errors import InvalidInputError, InvalidMetricError, InvalidRecordError
+from evalyard.runner.records import RECORD_KEYS, PreparedRecord, build_batch, prepare_record
+from evalyard.store import SESSION_SCOPE, Store, get_store
+
+__all__ = ["Run", "define_metric", "start_run"]
+
+#: Records per transaction in ``log_many``: large enough to be fast, small enough to bound
+#: memory and to keep other writers waiting briefly.
+LOG_MANY_CHUNK = 20_000
+
+StatusName = Literal["completed", "failed", "cancelled"]
+
+
+class Run:
+    """A run being logged. Use it as a context manager, or call :meth:`finish`.
+
+    On leaving a ``with`` block the run is marked completed, failed (an exception) or
+    cancelled (Ctrl-C); the results already logged are kept in every case.
+    """
+
+    def __init__(self, info: RunInfo, store: Store) -> None:
+        self._info = info
+        self._store = store
+        self._limit = max_field_bytes()
+        self._kinds: dict[tuple[str, str], MetricKind] = {}
+        self._kinds_loaded = False
+        self._lock = threading.Lock()
+        self._finished = False
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+        return self._info.run_id
+
+    @property
+    def name(self) -> str:
+        """The run's name."""
+        return self._info.name
+
+    @property
+    def project(self) -> str:
+        """The run's project."""
+        return self._info.project
+
+    @property
+    def store(self) -> Store:
+        """The store the run is logged to."""
+        return self._store
+
+    def __repr__(self) -> str:
+        return f"<Run {self.name!r} ({self.run_id})>"
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._finished:
+            return
+        if exc_type is None:
+            self.finish("completed")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.finish("cancelled")
+        else:
+            self.finish("failed")
+
+    def log(
+        self,
+        datapoint_id: str | int | None = None,
+        *,
+        inputs: Any = None,
+        outputs: Any = None,
+        ground_truth: Any = None,
+        metrics: Mapping[str, Any] | None = None,
+        steps: list[dict[str, Any]] | None = None,
+        error: str | None = None,
+        epoch: int = 0,
+        metadata: Any = None,
+        duration_ms: float | None = None,
+    ) -> str:
+        """Log the result of one datapoint (and epoch); return its datapoint id.
+
+        Args:
+            datapoint_id: the datapoint's id; None derives one from inputs and ground truth.
+            inputs: what the application was given.
+            outputs: what it produced.
+            ground_truth: the expected output.
+            metrics: ``{name: value}``, each a number, bool, string or None (missing).
+            steps: the trace, as step dicts (``name``, ``type``, ``inputs``, ``outputs``,
+                ``metrics``, ``error``, ``children``).
+            error: the error the application raised, if it did.
+            epoch: which repeat of the datapoint this is, from 0.
+            metadata: the datapoint's metadata.
+            duration_ms: how long the application took.
+
+        Raises:
+            InvalidInputError: for a value that cannot be stored; nothing of this record is
+                stored, and everything logged before it is kept.
+        """
+        record = prepare_record(
+            datapoint_id,
+            inputs=inputs,
+            outputs=outputs,
+            ground_truth=ground_truth,
+            metadata=metadata,
+            metrics=metrics,
+            steps=steps,
+            error=error,
+            epoch=epoch,
+            duration_ms=duration_ms,
+            limit=self._limit,
+        )
+        self._check_kinds(record, {})
+        self._write([record])
+        return record.row.datapoint_id
+
+    def log_many(self, records: Iterable[Mapping[str, Any]]) -> int:
+        """Log many results at once (the fast path); return how many were logged.
+
+        Each record is a dict with the keys of :meth:`log` (``datapoint_id`` or ``id``).
+        Records are committed in chunks as they come; a record that cannot be stored stops
+        the call with an error naming it (its index and datapoint), and the records before
+        it are kept (the error's ``logged_count`` says how many).
+        """
+        logged = 0
+        chunk: list[PreparedRecord] = []
+        pending: dict[tuple[str, str], MetricKind] = {}
+        limit = self._limit
+        for index, record in enumerate(records):
+            try:
+                prepared = self._prepare(record, index, limit)
+                self._check_kinds(prepared, pending)
+            except InvalidInputError as exc:
+                logged += self._write(chunk)
+                exc.index = index
+                exc.logged_count = logged
+                exc.add_note(
+                    f"record {index} of log_many was refused; the {logged} records before it "
+                    "were logged"
+                )
+                raise
+            chunk.append(prepared)
+            if len(chunk) >= LOG_MANY_CHUNK:
+                logged += self._write(chunk)
+                chunk = []
+        logged += self._write(chunk)
+        return logged
+
+    def _prepare(self, record: Any, index: int, limit: int) -> PreparedRecord:
+        if not isinstance(record, Mapping):
+            raise InvalidRecordError(
+                f"record {index} is a {type(record).__name__}, not a dict",
+                field="record",
+                index=index,
+            )
+        unknown = record.keys() - RECORD_KEYS
+        if unknown:
+            raise InvalidRecordError(
+                f"record {index} has unknown keys {sorted(map(str, unknown))}; a record has "
+                f"{', '.join(sorted(RECORD_KEYS))}",
+                field=str(sorted(map(str, unknown))[0]),
+                index=index,
+            )
+        datapoint_id = record.get("datapoint_id", record.get("id"))
+        return prepare_record(
+            datapoint_id,
+            inputs=record.get("inputs"),
+            outputs=record.get("outputs"),
+            ground_truth=record.get("ground_truth"),
+            metadata=record.get("metadata"),
+            metrics=record.get("metrics"),
+            steps=record.get("steps"),
+            error=record.get("error"),
+            epoch=record.get("epoch", 0),
+            duration_ms=record.get("duration_ms"),
+            index=index,
+            limit=limit,
+        )
+
+    def _check_kinds(
+        self, record: PreparedRecord, pending: dict[tuple[str, str], MetricKind]
+    ) -> None:
+        """Refuse a metric whose values switch between text and numbers within the run.
+
+        ``pending`` holds the kinds of records checked but not yet written; this record's
+        kinds are added to it.
+        """
+        with self._lock:
+            if not self._kinds_loaded:
+                loader = getattr(self._store, "metric_kinds", None)
+                if loader is not None:
+                    self._kinds.update(loader(self.run_id))
+                self._kinds_loaded = True
+            scoped = [(SESSION_SCOPE, record.metrics), *record.step_metrics.items()]
+            for scope, metrics in scoped:
+                for metric, (kind, _) in metrics.items():
+                    key = (scope, metric)
+                    known = pending.get(key) or self._kinds.get(key)
+                    if known is None:
+                        pending[key] = kind
+                        continue
+                    if (known is MetricKind.STRING) != (kind is MetricKind.STRING):
+                        step = f" of step {scope!r}" if scope else ""
+                        raise InvalidMetricError(
+                            f"metric {metric!r}{step} on datapoint "
+                            f"{record.row.datapoint_id!r} is a {kind.value}, but run "
+                            f"{self.run_id!r} holds {known.value} values for it; log one "
+                            "kind of value per metric",
+                            metric=metric,
+                            datapoint_id=record.row.datapoint_id,
+                            step=scope or None,
+                        )
+
+    def _write(self, records: list[PreparedRecord]) -> int:
+        if not records:
+            return 0
+        batch = build_batch(records)
+        count = self._store.write_batch(self.run_id, batch)
+        with self._lock:
+            for key, kind in batch.kinds.items():
+                known = self._kinds.get(key)
+                if known is None or (known is MetricKind.BOOL and kind is MetricKind.NUMBER):
+                    self._kinds[key] = kind
+        return count
+
+    def finish(self, status: StatusName | RunStatus = "completed") -> RunInfo:
+        """Give the run its final status: ``completed``, ``failed`` or ``cancelled``."""
+        try:
+            final = RunStatus(status)
+        except ValueError:
+            final = RunStatus.RUNNING
+        if final is RunStatus.RUNNING:
+            raise InvalidInputError(
+                f"cannot finish run {self.run_id!r} with status {status!r}; use completed, "
+                "failed or cancelled"
+            )
+        self._info = self._store.finish_run(self.run_id, final)
+        self._finished = True
+        return self._info
+
+
+def start_run(
+    name: str | None = None,
+    *,
+    project: str = "default",
+    dataset: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    store: Store | str | None = None,
+) -> Run:
+    """Start a run (or go on with an existing one, given its ``run_id``).
+
+    Args:
+        name: a descriptive name, such as ``"gpt-4o-temp-0.3"``; defaults to one made up
+            from the run id.
+        project: the project the run belongs to.
+        dataset: the name of the dataset the run is over, if any.
+        metadata: facts about the run (model, prompt, parameters...): JSON data.
+        run_id: the id to give the run. If a run has this id already, logging goes on
+            into it (same project, and same name if one is given).
+        store: a store, or a store URL; by default ``EVALYARD_STORE`` or the embedded file.
+
+    Returns:
+        the run handle; use it as a context manager.
+    """
+    project = check_name(project, what="project name")
+    if dataset is not None:
+        dataset = check_name(dataset, what="dataset name")
+    if name is not None:
+        name = check_name(name, what="run name")
+    run_metadata = dict(metadata or {})
+    try:
+        canonical_json(run_metadata)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"run metadata must be JSON data: {exc}") from None
+    target = get_store(store)
+    if run_id is not None:
+        run_id = check_name(run_id, what="run id")
+        existing = target.find_runs(run_id)
+        match = [info for info in existing if info.run_id == run_id]
+        if match:
+            info = match[0]
+            if info.project != project:
+                raise InvalidInputError(
+                    f"run {run_id!r} belongs to project {info.project!r}, not {project!r}"
+                )
+            if name is not None and name != info.name:
+                raise InvalidInputError(
+                    f"run {run_id!r} is named {info.name!r}, not {name!r}; leave the name "
+                    "out to go on with it"
+                )
+            return Run(target.reopen_run(run_id), target)
+    new_id = run_id or uuid.uuid4().hex
+    info = target.create_run(
+        run_id=new_id,
+        name=name or f"run-{new_id[:8]}",
+        project=project,
+        dataset=dataset,
+        metadata=run_metadata,
+    )
+    return Run(info, target)
+
+
+def define_metric(
+    name: str,
+    *,
+    direction: Literal["higher", "lower", "none"] | Direction = "higher",
+    tolerance: float = 0.0,
+    project: str = "default",
+    store: Store | str | None = None,
+) -> MetricDefinition:
+    """Declare which way a metric gets better, and how much change still counts as the same.
+
+    Args:
+        name: the metric's name.
+        direction: ``higher`` (the default for numbers and bools), ``lower``, or ``none``
+            (changes are reported, never judged).
+        tolerance: an absolute change at most this large counts as the same.
+        project: the project the definition belongs to.
+        store: a store, or a store URL.
+    """
+    name = check_name(name, what="metric name")
+    project = check_name(project, what="project name")
+    try:
+        chosen = Direction(direction)
+    except ValueError:
+        raise InvalidInputError(
+            f"direction of metric {name!r} must be higher, lower or none, not {direction!r}"
+        ) from None
+    if (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, int | float)
+        or not (math.isfinite(tolerance) and tolerance >= 0)
+    ):
+        raise InvalidInputError(
+            f"tolerance of metric {name!r} must be a finite number >= 0, not {tolerance!r}"
+        )
+    definition = MetricDefinition(name, chosen, float(tolerance))
+    get_store(store).define_metric(project, definition)
+    return definition

@@ -1,0 +1,247 @@
+"""Turning what a caller logs into a batch the store can write: checks, JSON, columns.
+
+Every check that can refuse a record happens here, before anything is written, so a
+refused record is never half-stored (SPEC §1, "Records").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from evalyard.core.columns import Block, block_from_rows
+from evalyard.core.ids import check_datapoint_id, check_name, derive_datapoint_id
+from evalyard.core.model import MetricKind
+from evalyard.core.values import MetricValue, check_metrics, dump_json_field
+from evalyard.errors import InvalidInputError, InvalidRecordError
+from evalyard.store.base import SESSION_SCOPE, ResultRow, WriteBatch
+
+__all__ = ["RECORD_KEYS", "STEP_TYPES", "PreparedRecord", "build_batch", "prepare_record"]
+
+#: The keys a record given to ``log_many`` may have.
+RECORD_KEYS = frozenset(
+    {
+        "datapoint_id",
+        "id",
+        "inputs",
+        "outputs",
+        "ground_truth",
+        "metadata",
+        "metrics",
+        "steps",
+        "error",
+        "epoch",
+        "duration_ms",
+    }
+)
+#: The types a step may have.
+STEP_TYPES = ("model", "tool", "chain", "other")
+_MAX_STEP_DEPTH = 64
+_MAX_EPOCH = 100_000
+
+Checked = dict[str, tuple[MetricKind, MetricValue]]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRecord:
+    """One record, checked and encoded."""
+
+    row: ResultRow
+    """The row for the results table."""
+    metrics: Checked
+    """The result-level metrics."""
+    step_metrics: dict[str, Checked]
+    """Per step name present in the trace: its metrics, averaged over the steps of that name."""
+
+
+def prepare_record(
+    datapoint_id: Any,
+    *,
+    inputs: Any = None,
+    outputs: Any = None,
+    ground_truth: Any = None,
+    metadata: Any = None,
+    metrics: Any = None,
+    steps: Any = None,
+    error: Any = None,
+    epoch: Any = 0,
+    duration_ms: Any = None,
+    index: int | None = None,
+    limit: int,
+) -> PreparedRecord:
+    """Check one record and encode it; raise a clear error naming what and where."""
+    if datapoint_id is None:
+        datapoint_id = derive_datapoint_id(inputs, ground_truth)
+    else:
+        datapoint_id = check_datapoint_id(datapoint_id, index=index)
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch < _MAX_EPOCH:
+        raise InvalidRecordError(
+            f"epoch of datapoint {datapoint_id!r} must be a whole number from 0 to "
+            f"{_MAX_EPOCH - 1}, not {epoch!r}",
+            field="epoch",
+            datapoint_id=datapoint_id,
+            index=index,
+        )
+    if error is not None and not isinstance(error, str):
+        error = (
+            f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
+        )
+    if duration_ms is not None:
+        if (
+            isinstance(duration_ms, bool)
+            or not isinstance(duration_ms, int | float)
+            or not (math.isfinite(duration_ms) and duration_ms >= 0)
+        ):
+            raise InvalidRecordError(
+                f"duration_ms of datapoint {datapoint_id!r} must be a finite number >= 0, "
+                f"not {duration_ms!r}",
+                field="duration_ms",
+                datapoint_id=datapoint_id,
+                index=index,
+            )
+        duration_ms = float(duration_ms)
+    try:
+        checked = check_metrics(metrics, datapoint_id=datapoint_id)
+        step_metrics: dict[str, Checked] = {}
+        if steps is not None:
+            if not isinstance(steps, list | tuple):
+                raise InvalidRecordError(
+                    f"steps of datapoint {datapoint_id!r} must be a list of step dicts, "
+                    f"not {type(steps).__name__}",
+                    field="steps",
+                    datapoint_id=datapoint_id,
+                )
+            sums: dict[str, dict[str, list[Any]]] = {}
+            _walk_steps(steps, datapoint_id, sums, depth=0)
+            step_metrics = {name: _average(values) for name, values in sums.items()}
+    except InvalidRecordError as exc:
+        exc.index = index
+        raise
+    row = ResultRow(
+        datapoint_id=datapoint_id,
+        epoch=epoch,
+        inputs=dump_json_field(
+            inputs, field="inputs", datapoint_id=datapoint_id, limit=limit, index=index
+        ),
+        outputs=dump_json_field(
+            outputs, field="outputs", datapoint_id=datapoint_id, limit=limit, index=index
+        ),
+        ground_truth=dump_json_field(
+            ground_truth, field="ground_truth", datapoint_id=datapoint_id, limit=limit, index=index
+        ),
+        metadata=dump_json_field(
+            metadata, field="metadata", datapoint_id=datapoint_id, limit=limit, index=index
+        ),
+        metrics=dump_json_field(
+            metrics or None, field="metrics", datapoint_id=datapoint_id, limit=limit, index=index
+        ),
+        steps=dump_json_field(
+            list(steps) if steps else None,
+            field="steps",
+            datapoint_id=datapoint_id,
+            limit=limit,
+            index=index,
+        ),
+        error=dump_json_field(
+            error, field="error", datapoint_id=datapoint_id, limit=limit, index=index
+        ),
+        duration_ms=duration_ms,
+    )
+    return PreparedRecord(row, checked, step_metrics)
+
+
+def _walk_steps(
+    steps: Sequence[Any], datapoint_id: str, sums: dict[str, dict[str, list[Any]]], depth: int
+) -> None:
+    if depth > _MAX_STEP_DEPTH:
+        raise InvalidRecordError(
+            f"steps of datapoint {datapoint_id!r} nest deeper than {_MAX_STEP_DEPTH} levels",
+            field="steps",
+            datapoint_id=datapoint_id,
+        )
+    for step in steps:
+        if not isinstance(step, Mapping) or "name" not in step:
+            raise InvalidRecordError(
+                f"a step of datapoint {datapoint_id!r} is not a dict with a 'name': "
+                f"{str(step)[:80]!r}",
+                field="steps",
+                datapoint_id=datapoint_id,
+            )
+        try:
+            name = check_name(step["name"], what="step name")
+        except InvalidInputError as exc:
+            raise InvalidRecordError(
+                f"{exc} (datapoint {datapoint_id!r})", field="steps", datapoint_id=datapoint_id
+            ) from None
+        step_type = step.get("type", "other")
+        if step_type not in STEP_TYPES:
+            raise InvalidRecordError(
+                f"step {name!r} of datapoint {datapoint_id!r} has type {step_type!r}; "
+                f"use one of {', '.join(STEP_TYPES)}",
+                field="steps",
+                datapoint_id=datapoint_id,
+            )
+        accumulated = sums.setdefault(name, {})
+        for metric, (kind, value) in check_metrics(
+            step.get("metrics"), datapoint_id=datapoint_id, step=name
+        ).items():
+            accumulated.setdefault(metric, []).append((kind, value))
+        children = step.get("children")
+        if children:
+            if not isinstance(children, list | tuple):
+                raise InvalidRecordError(
+                    f"children of step {name!r} of datapoint {datapoint_id!r} must be a list",
+                    field="steps",
+                    datapoint_id=datapoint_id,
+                )
+            _walk_steps(children, datapoint_id, sums, depth + 1)
+
+
+def _average(values: dict[str, list[Any]]) -> Checked:
+    # SPEC §2: several steps of one name in one epoch count as the mean of their values.
+    averaged: Checked = {}
+    for metric, items in values.items():
+        if len(items) == 1:
+            averaged[metric] = items[0]
+            continue
+        kinds = {kind for kind, _ in items}
+        if MetricKind.STRING in kinds:
+            texts = [str(value) for _, value in items]
+            averaged[metric] = (MetricKind.STRING, max(texts, key=texts.count))
+        else:
+            kind = MetricKind.BOOL if kinds == {MetricKind.BOOL} else MetricKind.NUMBER
+            averaged[metric] = (kind, sum(value for _, value in items) / len(items))
+    return averaged
+
+
+def build_batch(records: Sequence[PreparedRecord]) -> WriteBatch:
+    """The write batch of some prepared records; a (datapoint, epoch) given twice keeps the last."""
+    latest: dict[tuple[str, int], PreparedRecord] = {}
+    for record in records:
+        latest[(record.row.datapoint_id, record.row.epoch)] = record
+    unique = list(latest.values()) if len(latest) != len(records) else list(records)
+    blocks: dict[str, Block] = {
+        SESSION_SCOPE: block_from_rows(
+            [r.row.datapoint_id for r in unique],
+            (r.row.epoch for r in unique),
+            [r.metrics for r in unique],
+        )
+    }
+    step_rows: dict[str, list[PreparedRecord]] = {}
+    for record in unique:
+        for name in record.step_metrics:
+            step_rows.setdefault(name, []).append(record)
+    for name, rows in step_rows.items():
+        blocks[name] = block_from_rows(
+            [r.row.datapoint_id for r in rows],
+            (r.row.epoch for r in rows),
+            [r.step_metrics[name] for r in rows],
+        )
+    kinds = {
+        (scope, metric): column.kind
+        for scope, block in blocks.items()
+        for metric, column in block.columns.items()
+    }
+    return WriteBatch([r.row for r in unique], blocks, kinds)

@@ -1,0 +1,67 @@
+"""Stores: where runs live. ``open_store`` turns a URL into a store, once per process.
+
+URLs: ``sqlite:///PATH`` (the embedded default), ``postgresql://...``; a bare path is an
+SQLite file. See :mod:`evalyard.config` for how the URL is chosen.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from evalyard.config import resolve_store_url
+from evalyard.errors import StoreError
+from evalyard.store.base import SESSION_SCOPE, ResultRow, Store, WriteBatch
+from evalyard.store.sql import SQLStore
+
+__all__ = [
+    "SESSION_SCOPE",
+    "ResultRow",
+    "SQLStore",
+    "Store",
+    "WriteBatch",
+    "close_stores",
+    "get_store",
+    "open_store",
+]
+
+_OPEN: dict[str, SQLStore] = {}
+_LOCK = threading.Lock()
+
+
+def open_store(url: str) -> SQLStore:
+    """A new store for ``url`` (migrated to the current schema)."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme.startswith("sqlite"):
+        from evalyard.store.sqlite import SQLiteDialect
+
+        return SQLStore(url, SQLiteDialect())
+    if scheme.startswith(("postgresql", "postgres")):
+        from evalyard.store.postgres import PostgresDialect
+
+        if scheme.startswith("postgres") and not scheme.startswith("postgresql"):
+            url = "postgresql" + url[len("postgres") :]
+        return SQLStore(url, PostgresDialect())
+    raise StoreError(
+        f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+    )
+
+
+def get_store(store: Store | str | None = None) -> Store:
+    """The store to use: a store object as is, else the one for a URL (argument >
+    ``EVALYARD_STORE`` > embedded default), opened once per process and URL."""
+    if store is not None and not isinstance(store, str):
+        return store
+    url = resolve_store_url(store)
+    with _LOCK:
+        opened = _OPEN.get(url)
+        if opened is None:
+            opened = _OPEN[url] = open_store(url)
+        return opened
+
+
+def close_stores() -> None:
+    """Close every store ``get_store`` opened (tests, and processes that fork)."""
+    with _LOCK:
+        for opened in _OPEN.values():
+            opened.close()
+        _OPEN.clear()

@@ -1,0 +1,55 @@
+"""What differs between the SQL databases evalyard runs on, as one small interface.
+
+Everything dialect-specific lives in :mod:`.sqlite` and :mod:`.postgres`; the SQL store
+itself (:mod:`.sql`) is written once against this interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.sql.dml import Insert
+
+__all__ = ["Dialect"]
+
+
+class Dialect(Protocol):
+    """The dialect bits: engines, upserts and locks."""
+
+    name: str
+
+    def create_engine(self, url: str) -> Engine:
+        """An engine for ``url``, configured for safe concurrent use."""
+        ...
+
+    def upsert(
+        self, table: Table, *, keys: Sequence[str], update: Sequence[str], newer_than: str | None
+    ) -> Insert:
+        """INSERT that replaces the row with the same ``keys``.
+
+        With ``newer_than`` (a column), the stored row is replaced only by a row whose value
+        in that column is greater, so writes that commit out of order keep the latest.
+        """
+        ...
+
+    def insert_ignore(self, table: Table, *, keys: Sequence[str]) -> Insert:
+        """INSERT that leaves an existing row with the same ``keys`` alone."""
+        ...
+
+    def read_options(self) -> dict[str, str]:
+        """Execution options for a read transaction that sees one consistent snapshot."""
+        ...
+
+    def lock_schema(self, connection: Connection) -> None:
+        """Serialise schema migrations across processes, within the current transaction."""
+        ...
+
+    def lock_run(self, connection: Connection, run_id: str) -> None:
+        """Serialise compactions of one run, within the current transaction."""
+        ...
+
+    def display_url(self, url: str) -> str:
+        """The URL without any password, for messages."""
+        ...

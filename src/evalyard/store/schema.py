@@ -1,0 +1,125 @@
+"""Every table of the store, in one place. Changed only through :mod:`.migrations`.
+
+- ``runs``: one row per run.
+- ``results``: one row per (run, datapoint, epoch): the record as logged (JSON text fields),
+  replaced as a whole when logged again. Read for showing results, never for comparing.
+- ``batches``: one row per write (a ``log``/``log_many`` call), in commit order.
+- ``metric_blocks``: per batch and scope (``""`` for the session, else a step name), the
+  batch's metric values as columns (see :mod:`evalyard.core.columns`). Comparisons read
+  only these, which is what makes them fast.
+- ``run_metrics``: the kind of each (run, scope, metric), for refusing a metric that changes
+  kind and for listing a run's metrics and steps without reading its values.
+- ``metric_definitions``: direction and tolerance per (project, metric).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "batches",
+    "metadata",
+    "metric_blocks",
+    "metric_definitions",
+    "results",
+    "run_metrics",
+    "runs",
+    "schema_migrations",
+]
+
+metadata = MetaData()
+
+schema_migrations = Table(
+    "evalyard_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", Float, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("project", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("dataset", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float),
+    # Refreshed when a run's batches are compacted; counted live while it is running.
+    Column("result_count", Integer, nullable=False, default=0),
+    Column("datapoint_count", Integer, nullable=False, default=0),
+    Index("ix_runs_project_created", "project", "created_at"),
+    Index("ix_runs_name", "name"),
+)
+
+results = Table(
+    "results",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.run_id"), primary_key=True),
+    Column("datapoint_id", String(512), primary_key=True),
+    Column("epoch", Integer, primary_key=True, autoincrement=False),
+    Column("batch_id", Integer, nullable=False),
+    Column("inputs", Text),
+    Column("outputs", Text),
+    Column("ground_truth", Text),
+    Column("metadata", Text),
+    Column("metrics", Text),
+    Column("steps", Text),
+    Column("error", Text),
+    Column("duration_ms", Float),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("batch_id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), ForeignKey("runs.run_id"), nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_batches_run", "run_id", "batch_id"),
+)
+
+metric_blocks = Table(
+    "metric_blocks",
+    metadata,
+    Column("batch_id", Integer, ForeignKey("batches.batch_id"), primary_key=True),
+    Column("scope", String(200), primary_key=True),
+    Column("run_id", String(64), nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("ids", LargeBinary, nullable=False),
+    Column("epochs", LargeBinary),
+    Column("columns", LargeBinary, nullable=False),
+    Index("ix_metric_blocks_run_scope", "run_id", "scope", "batch_id"),
+)
+
+run_metrics = Table(
+    "run_metrics",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.run_id"), primary_key=True),
+    Column("scope", String(200), primary_key=True),
+    Column("metric", String(200), primary_key=True),
+    Column("kind", String(16), nullable=False),
+)
+
+metric_definitions = Table(
+    "metric_definitions",
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("metric", String(200), primary_key=True),
+    Column("direction", String(16), nullable=False),
+    Column("tolerance", Float, nullable=False),
+)

@@ -1,0 +1,570 @@
+"""The SQL store: one implementation of :class:`~evalyard.store.base.Store` for SQLite and
+PostgreSQL, written with SQLAlchemy Core. Dialect differences live in the dialect modules.
+
+Writes: one transaction per batch (a ``log``/``log_many`` call), so every result is
+committed when the call returns. Each batch adds a ``batches`` row, one metric block per
+scope, and upserts its results. When a run piles up batches, the newest small ones are
+merged (size-tiered, so a run logged one result at a time costs O(n log n) in all), and
+``finish_run`` merges all of them into one block per scope, sorted by datapoint id.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+
+from evalyard.core.columns import (
+    Block,
+    LiveRecords,
+    ScopeValues,
+    collapse_epochs,
+    decode_block,
+    encode_block,
+    merge_blocks,
+    sort_block,
+)
+from evalyard.core.model import (
+    Direction,
+    MetricDefinition,
+    MetricKind,
+    Result,
+    RunInfo,
+    RunStatus,
+)
+from evalyard.errors import InvalidMetricError, RunNotFoundError
+from evalyard.store import schema
+from evalyard.store.base import SESSION_SCOPE, WriteBatch
+from evalyard.store.dialect import Dialect
+from evalyard.store.migrations import migrate
+
+__all__ = ["SQLStore"]
+
+#: A run holding more batches than this gets its newest ones merged after a write.
+MERGE_THRESHOLD = 32
+
+_RESULT_FIELDS = (
+    "batch_id",
+    "inputs",
+    "outputs",
+    "ground_truth",
+    "metadata",
+    "metrics",
+    "steps",
+    "error",
+    "duration_ms",
+)
+
+
+class SQLStore:
+    """A store in an SQL database (SQLite file or PostgreSQL)."""
+
+    def __init__(self, url: str, dialect: Dialect) -> None:
+        self.url = url
+        self.dialect = dialect
+        self.engine: Engine = dialect.create_engine(url)
+        migrate(self.engine, dialect)
+        self._results_upsert = dialect.upsert(
+            schema.results,
+            keys=("run_id", "datapoint_id", "epoch"),
+            update=_RESULT_FIELDS,
+            newer_than="batch_id",
+        )
+
+    def __repr__(self) -> str:
+        return f"SQLStore({self.dialect.display_url(self.url)!r})"
+
+    # -- transactions ---------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with (
+            self.engine.connect().execution_options(evalyard_write=True) as connection,
+            connection.begin(),
+        ):
+            yield connection
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        options = self.dialect.read_options()
+        with (
+            self.engine.connect().execution_options(**options) as connection,
+            connection.begin(),
+        ):
+            yield connection
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.engine.dispose()
+
+    # -- runs -------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        run_id: str,
+        name: str,
+        project: str,
+        dataset: str | None,
+        metadata: dict[str, Any],
+    ) -> RunInfo:
+        """Create a run in status ``running``."""
+        now = time.time()
+        with self._write() as connection:
+            connection.execute(
+                insert(schema.runs).values(
+                    run_id=run_id,
+                    project=project,
+                    name=name,
+                    dataset=dataset,
+                    status=RunStatus.RUNNING.value,
+                    metadata=json.dumps(metadata, ensure_ascii=False, allow_nan=False),
+                    created_at=now,
+                    finished_at=None,
+                    result_count=0,
+                    datapoint_count=0,
+                )
+            )
+        return RunInfo(run_id, name, project, RunStatus.RUNNING, now, None, dataset, metadata)
+
+    def reopen_run(self, run_id: str) -> RunInfo:
+        """Set a run back to ``running`` (to resume or extend it) and return it."""
+        with self._write() as connection:
+            self._require_run(connection, run_id)
+            connection.execute(
+                update(schema.runs)
+                .where(schema.runs.c.run_id == run_id)
+                .values(status=RunStatus.RUNNING.value, finished_at=None)
+            )
+        return self.get_run(run_id)
+
+    def finish_run(self, run_id: str, status: RunStatus) -> RunInfo:
+        """Give a run its final status, and merge its blocks into one per scope."""
+        self._compact(run_id, full=True)
+        with self._write() as connection:
+            self._require_run(connection, run_id)
+            connection.execute(
+                update(schema.runs)
+                .where(schema.runs.c.run_id == run_id)
+                .values(status=status.value, finished_at=time.time())
+            )
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: str) -> RunInfo:
+        """The run with this exact id; RunNotFoundError otherwise."""
+        with self._read() as connection:
+            row = connection.execute(
+                select(schema.runs).where(schema.runs.c.run_id == run_id)
+            ).first()
+            if row is None:
+                raise RunNotFoundError(run_id)
+            return self._with_live_counts(connection, [_run_info(row._mapping)])[0]
+
+    def find_runs(self, reference: str, *, project: str | None = None) -> list[RunInfo]:
+        """Runs whose id is ``reference``, else whose name is, else whose id starts with it."""
+        runs = schema.runs
+        in_project = (runs.c.project == project) if project is not None else None
+        with self._read() as connection:
+            for condition in (
+                runs.c.run_id == reference,
+                runs.c.name == reference,
+                # A prefix of at least 6 characters, as git accepts short commit ids.
+                runs.c.run_id.startswith(reference, autoescape=True)
+                if len(reference) >= 6
+                else None,
+            ):
+                if condition is None:
+                    continue
+                query = select(runs).where(condition).order_by(runs.c.created_at)
+                if in_project is not None:
+                    query = query.where(in_project)
+                rows = connection.execute(query.limit(50)).all()
+                if rows:
+                    return self._with_live_counts(
+                        connection, [_run_info(row._mapping) for row in rows]
+                    )
+        return []
+
+    def list_runs(self, *, project: str | None = None, limit: int | None = None) -> list[RunInfo]:
+        """Runs, newest first."""
+        query = select(schema.runs).order_by(schema.runs.c.created_at.desc(), schema.runs.c.run_id)
+        if project is not None:
+            query = query.where(schema.runs.c.project == project)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read() as connection:
+            infos = [_run_info(row._mapping) for row in connection.execute(query)]
+            return self._with_live_counts(connection, infos)
+
+    def _with_live_counts(self, connection: Connection, infos: list[RunInfo]) -> list[RunInfo]:
+        # Finished runs carry counts refreshed when their blocks were merged; running runs
+        # are counted now.
+        running = [info.run_id for info in infos if info.status is RunStatus.RUNNING]
+        if not running:
+            return infos
+        r = schema.results
+        counts = {
+            row.run_id: (row.results, row.datapoints)
+            for row in connection.execute(
+                select(
+                    r.c.run_id,
+                    func.count().label("results"),
+                    func.count(r.c.datapoint_id.distinct()).label("datapoints"),
+                )
+                .where(r.c.run_id.in_(running))
+                .group_by(r.c.run_id)
+            )
+        }
+        out = []
+        for info in infos:
+            if info.run_id in counts:
+                results, datapoints = counts[info.run_id]
+                info = _replace_counts(info, int(results), int(datapoints))
+            out.append(info)
+        return out
+
+    def _require_run(self, connection: Connection, run_id: str) -> None:
+        found = connection.execute(
+            select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)
+        ).first()
+        if found is None:
+            raise RunNotFoundError(run_id)
+
+    # -- metric definitions ---------------------------------------------------------------
+
+    def define_metric(self, project: str, definition: MetricDefinition) -> None:
+        """Create or replace a metric definition."""
+        statement = self.dialect.upsert(
+            schema.metric_definitions,
+            keys=("project", "metric"),
+            update=("direction", "tolerance"),
+            newer_than=None,
+        )
+        with self._write() as connection:
+            connection.execute(
+                statement,
+                {
+                    "project": project,
+                    "metric": definition.name,
+                    "direction": definition.direction.value,
+                    "tolerance": definition.tolerance,
+                },
+            )
+
+    def metric_definitions(self, project: str) -> dict[str, MetricDefinition]:
+        """The project's metric definitions, by name."""
+        d = schema.metric_definitions
+        with self._read() as connection:
+            rows = connection.execute(select(d).where(d.c.project == project)).all()
+        return {
+            row.metric: MetricDefinition(row.metric, Direction(row.direction), row.tolerance)
+            for row in rows
+        }
+
+    # -- writing results ------------------------------------------------------------------
+
+    def metric_kinds(self, run_id: str) -> dict[tuple[str, str], MetricKind]:
+        """The kind of each (scope, metric) the run holds."""
+        m = schema.run_metrics
+        with self._read() as connection:
+            rows = connection.execute(
+                select(m.c.scope, m.c.metric, m.c.kind).where(m.c.run_id == run_id)
+            ).all()
+        return {(row.scope, row.metric): MetricKind(row.kind) for row in rows}
+
+    def write_batch(self, run_id: str, batch: WriteBatch) -> int:
+        """Store a batch in one transaction; return how many results it held."""
+        if not batch.rows:
+            return 0
+        with self._write() as connection:
+            self._require_run(connection, run_id)
+            self._record_kinds(connection, run_id, batch.kinds)
+            batch_id = connection.execute(
+                insert(schema.batches)
+                .values(run_id=run_id, record_count=len(batch.rows), created_at=time.time())
+                .returning(schema.batches.c.batch_id)
+            ).scalar_one()
+            self._insert_blocks(connection, run_id, batch_id, batch.blocks)
+            connection.execute(
+                self._results_upsert,
+                [
+                    {
+                        "run_id": run_id,
+                        "datapoint_id": row.datapoint_id,
+                        "epoch": row.epoch,
+                        "batch_id": batch_id,
+                        "inputs": row.inputs,
+                        "outputs": row.outputs,
+                        "ground_truth": row.ground_truth,
+                        "metadata": row.metadata,
+                        "metrics": row.metrics,
+                        "steps": row.steps,
+                        "error": row.error,
+                        "duration_ms": row.duration_ms,
+                    }
+                    for row in batch.rows
+                ],
+            )
+            pending = connection.execute(
+                select(func.count()).where(schema.batches.c.run_id == run_id)
+            ).scalar_one()
+        if pending > MERGE_THRESHOLD:
+            self._compact(run_id, full=False)
+        return len(batch.rows)
+
+    def _record_kinds(
+        self, connection: Connection, run_id: str, kinds: dict[tuple[str, str], MetricKind]
+    ) -> None:
+        if not kinds:
+            return
+        m = schema.run_metrics
+        known = {
+            (row.scope, row.metric): MetricKind(row.kind)
+            for row in connection.execute(
+                select(m.c.scope, m.c.metric, m.c.kind).where(m.c.run_id == run_id)
+            )
+        }
+        new_rows = []
+        for (scope, metric), kind in kinds.items():
+            old = known.get((scope, metric))
+            if old is None:
+                new_rows.append(
+                    {"run_id": run_id, "scope": scope, "metric": metric, "kind": kind.value}
+                )
+            elif (old is MetricKind.STRING) != (kind is MetricKind.STRING):
+                step = f" of step {scope!r}" if scope else ""
+                raise InvalidMetricError(
+                    f"metric {metric!r}{step} is a {kind.value} here, but run {run_id!r} "
+                    f"holds {old.value} values for it; log one kind of value per metric",
+                    metric=metric,
+                    step=scope or None,
+                )
+            elif old is MetricKind.BOOL and kind is MetricKind.NUMBER:
+                connection.execute(
+                    update(m)
+                    .where(and_(m.c.run_id == run_id, m.c.scope == scope, m.c.metric == metric))
+                    .values(kind=MetricKind.NUMBER.value)
+                )
+        if new_rows:
+            connection.execute(
+                self.dialect.insert_ignore(m, keys=("run_id", "scope", "metric")), new_rows
+            )
+
+    def _insert_blocks(
+        self, connection: Connection, run_id: str, batch_id: int, blocks: dict[str, Block]
+    ) -> None:
+        rows = []
+        for scope, block in blocks.items():
+            ids, epochs, columns = encode_block(block)
+            rows.append(
+                {
+                    "batch_id": batch_id,
+                    "scope": scope,
+                    "run_id": run_id,
+                    "row_count": len(block),
+                    "ids": ids,
+                    "epochs": epochs,
+                    "columns": columns,
+                }
+            )
+        if rows:
+            connection.execute(insert(schema.metric_blocks), rows)
+
+    # -- merging blocks ---------------------------------------------------------------------
+
+    def compact(self, run_id: str) -> None:
+        """Merge all of a run's blocks into one per scope, sorted by datapoint id."""
+        self._compact(run_id, full=True)
+
+    def _compact(self, run_id: str, *, full: bool) -> None:
+        b = schema.batches
+        mb = schema.metric_blocks
+        with self._write() as connection:
+            self.dialect.lock_run(connection, run_id)
+            sizes = connection.execute(
+                select(b.c.batch_id, b.c.record_count)
+                .where(b.c.run_id == run_id)
+                .order_by(b.c.batch_id)
+            ).all()
+            chosen = _choose_batches([(row.batch_id, row.record_count) for row in sizes], full)
+            if not chosen:
+                if full:
+                    self._refresh_counts(connection, run_id)
+                return
+            low, high = chosen[0], chosen[-1]
+            in_range = and_(mb.c.run_id == run_id, mb.c.batch_id >= low, mb.c.batch_id <= high)
+            by_scope: dict[str, list[tuple[int, Block]]] = {}
+            for row in connection.execute(
+                select(
+                    mb.c.batch_id, mb.c.scope, mb.c.row_count, mb.c.ids, mb.c.epochs, mb.c.columns
+                )
+                .where(in_range)
+                .order_by(mb.c.scope, mb.c.batch_id)
+            ):
+                block = decode_block(row.row_count, row.ids, row.epochs, row.columns)
+                by_scope.setdefault(row.scope, []).append((row.batch_id, block))
+            session, live = merge_blocks(by_scope.pop(SESSION_SCOPE, []), want_live=True)
+            merged = {SESSION_SCOPE: session}
+            for scope, blocks in by_scope.items():
+                block, _ = merge_blocks(blocks, live=live)
+                if len(block):
+                    merged[scope] = block
+            if full:
+                merged = {scope: sort_block(block) for scope, block in merged.items()}
+            connection.execute(delete(mb).where(in_range))
+            connection.execute(
+                delete(b).where(
+                    and_(b.c.run_id == run_id, b.c.batch_id >= low, b.c.batch_id < high)
+                )
+            )
+            connection.execute(
+                update(b).where(b.c.batch_id == high).values(record_count=len(session))
+            )
+            self._insert_blocks(connection, run_id, high, merged)
+            self._refresh_counts(connection, run_id)
+
+    def _refresh_counts(self, connection: Connection, run_id: str) -> None:
+        r = schema.results
+        row = connection.execute(
+            select(func.count(), func.count(r.c.datapoint_id.distinct())).where(
+                r.c.run_id == run_id
+            )
+        ).one()
+        connection.execute(
+            update(schema.runs)
+            .where(schema.runs.c.run_id == run_id)
+            .values(result_count=int(row[0]), datapoint_count=int(row[1]))
+        )
+
+    # -- reading values ---------------------------------------------------------------------
+
+    def load_scope(self, run_id: str, scope: str = SESSION_SCOPE) -> ScopeValues:
+        """A run's metric values at one scope, one row per datapoint, epochs averaged."""
+        mb = schema.metric_blocks
+        with self._read() as connection:
+            self._require_run(connection, run_id)
+            rows = connection.execute(
+                select(mb.c.batch_id, mb.c.row_count, mb.c.ids, mb.c.epochs, mb.c.columns)
+                .where(and_(mb.c.run_id == run_id, mb.c.scope == scope))
+                .order_by(mb.c.batch_id)
+            ).all()
+            live: LiveRecords | None = None
+            if scope != SESSION_SCOPE and rows:
+                session_rows = connection.execute(
+                    select(mb.c.batch_id, mb.c.row_count, mb.c.ids, mb.c.epochs)
+                    .where(and_(mb.c.run_id == run_id, mb.c.scope == SESSION_SCOPE))
+                    .order_by(mb.c.batch_id)
+                ).all()
+                if len(session_rows) > 1:
+                    _, live = merge_blocks(
+                        [
+                            (row.batch_id, decode_block(row.row_count, row.ids, row.epochs, None))
+                            for row in session_rows
+                        ],
+                        want_live=True,
+                    )
+        blocks = [
+            (row.batch_id, decode_block(row.row_count, row.ids, row.epochs, row.columns))
+            for row in rows
+        ]
+        merged, _ = merge_blocks(blocks, live=live)
+        return collapse_epochs(merged)
+
+    def list_steps(self, run_id: str) -> list[str]:
+        """The names of the steps the run's results hold, sorted."""
+        mb = schema.metric_blocks
+        with self._read() as connection:
+            self._require_run(connection, run_id)
+            rows = connection.execute(
+                select(mb.c.scope)
+                .where(and_(mb.c.run_id == run_id, mb.c.scope != SESSION_SCOPE))
+                .distinct()
+            ).all()
+        return sorted(row.scope for row in rows)
+
+    def get_results(self, run_id: str, datapoint_ids: Sequence[str] | None = None) -> list[Result]:
+        """The stored results of a run (all, or of the given datapoints), by id and epoch."""
+        r = schema.results
+        query = select(r).where(r.c.run_id == run_id).order_by(r.c.datapoint_id, r.c.epoch)
+        with self._read() as connection:
+            self._require_run(connection, run_id)
+            if datapoint_ids is None:
+                rows = connection.execute(query).all()
+            else:
+                rows = []
+                unique = sorted(set(datapoint_ids))
+                for start in range(0, len(unique), 500):
+                    chunk = unique[start : start + 500]
+                    rows.extend(connection.execute(query.where(r.c.datapoint_id.in_(chunk))))
+        return [_result(row._mapping) for row in rows]
+
+
+def _choose_batches(sizes: list[tuple[int, int]], full: bool) -> list[int]:
+    """The batch ids to merge: all of them, or the newest small ones (size-tiered)."""
+    if full:
+        return [batch_id for batch_id, _ in sizes] if len(sizes) > 1 else []
+    if len(sizes) <= MERGE_THRESHOLD:
+        return []
+    chosen: list[int] = []
+    total = 0
+    for batch_id, count in reversed(sizes):
+        # Merge batches no bigger than what is already chosen, and at least half the pile.
+        if chosen and count > total and len(chosen) >= MERGE_THRESHOLD // 2:
+            break
+        chosen.append(batch_id)
+        total += count
+    chosen.reverse()
+    return chosen if len(chosen) > 1 else []
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _result(row: Any) -> Result:
+    return Result(
+        datapoint_id=row["datapoint_id"],
+        epoch=row["epoch"],
+        inputs=_json(row["inputs"]),
+        outputs=_json(row["outputs"]),
+        ground_truth=_json(row["ground_truth"]),
+        metadata=_json(row["metadata"]),
+        metrics=_json(row["metrics"]) or {},
+        steps=_json(row["steps"]) or [],
+        error=_json(row["error"]),
+        duration_ms=row["duration_ms"],
+    )
+
+
+def _run_info(row: Any) -> RunInfo:
+    return RunInfo(
+        run_id=row["run_id"],
+        name=row["name"],
+        project=row["project"],
+        status=RunStatus(row["status"]),
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+        dataset=row["dataset"],
+        metadata=json.loads(row["metadata"]),
+        result_count=row["result_count"],
+        datapoint_count=row["datapoint_count"],
+    )
+
+
+def _replace_counts(info: RunInfo, results: int, datapoints: int) -> RunInfo:
+    return RunInfo(
+        info.run_id,
+        info.name,
+        info.project,
+        info.status,
+        info.created_at,
+        info.finished_at,
+        info.dataset,
+        info.metadata,
+        results,
+        datapoints,
+    )

@@ -1,0 +1,96 @@
+"""SQLite: the embedded store. WAL, a busy timeout and ``BEGIN IMMEDIATE`` for writes.
+
+Several processes may write one file at once: WAL lets readers go on while one writer
+writes, and taking the write lock at ``BEGIN`` (rather than on the first write inside a
+transaction) means two writers wait for each other instead of failing with "database is
+locked" when both try to upgrade a read lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.sql.dml import Insert
+
+from evalyard.errors import StoreError
+
+__all__ = ["SQLiteDialect"]
+
+_BUSY_TIMEOUT_S = 60.0
+
+
+class SQLiteDialect:
+    """The dialect bits for SQLite files."""
+
+    name = "sqlite"
+
+    def create_engine(self, url: str) -> Engine:
+        parsed = make_url(url)
+        database = parsed.database
+        if not database or database == ":memory:":
+            raise StoreError(
+                f"the SQLite store needs a file path, as in sqlite:///path/to/evalyard.db "
+                f"(got {url!r})"
+            )
+        path = Path(database)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of the store {path}: {exc}") from None
+        engine = create_engine(
+            parsed.set(drivername="sqlite+pysqlite"),
+            connect_args={"timeout": _BUSY_TIMEOUT_S, "check_same_thread": False},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is DEFERRED).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            write = connection.get_execution_options().get("evalyard_write", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+
+    def upsert(
+        self, table: Table, *, keys: Sequence[str], update: Sequence[str], newer_than: str | None
+    ) -> Insert:
+        statement = sqlite_insert(table)
+        where = None
+        if newer_than is not None:
+            where = statement.excluded[newer_than] > table.c[newer_than]
+        return statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: statement.excluded[name] for name in update},
+            where=where,
+        )
+
+    def insert_ignore(self, table: Table, *, keys: Sequence[str]) -> Insert:
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+
+    def read_options(self) -> dict[str, str]:
+        # A deferred BEGIN takes its snapshot at the first read and keeps it (WAL).
+        return {}
+
+    def lock_schema(self, connection: Connection) -> None:
+        # BEGIN IMMEDIATE already holds the database's single write lock.
+        return None
+
+    def lock_run(self, connection: Connection, run_id: str) -> None:
+        return None
+
+    def display_url(self, url: str) -> str:
+        return url
