@@ -32,6 +32,7 @@ __all__ = [
     "Block",
     "LiveRecords",
     "MetricColumn",
+    "MixedKindsError",
     "ScopeValues",
     "block_from_rows",
     "collapse_epochs",
@@ -373,39 +374,42 @@ def _collapse_strings(
     return MetricColumn(MetricKind.STRING, result, counts)
 
 
+class MixedKindsError(ValueError):
+    """A column mixes text with numbers; the write side finds the record to blame."""
+
+    def __init__(self, metric: str) -> None:
+        super().__init__(f"metric {metric!r} mixes strings with numbers")
+        self.metric = metric
+
+
 def block_from_rows(
     ids: Sequence[str],
     epochs: Iterable[int],
-    metrics: Sequence[dict[str, tuple[MetricKind, float | str | None]]],
+    rows: Sequence[tuple[dict[str, float | str], tuple[tuple[str, MetricKind], ...]]],
 ) -> Block:
-    """Build a block from per-row ``{name: (kind, value)}`` dicts (the write path)."""
-    kinds: dict[str, MetricKind] = {}
-    for row in metrics:
-        for name, (kind, _) in row.items():
-            known = kinds.get(name)
-            if known is not kind:
-                kinds[name] = kind if known is None else merge_kinds(known, kind)
+    """Build a block from checked metrics, one ``(values, special kinds)`` per row.
+
+    Raises:
+        MixedKindsError: when a metric holds strings in some rows and numbers in others.
+    """
+    names: dict[str, Any] = {}
+    special_counts: dict[tuple[str, MetricKind], int] = {}
+    for values, special in rows:
+        names.update(values)
+        for item in special:
+            special_counts[item] = special_counts.get(item, 0) + 1
     columns: dict[str, MetricColumn] = {}
-    nan = float("nan")
-    for name, kind in kinds.items():
-        if kind is MetricKind.STRING:
-            values: FloatArray | ObjectArray = np.array(
-                [_as_text(row.get(name)) for row in metrics], dtype=object
-            )
-        else:
-            values = np.array(
-                [row[name][1] if name in row else nan for row in metrics], dtype=np.float64
-            )
-        columns[name] = MetricColumn(kind, values)
+    for name in names:
+        column = [values.get(name) for values, _ in rows]
+        strings = special_counts.get((name, MetricKind.STRING), 0)
+        if strings:
+            if strings != len(column) - column.count(None):
+                raise MixedKindsError(name)
+            columns[name] = MetricColumn(MetricKind.STRING, np.array(column, dtype=object))
+            continue
+        array = np.array(column, dtype=np.float64)  # None becomes NaN
+        bools = special_counts.get((name, MetricKind.BOOL), 0)
+        present = int(np.count_nonzero(~np.isnan(array))) if bools else -1
+        kind = MetricKind.BOOL if bools and bools == present else MetricKind.NUMBER
+        columns[name] = MetricColumn(kind, array)
     return Block(list(ids), np.fromiter(epochs, dtype=np.int64, count=len(ids)), columns)
-
-
-def _as_text(item: tuple[MetricKind, float | str | None] | None) -> str | None:
-    if item is None:
-        return None
-    kind, value = item
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return _number_text(float(value), kind)

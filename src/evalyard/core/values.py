@@ -12,11 +12,21 @@ import math
 from numbers import Integral, Real
 from typing import Any
 
+import orjson
+
 from evalyard.core.ids import check_name
 from evalyard.core.model import MetricKind
 from evalyard.errors import InvalidInputError, InvalidMetricError, InvalidRecordError
 
-__all__ = ["MAX_STRING_METRIC_LENGTH", "check_metric_value", "check_metrics", "dump_json_field"]
+__all__ = [
+    "MAX_STRING_METRIC_LENGTH",
+    "NO_METRICS",
+    "Checked",
+    "check_metric_value",
+    "check_metrics",
+    "dump_json_field",
+    "dump_metrics",
+]
 
 #: The longest string a category metric may hold, in characters.
 MAX_STRING_METRIC_LENGTH = 1000
@@ -47,7 +57,10 @@ def check_metric_value(
     if isinstance(value, float | int) or (
         isinstance(value, Real | Integral) and not isinstance(value, bool)
     ):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf if value > 0 else -math.inf  # type: ignore[operator]
         if not math.isfinite(number):
             label = "NaN" if math.isnan(number) else ("inf" if number > 0 else "-inf")
             raise InvalidMetricError(
@@ -79,12 +92,19 @@ def check_metric_value(
     )
 
 
+Checked = tuple[dict[str, float | str], tuple[tuple[str, MetricKind], ...]]
+"""Checked metrics: ``{name: value}`` (bools as 0.0/1.0), and the (name, kind) of each
+metric that is not a plain number (usually none, which keeps the common case fast)."""
+
+NO_METRICS: Checked = ({}, ())
+
+
 def check_metrics(
     metrics: Any, *, datapoint_id: str | None = None, step: str | None = None
-) -> dict[str, tuple[MetricKind, MetricValue]]:
+) -> Checked:
     """Check a ``{name: value}`` mapping of metrics; missing values (None) are dropped."""
     if metrics is None:
-        return {}
+        return NO_METRICS
     if not isinstance(metrics, dict):
         raise InvalidRecordError(
             f"metrics{_where(datapoint_id, step)} must be a dict of name to value, "
@@ -92,7 +112,8 @@ def check_metrics(
             field="metrics",
             datapoint_id=datapoint_id,
         )
-    checked: dict[str, tuple[MetricKind, MetricValue]] = {}
+    values: dict[str, float | str] = {}
+    special: tuple[tuple[str, MetricKind], ...] = ()
     for name, value in metrics.items():
         if name not in _NAME_CACHE:
             try:
@@ -106,10 +127,16 @@ def check_metrics(
                 ) from None
             if len(_NAME_CACHE) < 10_000:
                 _NAME_CACHE.add(name)
+        if type(value) is float and value - value == 0.0:  # finite: the fast path
+            values[name] = value
+            continue
         kind, stored = check_metric_value(name, value, datapoint_id=datapoint_id, step=step)
-        if stored is not None:
-            checked[name] = (kind, stored)
-    return checked
+        if stored is None:
+            continue
+        values[name] = stored
+        if kind is not MetricKind.NUMBER:
+            special += ((name, kind),)
+    return values, special
 
 
 def _plain(value: Any) -> Any:
@@ -153,3 +180,16 @@ def dump_json_field(
             index=index,
         )
     return text
+
+
+def dump_metrics(checked: Checked) -> str | None:
+    """JSON text of metrics checked by :func:`check_metrics` (finite, bools restored)."""
+    values, special = checked
+    if not values:
+        return None
+    if special:
+        values = dict(values)
+        for name, kind in special:
+            if kind is MetricKind.BOOL:
+                values[name] = bool(values[name])
+    return orjson.dumps(values).decode("utf-8")

@@ -20,11 +20,18 @@ from types import TracebackType
 from typing import Any, Literal
 
 from evalyard.config import max_field_bytes
+from evalyard.core.columns import MixedKindsError
 from evalyard.core.ids import canonical_json, check_name
 from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo, RunStatus
-from evalyard.errors import InvalidInputError, InvalidMetricError, InvalidRecordError
-from evalyard.runner.records import RECORD_KEYS, PreparedRecord, build_batch, prepare_record
-from evalyard.store import SESSION_SCOPE, Store, get_store
+from evalyard.errors import InvalidInputError, InvalidRecordError
+from evalyard.runner.records import (
+    RECORD_KEYS,
+    PreparedRecord,
+    build_batch,
+    first_kind_conflict,
+    prepare_record,
+)
+from evalyard.store import Store, get_store
 
 __all__ = ["Run", "define_metric", "start_run"]
 
@@ -138,8 +145,7 @@ class Run:
             duration_ms=duration_ms,
             limit=self._limit,
         )
-        self._check_kinds(record, {})
-        self._write([record])
+        self._write([record], first_index=None)
         return record.row.datapoint_id
 
     def log_many(self, records: Iterable[Mapping[str, Any]]) -> int:
@@ -152,14 +158,12 @@ class Run:
         """
         logged = 0
         chunk: list[PreparedRecord] = []
-        pending: dict[tuple[str, str], MetricKind] = {}
         limit = self._limit
         for index, record in enumerate(records):
             try:
                 prepared = self._prepare(record, index, limit)
-                self._check_kinds(prepared, pending)
             except InvalidInputError as exc:
-                logged += self._write(chunk)
+                logged += self._write(chunk, first_index=index - len(chunk))
                 exc.index = index
                 exc.logged_count = logged
                 exc.add_note(
@@ -169,9 +173,9 @@ class Run:
                 raise
             chunk.append(prepared)
             if len(chunk) >= LOG_MANY_CHUNK:
-                logged += self._write(chunk)
+                logged += self._write(chunk, first_index=index + 1 - len(chunk))
                 chunk = []
-        logged += self._write(chunk)
+        logged += self._write(chunk, first_index=None)
         return logged
 
     def _prepare(self, record: Any, index: int, limit: int) -> PreparedRecord:
@@ -205,51 +209,52 @@ class Run:
             limit=limit,
         )
 
-    def _check_kinds(
-        self, record: PreparedRecord, pending: dict[tuple[str, str], MetricKind]
-    ) -> None:
-        """Refuse a metric whose values switch between text and numbers within the run.
-
-        ``pending`` holds the kinds of records checked but not yet written; this record's
-        kinds are added to it.
-        """
+    def _known_kinds(self) -> dict[tuple[str, str], MetricKind]:
         with self._lock:
             if not self._kinds_loaded:
                 loader = getattr(self._store, "metric_kinds", None)
                 if loader is not None:
                     self._kinds.update(loader(self.run_id))
                 self._kinds_loaded = True
-            scoped = [(SESSION_SCOPE, record.metrics), *record.step_metrics.items()]
-            for scope, metrics in scoped:
-                for metric, (kind, _) in metrics.items():
-                    key = (scope, metric)
-                    known = pending.get(key) or self._kinds.get(key)
-                    if known is None:
-                        pending[key] = kind
-                        continue
-                    if (known is MetricKind.STRING) != (kind is MetricKind.STRING):
-                        step = f" of step {scope!r}" if scope else ""
-                        raise InvalidMetricError(
-                            f"metric {metric!r}{step} on datapoint "
-                            f"{record.row.datapoint_id!r} is a {kind.value}, but run "
-                            f"{self.run_id!r} holds {known.value} values for it; log one "
-                            "kind of value per metric",
-                            metric=metric,
-                            datapoint_id=record.row.datapoint_id,
-                            step=scope or None,
-                        )
+            return dict(self._kinds)
 
-    def _write(self, records: list[PreparedRecord]) -> int:
+    def _write(self, records: list[PreparedRecord], *, first_index: int | None = 0) -> int:
+        """Write records in one batch; on a metric changing kind, write those before it.
+
+        Args:
+            records: the records, in the order they were given.
+            first_index: the ``log_many`` index of ``records[0]``, for error messages.
+        """
         if not records:
             return 0
-        batch = build_batch(records)
-        count = self._store.write_batch(self.run_id, batch)
+        known = self._known_kinds()
+        batch = None
+        try:
+            batch = build_batch(records)
+            clash = any(
+                (known.get(key, kind) is MetricKind.STRING) != (kind is MetricKind.STRING)
+                for key, kind in batch.kinds.items()
+            )
+        except MixedKindsError:
+            clash = True
+        if clash:
+            conflict = first_kind_conflict(records, known, self.run_id)
+            if conflict is not None:
+                position, error = conflict
+                logged = self._write(records[:position])
+                if first_index is not None:
+                    error.index = first_index + position
+                    error.logged_count = logged
+                raise error
+        if batch is None:
+            batch = build_batch(records)
+        self._store.write_batch(self.run_id, batch)
         with self._lock:
             for key, kind in batch.kinds.items():
-                known = self._kinds.get(key)
-                if known is None or (known is MetricKind.BOOL and kind is MetricKind.NUMBER):
+                previous = self._kinds.get(key)
+                if previous is None or (previous is MetricKind.BOOL and kind is MetricKind.NUMBER):
                     self._kinds[key] = kind
-        return count
+        return len(records)
 
     def finish(self, status: StatusName | RunStatus = "completed") -> RunInfo:
         """Give the run its final status: ``completed``, ``failed`` or ``cancelled``."""

@@ -14,11 +14,18 @@ from typing import Any
 from evalyard.core.columns import Block, block_from_rows
 from evalyard.core.ids import check_datapoint_id, check_name, derive_datapoint_id
 from evalyard.core.model import MetricKind
-from evalyard.core.values import MetricValue, check_metrics, dump_json_field
-from evalyard.errors import InvalidInputError, InvalidRecordError
+from evalyard.core.values import Checked, check_metrics, dump_json_field, dump_metrics
+from evalyard.errors import InvalidInputError, InvalidMetricError, InvalidRecordError
 from evalyard.store.base import SESSION_SCOPE, ResultRow, WriteBatch
 
-__all__ = ["RECORD_KEYS", "STEP_TYPES", "PreparedRecord", "build_batch", "prepare_record"]
+__all__ = [
+    "RECORD_KEYS",
+    "STEP_TYPES",
+    "PreparedRecord",
+    "build_batch",
+    "first_kind_conflict",
+    "prepare_record",
+]
 
 #: The keys a record given to ``log_many`` may have.
 RECORD_KEYS = frozenset(
@@ -40,8 +47,6 @@ RECORD_KEYS = frozenset(
 STEP_TYPES = ("model", "tool", "chain", "other")
 _MAX_STEP_DEPTH = 64
 _MAX_EPOCH = 100_000
-
-Checked = dict[str, tuple[MetricKind, MetricValue]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +118,7 @@ def prepare_record(
                     field="steps",
                     datapoint_id=datapoint_id,
                 )
-            sums: dict[str, dict[str, list[Any]]] = {}
+            sums: dict[str, dict[str, list[tuple[MetricKind, float | str]]]] = {}
             _walk_steps(steps, datapoint_id, sums, depth=0)
             step_metrics = {name: _average(values) for name, values in sums.items()}
     except InvalidRecordError as exc:
@@ -134,9 +139,7 @@ def prepare_record(
         metadata=dump_json_field(
             metadata, field="metadata", datapoint_id=datapoint_id, limit=limit, index=index
         ),
-        metrics=dump_json_field(
-            metrics or None, field="metrics", datapoint_id=datapoint_id, limit=limit, index=index
-        ),
+        metrics=dump_metrics(checked),
         steps=dump_json_field(
             list(steps) if steps else None,
             field="steps",
@@ -153,7 +156,10 @@ def prepare_record(
 
 
 def _walk_steps(
-    steps: Sequence[Any], datapoint_id: str, sums: dict[str, dict[str, list[Any]]], depth: int
+    steps: Sequence[Any],
+    datapoint_id: str,
+    sums: dict[str, dict[str, list[tuple[MetricKind, float | str]]]],
+    depth: int,
 ) -> None:
     if depth > _MAX_STEP_DEPTH:
         raise InvalidRecordError(
@@ -184,10 +190,10 @@ def _walk_steps(
                 datapoint_id=datapoint_id,
             )
         accumulated = sums.setdefault(name, {})
-        for metric, (kind, value) in check_metrics(
-            step.get("metrics"), datapoint_id=datapoint_id, step=name
-        ).items():
-            accumulated.setdefault(metric, []).append((kind, value))
+        values, special = check_metrics(step.get("metrics"), datapoint_id=datapoint_id, step=name)
+        kinds = dict(special)
+        for metric, value in values.items():
+            accumulated.setdefault(metric, []).append((kinds.get(metric, MetricKind.NUMBER), value))
         children = step.get("children")
         if children:
             if not isinstance(children, list | tuple):
@@ -199,25 +205,31 @@ def _walk_steps(
             _walk_steps(children, datapoint_id, sums, depth + 1)
 
 
-def _average(values: dict[str, list[Any]]) -> Checked:
-    # SPEC §2: several steps of one name in one epoch count as the mean of their values.
-    averaged: Checked = {}
+def _average(values: dict[str, list[tuple[MetricKind, float | str]]]) -> Checked:
+    # SPEC §2: several steps of one name in one epoch count as the mean of their values;
+    # a category takes its most common value.
+    averaged: dict[str, float | str] = {}
+    special: list[tuple[str, MetricKind]] = []
     for metric, items in values.items():
-        if len(items) == 1:
-            averaged[metric] = items[0]
-            continue
         kinds = {kind for kind, _ in items}
         if MetricKind.STRING in kinds:
             texts = [str(value) for _, value in items]
-            averaged[metric] = (MetricKind.STRING, max(texts, key=texts.count))
+            averaged[metric] = max(texts, key=texts.count)
+            special.append((metric, MetricKind.STRING))
         else:
-            kind = MetricKind.BOOL if kinds == {MetricKind.BOOL} else MetricKind.NUMBER
-            averaged[metric] = (kind, sum(value for _, value in items) / len(items))
-    return averaged
+            numbers = [float(value) for _, value in items]
+            averaged[metric] = numbers[0] if len(numbers) == 1 else sum(numbers) / len(numbers)
+            if kinds == {MetricKind.BOOL}:
+                special.append((metric, MetricKind.BOOL))
+    return averaged, tuple(special)
 
 
 def build_batch(records: Sequence[PreparedRecord]) -> WriteBatch:
-    """The write batch of some prepared records; a (datapoint, epoch) given twice keeps the last."""
+    """The write batch of some prepared records; a (datapoint, epoch) given twice keeps the last.
+
+    Raises:
+        MixedKindsError: when a metric holds strings in some records and numbers in others.
+    """
     latest: dict[tuple[str, int], PreparedRecord] = {}
     for record in records:
         latest[(record.row.datapoint_id, record.row.epoch)] = record
@@ -245,3 +257,33 @@ def build_batch(records: Sequence[PreparedRecord]) -> WriteBatch:
         for metric, column in block.columns.items()
     }
     return WriteBatch([r.row for r in unique], blocks, kinds)
+
+
+def first_kind_conflict(
+    records: Sequence[PreparedRecord], known: Mapping[tuple[str, str], MetricKind], run_id: str
+) -> tuple[int, InvalidMetricError] | None:
+    """The first record whose metric is text where the run holds numbers (or the reverse).
+
+    Slow (it looks at every value) and only called once a batch is known to hold one.
+    """
+    seen = dict(known)
+    for index, record in enumerate(records):
+        for scope, (values, special) in [
+            (SESSION_SCOPE, record.metrics),
+            *record.step_metrics.items(),
+        ]:
+            kinds = dict(special)
+            for metric in values:
+                kind = kinds.get(metric, MetricKind.NUMBER)
+                previous = seen.setdefault((scope, metric), kind)
+                if (previous is MetricKind.STRING) != (kind is MetricKind.STRING):
+                    step = f" of step {scope!r}" if scope else ""
+                    return index, InvalidMetricError(
+                        f"metric {metric!r}{step} on datapoint {record.row.datapoint_id!r} is "
+                        f"a {kind.value}, but run {run_id!r} holds {previous.value} values for "
+                        "it; log one kind of value per metric",
+                        metric=metric,
+                        datapoint_id=record.row.datapoint_id,
+                        step=scope or None,
+                    )
+    return None

@@ -36,9 +36,9 @@ from evalyard.core.model import (
     RunInfo,
     RunStatus,
 )
-from evalyard.errors import InvalidMetricError, RunNotFoundError
+from evalyard.errors import InvalidMetricError, RunNotFoundError, StoreError
 from evalyard.store import schema
-from evalyard.store.base import SESSION_SCOPE, WriteBatch
+from evalyard.store.base import SESSION_SCOPE, ResultRow, WriteBatch
 from evalyard.store.dialect import Dialect
 from evalyard.store.migrations import migrate
 
@@ -47,6 +47,20 @@ __all__ = ["SQLStore"]
 #: A run holding more batches than this gets its newest ones merged after a write.
 MERGE_THRESHOLD = 32
 
+_RESULT_COLUMNS = (
+    "run_id",
+    "datapoint_id",
+    "epoch",
+    "batch_id",
+    "inputs",
+    "outputs",
+    "ground_truth",
+    "metadata",
+    "metrics",
+    "steps",
+    "error",
+    "duration_ms",
+)
 _RESULT_FIELDS = (
     "batch_id",
     "inputs",
@@ -68,12 +82,19 @@ class SQLStore:
         self.dialect = dialect
         self.engine: Engine = dialect.create_engine(url)
         migrate(self.engine, dialect)
-        self._results_upsert = dialect.upsert(
+        # The bulk upsert of results goes to the driver as plain SQL with tuples: building
+        # SQLAlchemy parameters row by row would cost more than the insert itself.
+        upsert = dialect.upsert(
             schema.results,
             keys=("run_id", "datapoint_id", "epoch"),
             update=_RESULT_FIELDS,
             newer_than="batch_id",
         )
+        compiled = upsert.compile(dialect=self.engine.dialect, column_keys=list(_RESULT_COLUMNS))
+        self._results_sql = str(compiled)
+        self._results_positional = bool(compiled.positional)
+        if self._results_positional and tuple(compiled.positiontup or ()) != _RESULT_COLUMNS:
+            raise StoreError(f"unexpected parameter order in {self._results_sql}")
 
     def __repr__(self) -> str:
         return f"SQLStore({self.dialect.display_url(self.url)!r})"
@@ -289,32 +310,41 @@ class SQLStore:
                 .returning(schema.batches.c.batch_id)
             ).scalar_one()
             self._insert_blocks(connection, run_id, batch_id, batch.blocks)
-            connection.execute(
-                self._results_upsert,
-                [
-                    {
-                        "run_id": run_id,
-                        "datapoint_id": row.datapoint_id,
-                        "epoch": row.epoch,
-                        "batch_id": batch_id,
-                        "inputs": row.inputs,
-                        "outputs": row.outputs,
-                        "ground_truth": row.ground_truth,
-                        "metadata": row.metadata,
-                        "metrics": row.metrics,
-                        "steps": row.steps,
-                        "error": row.error,
-                        "duration_ms": row.duration_ms,
-                    }
-                    for row in batch.rows
-                ],
-            )
+            self._upsert_results(connection, run_id, batch_id, batch.rows)
             pending = connection.execute(
                 select(func.count()).where(schema.batches.c.run_id == run_id)
             ).scalar_one()
         if pending > MERGE_THRESHOLD:
             self._compact(run_id, full=False)
         return len(batch.rows)
+
+    def _upsert_results(
+        self, connection: Connection, run_id: str, batch_id: int, rows: list[ResultRow]
+    ) -> None:
+        values = [
+            (
+                run_id,
+                row.datapoint_id,
+                row.epoch,
+                batch_id,
+                row.inputs,
+                row.outputs,
+                row.ground_truth,
+                row.metadata,
+                row.metrics,
+                row.steps,
+                row.error,
+                row.duration_ms,
+            )
+            for row in rows
+        ]
+        if self._results_positional:
+            connection.exec_driver_sql(self._results_sql, values)
+        else:
+            connection.exec_driver_sql(
+                self._results_sql,
+                [dict(zip(_RESULT_COLUMNS, value, strict=True)) for value in values],
+            )
 
     def _record_kinds(
         self, connection: Connection, run_id: str, kinds: dict[tuple[str, str], MetricKind]
