@@ -262,7 +262,7 @@ def _metric_delta(
         b = old_values[old_rows]
         found = new_present[new_rows] & old_present[old_rows]
     else:
-        a = b = np.zeros(0)
+        a = b = np.zeros(len(new_rows), dtype=new_values.dtype)  # type: ignore[assignment]
         found = np.zeros(len(new_rows), dtype=bool)
     found_ids = common_ids[found]
     a, b = a[found], b[found]

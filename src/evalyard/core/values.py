@@ -12,6 +12,7 @@ import math
 from numbers import Integral, Real
 from typing import Any
 
+import numpy as np
 import orjson
 
 from evalyard.core.ids import check_name
@@ -81,7 +82,7 @@ def check_metric_value(
                 step=step,
             )
         return MetricKind.STRING, value
-    if type(value).__name__ == "bool_":
+    if isinstance(value, np.bool_):
         return MetricKind.BOOL, 1.0 if bool(value) else 0.0
     raise InvalidMetricError(
         f"metric {name!r}{_where(datapoint_id, step)} is a {type(value).__name__}; "

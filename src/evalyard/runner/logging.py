@@ -158,12 +158,13 @@ class Run:
         """
         logged = 0
         chunk: list[PreparedRecord] = []
+        chunk_start = 0
         limit = self._limit
         for index, record in enumerate(records):
             try:
                 prepared = self._prepare(record, index, limit)
             except InvalidInputError as exc:
-                logged += self._write(chunk, first_index=index - len(chunk))
+                logged += self._write(chunk, first_index=chunk_start)
                 exc.index = index
                 exc.logged_count = logged
                 exc.add_note(
@@ -173,9 +174,10 @@ class Run:
                 raise
             chunk.append(prepared)
             if len(chunk) >= LOG_MANY_CHUNK:
-                logged += self._write(chunk, first_index=index + 1 - len(chunk))
+                logged += self._write(chunk, first_index=chunk_start)
                 chunk = []
-        logged += self._write(chunk, first_index=None)
+                chunk_start = index + 1
+        logged += self._write(chunk, first_index=chunk_start)
         return logged
 
     def _prepare(self, record: Any, index: int, limit: int) -> PreparedRecord:

@@ -47,7 +47,7 @@ class Dialect(Protocol):
         ...
 
     def lock_run(self, connection: Connection, run_id: str) -> None:
-        """Serialise compactions of one run, within the current transaction."""
+        """Serialise the writes and merges of one run, within the current transaction."""
         ...
 
     def display_url(self, url: str) -> str:

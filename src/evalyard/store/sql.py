@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from evalyard.core.columns import (
     Block,
@@ -81,7 +82,16 @@ class SQLStore:
         self.url = url
         self.dialect = dialect
         self.engine: Engine = dialect.create_engine(url)
-        migrate(self.engine, dialect)
+        try:
+            migrate(self.engine, dialect)
+        except DBAPIError as exc:
+            self.engine.dispose()
+            raise StoreError(
+                f"cannot open the store {dialect.display_url(url)}: {exc.orig}"
+            ) from None
+        except BaseException:
+            self.engine.dispose()
+            raise
         # The bulk upsert of results goes to the driver as plain SQL with tuples: building
         # SQLAlchemy parameters row by row would cost more than the insert itself.
         upsert = dialect.upsert(
@@ -302,6 +312,9 @@ class SQLStore:
         if not batch.rows:
             return 0
         with self._write() as connection:
+            # Writers of one run take turns, so batch ids follow commit order: "the last
+            # write wins" then means the same thing for result rows and metric blocks.
+            self.dialect.lock_run(connection, run_id)
             self._require_run(connection, run_id)
             self._record_kinds(connection, run_id, batch.kinds)
             batch_id = connection.execute(

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import numpy as np
+
+from evalyard.core.columns import (
+    Block,
+    MetricColumn,
+    block_from_rows,
+    collapse_epochs,
+    decode_block,
+    encode_block,
+    merge_blocks,
+    sort_block,
+)
+from evalyard.core.model import MetricKind
+
+
+def _block(ids: list[str], epochs: list[int], **columns: list[object]) -> Block:
+    built: dict[str, MetricColumn] = {}
+    for name, values in columns.items():
+        if any(isinstance(v, str) for v in values):
+            built[name] = MetricColumn(MetricKind.STRING, np.array(values, dtype=object))
+        else:
+            array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            built[name] = MetricColumn(MetricKind.NUMBER, array)
+    return Block(ids, np.array(epochs, dtype=np.int64), built)
+
+
+def test_blocks_round_trip_through_their_encoding() -> None:
+    block = _block(["q1", "é 2", "q3"], [0, 2, 1], acc=[0.5, None, 1.0], label=["a", None, "ü"])
+    decoded = decode_block(3, *encode_block(block))
+    assert decoded.ids == block.ids
+    assert decoded.epochs.tolist() == [0, 2, 1]
+    np.testing.assert_array_equal(decoded.columns["acc"].values, block.columns["acc"].values)
+    assert decoded.columns["label"].values.tolist() == ["a", None, "ü"]
+    assert decoded.columns["label"].kind is MetricKind.STRING
+
+
+def test_blocks_without_epochs_store_no_epoch_column() -> None:
+    _, epochs, _ = encode_block(_block(["a"], [0], m=[1.0]))
+    assert epochs is None
+    assert decode_block(0, b"", None, encode_block(_block([], [], m=[]))[2]).ids == []
+
+
+def test_merging_keeps_the_last_record_per_datapoint_and_epoch() -> None:
+    first = _block(["a", "b"], [0, 0], m=[1.0, 2.0], only_first=[5.0, 6.0])
+    second = _block(["b", "c"], [0, 0], m=[20.0, 30.0])
+    merged, live = merge_blocks([(1, first), (2, second)], want_live=True)
+    assert merged.ids == ["a", "b", "c"]
+    assert merged.columns["m"].values.tolist() == [1.0, 20.0, 30.0]
+    # a replaced record is replaced as a whole: metrics it no longer has are gone
+    assert np.isnan(merged.columns["only_first"].values[1])
+    assert live is not None
+    assert live.batch_of == {"a": 1, "b": 2, "c": 2}
+
+
+def test_step_rows_of_replaced_records_are_dropped() -> None:
+    sessions = [(1, _block(["a", "b"], [0, 0])), (2, _block(["a"], [0]))]
+    _, live = merge_blocks(sessions, want_live=True)
+    step = [(1, _block(["a", "b"], [0, 0], hits=[3.0, 4.0]))]
+    merged, _ = merge_blocks(step, live=live)
+    # batch 2 logged "a" again without this step
+    assert merged.ids == ["b"]
+
+
+def test_collapsing_epochs_averages_each_metric_and_sorts_ids() -> None:
+    block = _block(
+        ["b", "a", "b", "a", "a"],
+        [0, 0, 1, 1, 2],
+        m=[1.0, 0.0, 3.0, None, 1.0],
+        cat=["x", "y", "z", "z", "z"],
+    )
+    values = collapse_epochs(block)
+    assert values.ids == ["a", "b"]
+    assert values.epochs == 3
+    assert values.columns["m"].values.tolist() == [0.5, 2.0]
+    assert values.columns["m"].epoch_counts is not None
+    assert values.columns["m"].epoch_counts.tolist() == [2, 2]
+    assert values.columns["m"].epoch_spread is not None
+    assert values.columns["m"].epoch_spread.tolist() == [1.0, 2.0]
+    # the most common category; ties go to the earliest epoch
+    assert values.columns["cat"].values.tolist() == ["z", "x"]
+
+
+def test_bools_and_numbers_mix_into_numbers_and_strings_stay_apart() -> None:
+    rows = [({"ok": 1.0}, (("ok", MetricKind.BOOL),)), ({"ok": 0.5}, ())]
+    assert block_from_rows(["a", "b"], [0, 0], rows).columns["ok"].kind is MetricKind.NUMBER
+    rows = [({"ok": 1.0}, (("ok", MetricKind.BOOL),)), ({}, ())]
+    assert block_from_rows(["a", "b"], [0, 0], rows).columns["ok"].kind is MetricKind.BOOL
+
+
+def test_sorting_orders_by_id_then_epoch() -> None:
+    block = sort_block(_block(["b", "a", "a"], [0, 1, 0], m=[1.0, 2.0, 3.0]))
+    assert block.ids == ["a", "a", "b"]
+    assert block.epochs.tolist() == [0, 1, 0]
+    assert block.columns["m"].values.tolist() == [3.0, 2.0, 1.0]

@@ -1,0 +1,162 @@
+"""Logging runs: the run handle's life, bad input, and nothing lost."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import evalyard
+from evalyard.core.model import RunStatus
+from evalyard.errors import (
+    InvalidInputError,
+    InvalidMetricError,
+    InvalidRecordError,
+    StoreError,
+)
+from evalyard.store import SQLStore
+
+
+def _log_then_raise(run: evalyard.Run, error: BaseException) -> None:
+    with run:
+        run.log("q1", metrics={"m": 1.0})
+        raise error
+
+
+def test_a_run_block_completes_fails_or_is_cancelled(store: SQLStore) -> None:
+    with evalyard.start_run("ok", store=store) as run:
+        run.log("q1", metrics={"m": 1.0})
+    assert store.get_run(run.run_id).status is RunStatus.COMPLETED
+
+    failing = evalyard.start_run("boom", store=store)
+    with pytest.raises(RuntimeError):
+        _log_then_raise(failing, RuntimeError("the application crashed"))
+    assert store.get_run(failing.run_id).status is RunStatus.FAILED
+
+    stopped = evalyard.start_run("stop", store=store)
+    with pytest.raises(KeyboardInterrupt):
+        _log_then_raise(stopped, KeyboardInterrupt())
+    info = store.get_run(stopped.run_id)
+    assert info.status is RunStatus.CANCELLED
+    # results logged before the end are kept in every case
+    assert [store.get_run(r.run_id).result_count for r in (run, failing, stopped)] == [1, 1, 1]
+
+
+def test_finish_inside_the_block_is_kept(store: SQLStore) -> None:
+    with evalyard.start_run("r", store=store) as run:
+        run.finish("cancelled")
+    assert store.get_run(run.run_id).status is RunStatus.CANCELLED
+    with pytest.raises(InvalidInputError, match="use completed, failed or cancelled"):
+        run.finish("running")  # type: ignore[arg-type]
+
+
+def test_log_returns_the_datapoint_id_given_or_derived(store: SQLStore) -> None:
+    run = evalyard.start_run("r", store=store)
+    assert run.log("given", outputs="x") == "given"
+    derived = run.log(inputs={"q": "2+2?"}, ground_truth="4")
+    assert derived == run.log(inputs={"q": "2+2?"}, ground_truth="4", outputs="again")
+    assert len(store.get_results(run.run_id)) == 2
+
+
+def test_log_many_returns_how_many_it_logged(store: SQLStore) -> None:
+    run = evalyard.start_run("r", store=store)
+    records = [{"id": f"q{i}", "metrics": {"m": i / 10}} for i in range(25)]
+    assert run.log_many(iter(records)) == 25
+    assert run.log_many([]) == 0
+    assert store.get_run(run.run_id).result_count == 25
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        (
+            {"id": "q2", "metrics": {"accuracy": math.nan}},
+            InvalidMetricError,
+            "metric 'accuracy' on datapoint 'q2' is NaN",
+        ),
+        (
+            {"id": "q2", "outputs": {1, 2}},
+            InvalidRecordError,
+            "outputs of datapoint 'q2' cannot be stored as JSON",
+        ),
+        ({"id": "", "outputs": "x"}, InvalidRecordError, "datapoint id \\(record 1\\) is empty"),
+        ({"id": "q" * 600}, InvalidRecordError, "the limit is 512"),
+        ({"id": "q2", "output": "typo"}, InvalidRecordError, "unknown keys \\['output'\\]"),
+        ({"id": "q2", "epoch": -1}, InvalidRecordError, "epoch of datapoint 'q2'"),
+        ({"id": "q2", "steps": [{"type": "tool"}]}, InvalidRecordError, "with a 'name'"),
+        (
+            {"id": "q2", "steps": [{"name": "s", "type": "llm"}]},
+            InvalidRecordError,
+            "has type 'llm'",
+        ),
+        (
+            {"id": "q2", "metrics": {"grade": 5}},
+            InvalidMetricError,
+            "metric 'grade' on datapoint 'q2' is a number, but run",
+        ),
+        ("not a dict", InvalidRecordError, "record 1 is a str"),
+    ],
+)
+def test_a_bad_record_is_refused_and_the_ones_before_it_kept(
+    store: SQLStore, bad: object, error: type[Exception], message: str
+) -> None:
+    run = evalyard.start_run("r", store=store)
+    run.log("q0", metrics={"grade": "A"})
+    records = [{"id": "q1", "metrics": {"grade": "B"}}, bad, {"id": "q3"}]
+    with pytest.raises(error, match=message) as caught:
+        run.log_many(records)
+    assert isinstance(caught.value, ValueError)
+    assert caught.value.index == 1
+    assert caught.value.logged_count == 1
+    assert [r.datapoint_id for r in store.get_results(run.run_id)] == ["q0", "q1"]
+
+
+def test_too_large_fields_name_the_limit(store: SQLStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVALYARD_MAX_FIELD_BYTES", "1000")
+    run = evalyard.start_run("r", store=store)
+    with pytest.raises(InvalidRecordError, match="is 2,002 bytes of JSON; the limit is 1,000"):
+        run.log("q1", outputs="x" * 2000)
+    monkeypatch.setenv("EVALYARD_MAX_FIELD_BYTES", "lots")
+    with pytest.raises(InvalidInputError, match="whole number of bytes"):
+        evalyard.start_run("r2", store=store)
+
+
+def test_run_arguments_are_checked(store: SQLStore) -> None:
+    with pytest.raises(InvalidInputError, match="run name is empty"):
+        evalyard.start_run("", store=store)
+    with pytest.raises(InvalidInputError, match="run metadata must be JSON data"):
+        evalyard.start_run("r", metadata={"f": object()}, store=store)
+    with pytest.raises(InvalidInputError, match="direction of metric 'm'"):
+        evalyard.define_metric("m", direction="up", store=store)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="tolerance of metric 'm'"):
+        evalyard.define_metric("m", tolerance=math.inf, store=store)
+
+
+def test_a_run_id_given_again_goes_on_with_that_run(store: SQLStore) -> None:
+    with evalyard.start_run("r", run_id="shared-run", store=store) as run:
+        run.log("q1", metrics={"m": 1.0})
+    with evalyard.start_run(run_id="shared-run", store=store) as again:
+        assert again.name == "r"
+        assert store.get_run("shared-run").status is RunStatus.RUNNING
+        again.log("q2", metrics={"m": 2.0})
+    assert store.get_run("shared-run").result_count == 2
+    with pytest.raises(InvalidInputError, match="is named 'r', not 'other'"):
+        evalyard.start_run("other", run_id="shared-run", store=store)
+    with pytest.raises(InvalidInputError, match="belongs to project 'default'"):
+        evalyard.start_run(run_id="shared-run", project="p", store=store)
+
+
+def test_a_store_that_cannot_be_opened_says_why(tmp_path: object) -> None:
+    with pytest.raises(StoreError, match="unsupported store URL"):
+        evalyard.start_run("r", store="mysql://x")
+    with pytest.raises(StoreError, match="cannot open the store"):
+        evalyard.start_run("r", store="postgresql://nobody@127.0.0.1:1/none")
+
+
+def test_the_default_store_is_a_file_under_the_current_folder(tmp_path: object) -> None:
+    from pathlib import Path
+
+    with evalyard.start_run("r") as run:
+        run.log("q1", metrics={"m": 1.0})
+    assert (Path.cwd() / ".evalyard" / "evalyard.db").exists()
+    assert [r.name for r in evalyard.list_runs()] == ["r"]

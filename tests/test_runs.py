@@ -1,0 +1,147 @@
+"""compare_runs end to end through a store, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+import evalyard
+from evalyard.errors import (
+    AmbiguousRunError,
+    InvalidInputError,
+    InvalidReferenceError,
+    RunNotFoundError,
+    UnknownAggregateError,
+)
+from evalyard.store import SQLStore
+
+
+def _two_runs(store: SQLStore) -> tuple[evalyard.Run, evalyard.Run]:
+    evalyard.define_metric("latency_ms", direction="lower", store=store)
+    evalyard.define_metric("score", tolerance=0.5, store=store)
+    with evalyard.start_run("gpt-4o-temp-0.7", store=store) as old:
+        old.log_many(
+            [
+                {
+                    "id": "q1",
+                    "metrics": {"correct": True, "score": 7, "latency_ms": 100},
+                    "steps": [{"name": "retrieve", "type": "tool", "metrics": {"hits": 1}}],
+                },
+                {
+                    "id": "q2",
+                    "metrics": {"correct": False, "score": 4, "latency_ms": 300},
+                    "steps": [{"name": "retrieve", "type": "tool", "metrics": {"hits": 3}}],
+                },
+                {"id": "q3", "metrics": {"correct": True, "score": 9, "latency_ms": 200}},
+                {"id": "old-only", "metrics": {"correct": True, "score": 1}},
+            ]
+        )
+    with evalyard.start_run("gpt-4o-temp-0.3", store=store) as new:
+        new.log_many(
+            [
+                {
+                    "id": "q1",
+                    "metrics": {"correct": False, "score": 7.4, "latency_ms": 90},
+                    "steps": [{"name": "retrieve", "type": "tool", "metrics": {"hits": 2}}],
+                },
+                {
+                    "id": "q2",
+                    "metrics": {"correct": True, "score": 6, "latency_ms": 400},
+                    "steps": [{"name": "retrieve", "type": "tool", "metrics": {"hits": 3}}],
+                },
+                {"id": "q3", "epoch": 0, "metrics": {"correct": True, "score": 8}},
+                {"id": "q3", "epoch": 1, "metrics": {"correct": False, "score": 6}},
+                {"id": "new-only", "metrics": {"correct": True}},
+            ]
+        )
+    return new, old
+
+
+def test_compare_runs_by_name(store: SQLStore) -> None:
+    new, old = _two_runs(store)
+    cmp = evalyard.compare_runs("gpt-4o-temp-0.3", "gpt-4o-temp-0.7", store=store)
+    assert (cmp.new_run_id, cmp.old_run_id) == (new.run_id, old.run_id)
+    assert cmp.common_datapoints == ["q1", "q2", "q3"]
+    assert cmp.new_only_datapoints == ["new-only"]
+    assert cmp.old_only_datapoints == ["old-only"]
+    assert cmp.steps == ["retrieve"]
+
+    correct = cmp.get_metric_delta("correct")
+    assert correct is not None
+    assert correct.old_aggregate == pytest.approx(3 / 4)
+    # q3 averages its epochs to a pass fraction of 0.5
+    assert correct.new_aggregate == pytest.approx((0 + 1 + 0.5 + 1) / 4)
+    assert (correct.improved, correct.degraded, correct.same) == (["q2"], ["q1", "q3"], [])
+
+    score = cmp.get_metric_delta("score")
+    assert score is not None
+    # tolerance 0.5: q1 moved by 0.4 (same), q2 by +2, q3 by -2
+    assert (score.improved, score.degraded, score.same) == (["q2"], ["q3"], ["q1"])
+    assert score.new_count == 3
+    assert score.old_count == 4
+
+    latency = cmp.get_metric_delta("latency_ms")
+    assert latency is not None
+    assert latency.direction.value == "lower"
+    assert (latency.improved, latency.degraded) == (["q1"], ["q2"])
+    assert latency.found_count == 2
+
+    assert cmp.list_improved_metrics() == ["correct", "latency_ms", "score"]
+    assert cmp.list_degraded_metrics() == ["correct", "latency_ms", "score"]
+    assert cmp.get_metric_delta("nope") is None
+
+    data = cmp.to_dict()
+    assert data["metric_deltas"]["score"]["improved"] == ["q2"]
+    assert data["new_run"]["name"] == "gpt-4o-temp-0.3"
+
+
+def test_compare_runs_scoped_to_a_step(store: SQLStore) -> None:
+    new, old = _two_runs(store)
+    cmp = evalyard.compare_runs(new, old, step="retrieve", store=store)
+    assert cmp.step == "retrieve"
+    assert cmp.common_datapoints == ["q1", "q2"]
+    hits = cmp.metric_deltas["hits"]
+    assert (hits.improved, hits.same, hits.step) == (["q1"], ["q2"], "retrieve")
+    assert set(cmp.metric_deltas) == {"hits"}
+    with pytest.raises(InvalidInputError, match="neither run has a step named 'answer'"):
+        evalyard.compare_runs(new, old, step="answer", store=store)
+
+
+def test_aggregate_functions_apply_to_all_datapoints_of_each_run(store: SQLStore) -> None:
+    new, old = _two_runs(store)
+    cmp = evalyard.compare_runs(new.run_id, old.run_id, aggregate_function="max", store=store)
+    score = cmp.metric_deltas["score"]
+    assert (score.old_aggregate, score.new_aggregate, score.delta) == (
+        9.0,
+        7.4,
+        pytest.approx(-1.6),
+    )
+    with pytest.raises(UnknownAggregateError):
+        evalyard.compare_runs(new, old, aggregate_function="mean", store=store)
+
+
+def test_swapping_and_self_comparison(store: SQLStore) -> None:
+    new, old = _two_runs(store)
+    forward = evalyard.compare_runs(new, old, store=store)
+    backward = evalyard.compare_runs(old, new, store=store)
+    for name, delta in forward.metric_deltas.items():
+        assert delta.improved == backward.metric_deltas[name].degraded
+    itself = evalyard.compare_runs(new, new, store=store)
+    assert all(d.same_count == d.found_count for d in itself.metric_deltas.values())
+
+
+def test_run_references_fail_clearly(store: SQLStore) -> None:
+    first = evalyard.start_run("twin", store=store)
+    second = evalyard.start_run("twin", project="other", store=store)
+    with pytest.raises(AmbiguousRunError) as caught:
+        evalyard.compare_runs("twin", first, store=store)
+    message = str(caught.value)
+    assert first.run_id in message
+    assert second.run_id in message
+    assert "project 'other'" in message
+    assert isinstance(caught.value, LookupError)
+    with pytest.raises(RunNotFoundError, match="no run matches 'ghost'") as missing:
+        evalyard.compare_runs("ghost", first, store=store)
+    assert isinstance(missing.value, LookupError)
+    with pytest.raises(InvalidReferenceError):
+        evalyard.compare_runs(" ", first, store=store)
+    assert evalyard.get_run(first.run_id[:10], store=store).run_id == first.run_id
