@@ -6,6 +6,7 @@ SQLite file. See :mod:`evalyard.config` for how the URL is chosen.
 
 from __future__ import annotations
 
+import os
 import threading
 
 from evalyard.config import resolve_store_url
@@ -57,6 +58,16 @@ def get_store(store: Store | str | None = None) -> Store:
         if opened is None:
             opened = _OPEN[url] = open_store(url)
         return opened
+
+
+def _forget_after_fork() -> None:
+    # A forked child must not use its parent's database connections: drop them unclosed
+    # (closing would close the parent's sockets) and let the pools open new ones.
+    for opened in _OPEN.values():
+        opened.engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def close_stores() -> None:
