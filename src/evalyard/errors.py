@@ -9,7 +9,7 @@ EvalyardError
 │   └── UnknownAggregateError                 an aggregate function that does not exist
 ├── RunNotFoundError (also LookupError)       no run matches a reference: exit code 2
 ├── AmbiguousRunError (also LookupError)      several runs match a reference: exit code 2
-└── StoreError                                the store cannot be opened or is unusable
+└── StoreError                                the store cannot be opened or is unusable: exit code 2
 ```
 
 Each error carries its context as attributes (the metric, the datapoint, the run) and a
@@ -167,3 +167,6 @@ class AmbiguousRunError(EvalyardError, LookupError):
 
 class StoreError(EvalyardError):
     """The store cannot be opened, or its schema is newer than this evalyard."""
+
+    # Exit code 1 means "the --fail-on condition held"; a broken store must not read so.
+    exit_code: ClassVar[int] = 2

@@ -1,0 +1,1 @@
+"""The ``evalyard`` command line: commands in :mod:`.main`, output in :mod:`.render`."""

@@ -1,0 +1,97 @@
+"""``evalyard demo``: log two runs of the demo pipeline, compare them, show what to try next.
+
+It works offline, on whatever store the other commands use. Each call logs two new runs
+(``demo-keyword``, the baseline, and ``demo-bm25``) and compares them by id, since their
+names repeat from one call to the next.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from evalyard.cli.formatting import short_id
+from evalyard.cli.render import comparison_table
+from evalyard.core.compare import RunComparisonResult
+from evalyard.demo.experiment import (
+    BASELINE,
+    CANDIDATE,
+    DEMO_DATASET,
+    DEMO_PROJECT,
+    Configuration,
+    run_experiment,
+)
+from evalyard.demo.questions import QUESTIONS
+from evalyard.runs import compare_runs
+from evalyard.store import Store
+
+__all__ = ["run_demo"]
+
+_PASSWORD = re.compile(r"(://[^/:@]*):[^/@]*@")
+
+
+def _describe(configuration: Configuration) -> str:
+    return (
+        f"{configuration.retriever} retrieval (k={configuration.k}), {configuration.reader} reader"
+    )
+
+
+def run_demo(
+    console: Console, *, store: Store, store_option: str | None = None
+) -> RunComparisonResult:
+    """Log a baseline and a candidate run of the demo pipeline, and print their comparison.
+
+    Args:
+        console: where to print.
+        store: the store to log to.
+        store_option: the ``--store`` URL given on the command line, repeated in the
+            suggested commands; None when the store came from the environment or default.
+
+    Returns:
+        the comparison printed (the candidate run compared with the baseline).
+    """
+    console.print(
+        Text(
+            f"Running a small question-answering pipeline (retrieve → answer) over the "
+            f"{len(QUESTIONS)} questions of dataset {DEMO_DATASET!r}, twice."
+        )
+    )
+    shown_url = _PASSWORD.sub(r"\1:***@", store.url)
+    console.print(Text(f"store: {shown_url}", style="dim"))
+    old_id = run_experiment(BASELINE, store=store)
+    new_id = run_experiment(CANDIDATE, store=store)
+    runs = Table.grid(padding=(0, 2))
+    for label, configuration, run_id in (
+        ("baseline", BASELINE, old_id),
+        ("candidate", CANDIDATE, new_id),
+    ):
+        runs.add_row(
+            Text(label, style="dim"),
+            Text(configuration.run_name, style="bold"),
+            Text(short_id(run_id), style="cyan"),
+            Text(_describe(configuration)),
+        )
+    console.print(runs)
+    # By id: the names repeat each time the demo runs (SPEC §4: a name must be unique).
+    comparison = compare_runs(new_id, old_id, store=store)
+    console.print()
+    console.print(comparison_table(comparison))
+    console.print()
+    new, old = short_id(new_id), short_id(old_id)
+    suffix = "" if store_option is None else f" --store {shlex.quote(store_option)}"
+    console.print(Text("Explore further:", style="bold"))
+    for command in (
+        f"evalyard runs --project {DEMO_PROJECT}",
+        f"evalyard show {new}",
+        f"evalyard compare {new} --with {old}",
+        f"evalyard compare {new} --with {old} --step retrieve",
+        f"evalyard compare {new} --with {old} --aggregate p90",
+        f"evalyard compare {new} --with {old} --format markdown",
+        f"evalyard compare {new} --with {old} --fail-on regression",
+    ):
+        console.print(Text(f"  {command}{suffix}"))
+    return comparison

@@ -1,0 +1,65 @@
+"""The CLI's exit codes (SPEC §4), and the ``--fail-on`` conditions that decide code 1.
+
+| code | meaning |
+|---|---|
+| 0 | success |
+| 1 | the ``--fail-on`` condition held |
+| 2 | usage error, unknown or ambiguous run, bad input |
+
+An evalyard error carries its own code (``EvalyardError.exit_code``); anything else that
+escapes a command exits with 2, so that a crash can never pass for a regression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from evalyard.core.compare import RunComparisonResult
+from evalyard.errors import EvalyardError
+
+__all__ = [
+    "CONDITION_HELD",
+    "FAIL_CONDITIONS",
+    "SUCCESS",
+    "USAGE_ERROR",
+    "any_degraded",
+    "exit_code_for",
+    "regressed",
+]
+
+SUCCESS = 0
+CONDITION_HELD = 1
+USAGE_ERROR = 2
+
+
+def regressed(comparison: RunComparisonResult) -> list[str]:
+    """The metrics that regressed: for now, those with a degraded datapoint.
+
+    SPEC §2 will decide this from each metric's statistical verdict instead; this function
+    is the one place to change.
+    """
+    return comparison.list_degraded_metrics()
+
+
+def any_degraded(comparison: RunComparisonResult) -> list[str]:
+    """The metrics on which at least one datapoint got worse."""
+    return comparison.list_degraded_metrics()
+
+
+#: ``--fail-on`` choices: each returns the metrics that make the condition hold.
+FAIL_CONDITIONS: dict[str, Callable[[RunComparisonResult], list[str]]] = {
+    "regression": regressed,
+    "any-degraded": any_degraded,
+}
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code for an error that stopped a command.
+
+    Code 1 is kept for the ``--fail-on`` condition: an error whose class says 1 (the base
+    ``EvalyardError``, ``StoreError``) exits with 2, so that CI never reads a store it
+    could not open as a regression.
+    """
+    if isinstance(error, EvalyardError) and error.exit_code != CONDITION_HELD:
+        return error.exit_code
+    return USAGE_ERROR

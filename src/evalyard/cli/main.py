@@ -1,0 +1,207 @@
+"""The ``evalyard`` command line: list, show and compare runs; run the demo (SPEC §4).
+
+Example:
+    $ evalyard demo
+    $ evalyard runs
+    $ evalyard compare my-new-prompt --with baseline --fail-on regression
+
+Commands are thin: they resolve the store, call the read side (:mod:`evalyard.runs`) and
+print what a renderer (:mod:`evalyard.cli.render`) makes of it. Errors print one line,
+``error: ...``, on stderr and exit with the code of :mod:`evalyard.cli.exit_codes`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console, RenderableType
+
+from evalyard import __version__
+from evalyard.cli import render
+from evalyard.cli.demo import run_demo
+from evalyard.cli.exit_codes import CONDITION_HELD, FAIL_CONDITIONS, exit_code_for
+from evalyard.cli.overview import load_run_overview
+from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
+from evalyard.errors import EvalyardError
+from evalyard.runs import compare_runs, list_runs
+from evalyard.store import get_store
+
+__all__ = ["cli", "main"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# Without a terminal (a pipe, a CI log) rich would assume 80 columns and fold the tables.
+_PIPE_WIDTH = 160
+
+
+class _Group(click.Group):
+    """The command group; it turns errors into one ``error:`` line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            # The boundary: no traceback, one line that says what and where (SPEC §4).
+            click.echo(f"error: {_one_line(exc)}", err=True)
+            ctx.exit(exit_code_for(exc))
+
+
+def _one_line(error: Exception) -> str:
+    message = " ".join(str(error).splitlines()).strip()
+    if isinstance(error, EvalyardError):
+        return message or type(error).__name__
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def _console() -> Console:
+    width = None if sys.stdout.isatty() else _PIPE_WIDTH
+    return Console(highlight=False, width=width)
+
+
+def _print(renderable: RenderableType) -> None:
+    _console().print(renderable)
+
+
+def _format_option(*choices: str) -> Callable[[_F], _F]:
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help="Output format.",
+    )
+
+
+_store_option = click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    default=None,
+    help="Store URL (sqlite:///PATH, postgresql://...); "
+    "default: EVALYARD_STORE, else .evalyard/evalyard.db here.",
+)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="evalyard")
+def cli() -> None:
+    """evalyard: track and compare runs of LLM applications.
+
+    RUN is a run id, a unique run name, or a unique id prefix (6+ characters).
+    Exit codes: 0 success, 1 the --fail-on condition held, 2 usage error or unknown run.
+    """
+
+
+@cli.command("runs")
+@click.option("--project", default=None, help="Only the runs of this project.")
+@_format_option("table", "json")
+@_store_option
+def runs_command(project: str | None, output_format: str, store_url: str | None) -> None:
+    """List the runs, newest first."""
+    found = list_runs(project=project, store=store_url)
+    if output_format == "json":
+        click.echo(render.runs_json(found))
+    else:
+        _print(render.runs_table(found))
+
+
+@cli.command("show")
+@click.argument("run")
+@click.option(
+    "--limit",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="How many datapoints' results to show.",
+)
+@_format_option("table", "json")
+@_store_option
+def show_command(run: str, limit: int, output_format: str, store_url: str | None) -> None:
+    """Show a run: its facts, metrics per step, and first results."""
+    overview = load_run_overview(run, result_limit=limit, store=store_url)
+    if output_format == "json":
+        click.echo(render.overview_json(overview))
+    else:
+        _print(render.overview_table(overview))
+
+
+@cli.command("compare")
+@click.argument("run")
+@click.option(
+    "--with", "baseline", required=True, metavar="BASELINE", help="The run to compare with."
+)
+@click.option(
+    "--aggregate",
+    metavar="FUNCTION",
+    default="average",
+    show_default=True,
+    help=f"Aggregate function: {', '.join(AGGREGATE_FUNCTIONS)}.",
+)
+@click.option("--step", default=None, metavar="NAME", help="Compare the steps called NAME.")
+@_format_option("table", "json", "markdown")
+@click.option(
+    "--fail-on",
+    type=click.Choice(list(FAIL_CONDITIONS)),
+    default=None,
+    help="Exit with 1 when a metric regressed, or when any datapoint degraded.",
+)
+@_store_option
+@click.pass_context
+def compare_command(
+    ctx: click.Context,
+    run: str,
+    baseline: str,
+    aggregate: str,
+    step: str | None,
+    output_format: str,
+    fail_on: str | None,
+    store_url: str | None,
+) -> None:
+    """Compare RUN with a baseline run, datapoint by datapoint."""
+    comparison = compare_runs(
+        run, baseline, aggregate_function=aggregate, step=step, store=store_url
+    )
+    if output_format == "json":
+        click.echo(render.comparison_json(comparison))
+    elif output_format == "markdown":
+        click.echo(render.comparison_markdown(comparison), nl=False)
+    else:
+        _print(render.comparison_table(comparison))
+    if fail_on is not None:
+        metrics = FAIL_CONDITIONS[fail_on](comparison)
+        if metrics:
+            click.echo(f"--fail-on {fail_on} held for: {', '.join(metrics)}", err=True)
+            ctx.exit(CONDITION_HELD)
+
+
+@cli.command("demo")
+@_store_option
+def demo_command(store_url: str | None) -> None:
+    """Log two runs of a small question-answering pipeline and compare them (offline)."""
+    run_demo(_console(), store=get_store(store_url), store_option=store_url)
+
+
+#: The conventional exit code of a command stopped by Ctrl-C (128 + SIGINT).
+INTERRUPTED = 130
+
+
+def main() -> None:
+    """Run the ``evalyard`` command line (the console script)."""
+    try:
+        # Without standalone mode, click returns the exit code a command asked for.
+        code = cli.main(prog_name="evalyard", standalone_mode=False)
+        raise SystemExit(code if isinstance(code, int) else 0)
+    except click.exceptions.Exit as done:
+        raise SystemExit(done.exit_code) from None
+    except click.ClickException as error:
+        error.show()
+        raise SystemExit(error.exit_code) from None
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        raise SystemExit(INTERRUPTED) from None
