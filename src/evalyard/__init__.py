@@ -2,6 +2,10 @@
 
 Example:
     >>> import evalyard
+    >>> from evalyard.evaluators import exact_match
+    >>> result = evalyard.evaluate(  # doctest: +SKIP
+    ...     my_app, dataset=records, evaluators=[exact_match], name="candidate"
+    ... )
     >>> with evalyard.start_run("baseline") as run:  # doctest: +SKIP
     ...     run.log("q1", outputs="4", metrics={"correct": True})
     >>> evalyard.compare_runs("candidate", "baseline").list_degraded_metrics()  # doctest: +SKIP
@@ -9,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+from evalyard import evaluators
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.compare import MetricDelta, RunComparisonResult
 from evalyard.core.model import (
@@ -30,7 +35,11 @@ from evalyard.errors import (
     StoreError,
     UnknownAggregateError,
 )
+from evalyard.runner.datasets import Dataset
+from evalyard.runner.evaluate import EvaluationResult, evaluate
+from evalyard.runner.evaluator import evaluator
 from evalyard.runner.logging import Run, define_metric, start_run
+from evalyard.runner.tracing import step, trace
 from evalyard.runs import compare_runs, get_results, get_run, list_runs
 
 __version__ = "0.1.0"
@@ -38,7 +47,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AGGREGATE_FUNCTIONS",
     "AmbiguousRunError",
+    "Dataset",
     "Direction",
+    "EvaluationResult",
     "EvalyardError",
     "InvalidInputError",
     "InvalidMetricError",
@@ -58,8 +69,13 @@ __all__ = [
     "__version__",
     "compare_runs",
     "define_metric",
+    "evaluate",
+    "evaluator",
+    "evaluators",
     "get_results",
     "get_run",
     "list_runs",
     "start_run",
+    "step",
+    "trace",
 ]

@@ -6,6 +6,9 @@ This is the only module that reads the environment.
 |---|---|---|
 | store URL | ``EVALYARD_STORE`` | ``sqlite:///<cwd>/.evalyard/evalyard.db`` |
 | largest JSON field of a result, bytes | ``EVALYARD_MAX_FIELD_BYTES`` | 16 MiB |
+| LLM judge: base URL of an OpenAI-compatible API | ``EVALYARD_JUDGE_BASE_URL`` | none |
+| LLM judge: model | ``EVALYARD_JUDGE_MODEL`` | none |
+| LLM judge: API key | ``EVALYARD_JUDGE_API_KEY`` | none (no ``Authorization``) |
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from pathlib import Path
 
 from evalyard.errors import InvalidInputError
 
-__all__ = ["DEFAULT_STORE_DIR", "max_field_bytes", "resolve_store_url"]
+__all__ = [
+    "DEFAULT_STORE_DIR",
+    "judge_api_key",
+    "judge_base_url",
+    "judge_model",
+    "max_field_bytes",
+    "resolve_store_url",
+]
 
 #: The folder, under the current one, that holds the embedded store.
 DEFAULT_STORE_DIR = ".evalyard"
@@ -51,3 +61,25 @@ def max_field_bytes() -> int:
     if value <= 0:
         raise InvalidInputError(f"EVALYARD_MAX_FIELD_BYTES must be positive, not {value}")
     return value
+
+
+def judge_base_url(value: str | None = None) -> str | None:
+    """The LLM judge's API base URL (such as ``http://127.0.0.1:8080/v1``): ``value``, else
+    ``EVALYARD_JUDGE_BASE_URL``, else None."""
+    return _setting(value, "EVALYARD_JUDGE_BASE_URL")
+
+
+def judge_model(value: str | None = None) -> str | None:
+    """The LLM judge's model: ``value``, else ``EVALYARD_JUDGE_MODEL``, else None."""
+    return _setting(value, "EVALYARD_JUDGE_MODEL")
+
+
+def judge_api_key(value: str | None = None) -> str | None:
+    """The LLM judge's API key: ``value``, else ``EVALYARD_JUDGE_API_KEY``, else None."""
+    return _setting(value, "EVALYARD_JUDGE_API_KEY")
+
+
+def _setting(value: str | None, variable: str) -> str | None:
+    if value:
+        return value
+    return os.environ.get(variable) or None

@@ -529,6 +529,21 @@ class SQLStore:
             ).all()
         return sorted(row.scope for row in rows)
 
+    def result_keys(self, run_id: str) -> list[tuple[str, int]]:
+        """The (datapoint id, epoch) of every result the run holds, sorted.
+
+        The cheap listing ``evaluate(resume=...)`` uses to find what a run lacks.
+        """
+        r = schema.results
+        query = (
+            select(r.c.datapoint_id, r.c.epoch)
+            .where(r.c.run_id == run_id)
+            .order_by(r.c.datapoint_id, r.c.epoch)
+        )
+        with self._read() as connection:
+            self._require_run(connection, run_id)
+            return [(row.datapoint_id, row.epoch) for row in connection.execute(query)]
+
     def get_results(self, run_id: str, datapoint_ids: Sequence[str] | None = None) -> list[Result]:
         """The stored results of a run (all, or of the given datapoints), by id and epoch."""
         r = schema.results
