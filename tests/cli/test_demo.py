@@ -44,7 +44,7 @@ def test_demo_logs_two_runs_and_prints_their_comparison(url: str) -> None:
     new_id, old_id = demo_run_ids(url)
     comparison = evalyard.compare_runs(new_id, old_id, store=url)
     assert len(comparison.common_datapoints) == len(QUESTIONS)
-    assert set(comparison.metric_deltas) == {"exact_match", "latency_ms", "token_f1"}
+    assert set(comparison.metric_deltas) == {"error", "exact_match", "latency_ms", "token_f1"}
     assert comparison.steps == ["answer", "retrieve"]
     lines = out.splitlines()
     for name, d in comparison.metric_deltas.items():
