@@ -13,7 +13,7 @@ def test_all_is_sorted_and_complete() -> None:
     public = {
         name for name in dir(evalyard) if not name.startswith("_") and name not in {"annotations"}
     }
-    modules = {"config", "core", "errors", "runner", "runs", "store", "cli", "demo"}
+    modules = {"config", "core", "errors", "runner", "runs", "store", "cli", "demo", "server"}
     assert public - modules - set(evalyard.__all__) == set()
 
 

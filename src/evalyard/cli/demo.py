@@ -94,4 +94,8 @@ def run_demo(
         f"evalyard compare {new} --with {old} --fail-on regression",
     ):
         console.print(Text(f"  {command}{suffix}"))
+    console.print()
+    console.print(Text("See them side by side in the web UI:", style="bold"))
+    console.print(Text(f"  evalyard ui{suffix}"))
+    console.print(Text(f"  then open http://127.0.0.1:8000/runs/{new_id}?compare={old_id}"))
     return comparison

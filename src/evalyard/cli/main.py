@@ -24,6 +24,7 @@ from evalyard.cli import render
 from evalyard.cli.demo import run_demo
 from evalyard.cli.exit_codes import CONDITION_HELD, FAIL_CONDITIONS, exit_code_for
 from evalyard.cli.overview import load_run_overview
+from evalyard.cli.ui import ui
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.errors import EvalyardError
 from evalyard.runs import compare_runs, list_runs
@@ -185,6 +186,9 @@ def compare_command(
 def demo_command(store_url: str | None) -> None:
     """Log two runs of a small question-answering pipeline and compare them (offline)."""
     run_demo(_console(), store=get_store(store_url), store_option=store_url)
+
+
+cli.add_command(ui)
 
 
 #: The conventional exit code of a command stopped by Ctrl-C (128 + SIGINT).

@@ -1,0 +1,184 @@
+"""The ASGI application: routes, security headers, the Host allow-list and error pages.
+
+Example:
+    >>> import uvicorn
+    >>> from evalyard.server import create_app
+    >>> uvicorn.run(create_app("sqlite:///runs.db"), host="127.0.0.1", port=8000)  # doctest: +SKIP
+
+Every response carries a Content-Security-Policy that allows only our own script, style
+and images (no inline script or style: every string on a page comes from users or models,
+RELIABILITY.md), ``X-Content-Type-Options: nosniff``, and a ``Server-Timing`` header with
+the time the app took. Requests whose ``Host`` is not in the allow-list (loopback names by
+default) get a 400: a page on another site cannot reach a local evalyard through DNS
+rebinding.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from evalyard import __version__
+from evalyard.errors import EvalyardError
+from evalyard.server.errors import status_of
+from evalyard.server.reader import Reader
+from evalyard.server.routes import build_routes
+from evalyard.store import Store, get_store
+
+__all__ = ["CONTENT_SECURITY_POLICY", "DEFAULT_ALLOWED_HOSTS", "create_app"]
+
+#: The Content-Security-Policy of every response.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+#: The Host names accepted by default: loopback only.
+DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _host_name(raw: str) -> str:
+    """The host of a Host header, lower case, without its port (``[::1]:8000`` → ``::1``)."""
+    raw = raw.strip().lower()
+    if raw.startswith("["):
+        return raw[1:].split("]", 1)[0]
+    if raw.count(":") == 1:
+        return raw.split(":", 1)[0]
+    return raw
+
+
+class SecurityMiddleware:
+    """Refuses unknown Hosts; adds the security headers and Server-Timing to responses."""
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: Iterable[str]) -> None:
+        self.app = app
+        self.allowed = {_host_name(h) for h in allowed_hosts}
+        self.any_host = "*" in self.allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        host = ""
+        for name, value in scope.get("headers", []):
+            if name == b"host":
+                host = value.decode("latin-1")
+                break
+        if not self.any_host and _host_name(host) not in self.allowed:
+            shown = host[:100]
+            message = (
+                f"Host {shown!r} is not allowed; this evalyard answers to "
+                f"{', '.join(sorted(self.allowed))}. Start it with --allow-host NAME to add one."
+            )
+            response = Response(message, status_code=400, media_type="text/plain")
+            await self._send_with_headers(response, scope, receive, send, started)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.extend(self._headers(started))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+    @staticmethod
+    def _headers(started: float) -> list[tuple[bytes, bytes]]:
+        elapsed = (time.perf_counter() - started) * 1000
+        return [
+            (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+            (b"x-frame-options", b"DENY"),
+            (b"server-timing", f"app;dur={elapsed:.1f}".encode()),
+        ]
+
+    async def _send_with_headers(
+        self, response: Response, scope: Scope, receive: Receive, send: Send, started: float
+    ) -> None:
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message["headers"], *self._headers(started)]}
+            await send(message)
+
+        await response(scope, receive, send_wrapper)
+
+
+def _templates() -> Environment:
+    # Autoescape everywhere: every string a page shows comes from users or models.
+    return Environment(
+        loader=PackageLoader("evalyard.server", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _error_response(request: Request, status: int, message: str) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
+    env: Environment = request.app.state.templates
+    html = env.get_template("error.html").render(
+        status=status, message=message, section="", version=__version__
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+async def _evalyard_error(request: Request, exc: Exception) -> Response:
+    return _error_response(request, status_of(exc), str(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = exc.detail if exc.status_code != 404 else f"There is no page at {request.url.path}."
+    return _error_response(request, exc.status_code, str(message))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    # The boundary: no traceback or stored text in the answer; the server log has it.
+    message = f"The server could not answer ({type(exc).__name__}); see its log."
+    return _error_response(request, 500, message)
+
+
+def create_app(
+    store: Store | str | None = None,
+    *,
+    allowed_hosts: Iterable[str] | None = None,
+    cache_size: int = 8,
+) -> Starlette:
+    """The evalyard web UI over ``store`` (a store, a URL, or None for the default store).
+
+    Args:
+        store: what to serve.
+        allowed_hosts: the Host names to answer (default: loopback names only); ``"*"``
+            accepts any, for use behind a proxy that checks it.
+        cache_size: how many comparisons to keep in memory.
+    """
+    opened = get_store(store)
+    hosts = tuple(allowed_hosts) if allowed_hosts is not None else DEFAULT_ALLOWED_HOSTS
+    app = Starlette(
+        routes=build_routes(STATIC_DIR),
+        middleware=[Middleware(SecurityMiddleware, allowed_hosts=hosts)],
+        exception_handlers={
+            EvalyardError: _evalyard_error,
+            HTTPException: _http_error,
+            Exception: _unexpected_error,
+        },
+    )
+    app.state.reader = Reader(opened, cache_size=cache_size)
+    app.state.templates = _templates()
+    return app

@@ -1,0 +1,73 @@
+"""``evalyard ui``: serves the store on 127.0.0.1:8000 by default, loopback Hosts only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from click.testing import CliRunner
+from starlette.applications import Starlette
+
+from evalyard.cli.ui import allowed_hosts_for, ui
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What ``uvicorn.run`` was called with (it is not really started)."""
+    calls: dict[str, Any] = {}
+
+    def fake_run(app: Any, **options: Any) -> None:
+        calls["app"] = app
+        calls.update(options)
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    return calls
+
+
+def test_ui_binds_loopback_port_8000_by_default(served: dict[str, Any], tmp_path: Path) -> None:
+    result = CliRunner().invoke(ui, ["--store", f"sqlite:///{tmp_path}/s.db"])
+    assert result.exit_code == 0, result.output
+    assert served["host"] == "127.0.0.1"
+    assert served["port"] == 8000
+    assert isinstance(served["app"], Starlette)
+    assert "http://127.0.0.1:8000/" in result.output
+    assert (tmp_path / "s.db").exists()
+
+
+def test_ui_uses_the_store_of_the_environment(
+    served: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVALYARD_STORE", str(tmp_path / "env.db"))
+    result = CliRunner().invoke(ui, ["--port", "9123"])
+    assert result.exit_code == 0, result.output
+    assert served["port"] == 9123
+    assert "env.db" in result.output
+
+
+def test_listening_on_every_address_warns_about_the_host_allow_list(
+    served: dict[str, Any], tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(ui, ["--host", "0.0.0.0", "--store", str(tmp_path / "s.db")])
+    assert result.exit_code == 0, result.output
+    assert "--allow-host" in result.output
+
+
+def test_a_password_in_the_store_url_is_not_printed(served: dict[str, Any]) -> None:
+    from evalyard.cli.ui import _display
+
+    assert _display("postgresql://user:secret@db:5432/x") == "postgresql://user:***@db:5432/x"
+    assert _display("sqlite:///a.db") == "sqlite:///a.db"
+
+
+def test_allowed_hosts() -> None:
+    assert allowed_hosts_for("127.0.0.1", ()) == ("127.0.0.1", "localhost", "::1")
+    assert "10.1.2.3" in allowed_hosts_for("10.1.2.3", ())
+    assert allowed_hosts_for("0.0.0.0", ("box.example",))[-1] == "box.example"
+    assert "0.0.0.0" not in allowed_hosts_for("0.0.0.0", ())
+
+
+def test_bad_port_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(ui, ["--port", "70000"])
+    assert result.exit_code == 2
