@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from evalyard.core.aggregate import check_aggregate_function
-from evalyard.core.compare import RunComparisonResult, compare_scopes
+from evalyard.core.compare import RunComparisonResult, check_alpha, compare_scopes
 from evalyard.core.model import Result, RunInfo
+from evalyard.core.stats import ALPHA
 from evalyard.errors import (
     AmbiguousRunError,
     InvalidInputError,
@@ -88,6 +89,7 @@ def compare_runs(
     aggregate_function: str = "average",
     step: str | None = None,
     store: Store | str | None = None,
+    alpha: float = ALPHA,
 ) -> RunComparisonResult:
     """Compare a new run with an old (baseline) run, datapoint by datapoint (SPEC §2).
 
@@ -97,11 +99,13 @@ def compare_runs(
         aggregate_function: average, median, sum, min, max, p90 or p95.
         step: scope the comparison to the steps of this name; None for the session level.
         store: a store, or a store URL.
+        alpha: significance level of the verdicts (intervals have confidence 1 − alpha).
 
     Returns:
         the comparison: shared and unshared datapoints, and a ``MetricDelta`` per metric.
     """
     check_aggregate_function(aggregate_function)
+    check_alpha(alpha)
     target = get_store(store)
     new_info = resolve_run(new_run, store=target)
     old_info = resolve_run(old_run, store=target)
@@ -123,6 +127,7 @@ def compare_runs(
         definitions=definitions,
         aggregate_function=aggregate_function,
         step=step,
+        alpha=alpha,
     )
     return RunComparisonResult(
         new_run_id=new_info.run_id,
@@ -136,4 +141,5 @@ def compare_runs(
         steps=steps,
         new_run=new_info,
         old_run=old_info,
+        alpha=alpha,
     )

@@ -3,12 +3,17 @@
 Pure: it takes each run's values at one scope (:class:`~evalyard.core.columns.ScopeValues`)
 and the project's metric definitions, and returns plain values. The store, the CLI and the
 UI all go through :func:`compare_scopes`, so they cannot disagree.
+
+Each metric also gets its statistics (SPEC §2, "Statistics"; the methods are in
+:mod:`evalyard.core.stats`): the mean paired difference with a confidence interval, a
+p-value, the Holm-adjusted p-value across the metrics tested in this one scope, a verdict,
+the minimum detectable effect, and the datapoints that are flaky across epochs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,8 +22,29 @@ import numpy.typing as npt
 from evalyard.core.aggregate import aggregate, check_aggregate_function
 from evalyard.core.columns import MetricColumn, ScopeValues, merge_kinds, present_mask
 from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo, default_direction
+from evalyard.core.stats import (
+    ALPHA,
+    PairedEstimate,
+    TestName,
+    Verdict,
+    decide_verdict,
+    flip_table,
+    holm,
+    mcnemar,
+    non_inferior,
+    paired_difference,
+)
+from evalyard.errors import InvalidInputError
 
-__all__ = ["MetricDelta", "RunComparisonResult", "ScopeComparison", "compare_scopes"]
+__all__ = [
+    "IdUnion",
+    "MetricDelta",
+    "RunComparisonResult",
+    "ScopeComparison",
+    "check_alpha",
+    "compare_scopes",
+    "id_union",
+]
 
 # Differences this small relative to the values compared are float rounding (epoch means,
 # pass fractions), not change.
@@ -71,6 +97,39 @@ class MetricDelta:
     """The ids counted in ``same_count``, sorted."""
     changed: list[str] = field(repr=False)
     """The ids counted in ``changed_count``, sorted."""
+    mean_diff: float | None = None
+    """Mean of new − old over the ``found_count`` paired datapoints (epochs averaged first),
+    in the metric's units; for a bool, the change in pass rate. None without pairs and for
+    string metrics."""
+    ci_low: float | None = None
+    """Lower end of the ``1 − alpha`` (95%) confidence interval of ``mean_diff``."""
+    ci_high: float | None = None
+    """Upper end of the ``1 − alpha`` (95%) confidence interval of ``mean_diff``."""
+    p_value: float | None = None
+    """Two-sided p-value of "no difference", before adjustment; None when not tested."""
+    p_adjusted: float | None = None
+    """``p_value`` after Holm's adjustment across the metrics tested in this scope."""
+    verdict: Verdict | None = None
+    """improved, regressed, inconclusive or insufficient_data; None when not judged
+    (direction ``none`` and string metrics)."""
+    test: TestName | None = None
+    """The test behind the interval and p-value: paired_t, paired_bootstrap, mcnemar_exact
+    or sign_flip; None when not tested."""
+    mde: float | None = None
+    """Minimum detectable effect: the |mean_diff| this many pairs find with 80% power at
+    ``alpha``, given the spread of the differences. Read "inconclusive" against it."""
+    flips: dict[str, int] | None = None
+    """For a bool metric with one epoch: how many paired datapoints went
+    ``pass->pass``, ``pass->fail``, ``fail->pass`` and ``fail->fail`` (old->new)."""
+    changed_share: float | None = None
+    """For string and direction-``none`` metrics: ``changed_count / found_count``."""
+    non_inferior: bool | None = None
+    """For a metric with a tolerance: True when the lower confidence bound of the
+    improvement is above ``−tolerance`` (not worse than the old run by more than the
+    tolerance), False when it is not; None without a tolerance or a test."""
+    flaky_datapoints: list[str] = field(default_factory=list, repr=False)
+    """Datapoints (of either run) whose value varies across epochs within one run, sorted.
+    Only flagged: they are tested and counted like any other."""
 
     def to_dict(self) -> dict[str, Any]:
         """The delta as JSON-serialisable data."""
@@ -96,7 +155,28 @@ class MetricDelta:
             "degraded": self.degraded,
             "same": self.same,
             "changed": self.changed,
+            "mean_diff": self.mean_diff,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "p_value": self.p_value,
+            "p_adjusted": self.p_adjusted,
+            "verdict": None if self.verdict is None else self.verdict.value,
+            "test": None if self.test is None else self.test.value,
+            "mde": self.mde,
+            "flips": self.flips,
+            "changed_share": self.changed_share,
+            "non_inferior": self.non_inferior,
+            "flaky_datapoints": self.flaky_datapoints,
         }
+
+    @property
+    def blocks_gate(self) -> bool:
+        """Whether this metric makes ``--fail-on regression`` fail (SPEC §2, §4).
+
+        A metric blocks when its verdict is regressed, unless it has a tolerance and is
+        non-inferior: the drop is real but confidently within what the project accepts.
+        """
+        return self.verdict is Verdict.REGRESSED and self.non_inferior is not True
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +225,8 @@ class RunComparisonResult:
     """The new run's description, when the comparison came from a store."""
     old_run: RunInfo | None = None
     """The old run's description, when the comparison came from a store."""
+    alpha: float = ALPHA
+    """The significance level of the verdicts; the intervals have confidence 1 − alpha."""
 
     def get_metric_delta(self, name: str) -> MetricDelta | None:
         """The delta of metric ``name``, or None when neither run has it."""
@@ -158,6 +240,23 @@ class RunComparisonResult:
         """Names of the metrics where at least one datapoint degraded."""
         return [name for name, d in self.metric_deltas.items() if d.degraded_count > 0]
 
+    def verdicts(self) -> dict[str, Verdict | None]:
+        """Each metric's verdict, by name: None for metrics that are not judged."""
+        return {name: d.verdict for name, d in self.metric_deltas.items()}
+
+    def regressed_metrics(self) -> list[str]:
+        """The metrics that make ``--fail-on regression`` fail, in name order.
+
+        Those whose verdict is regressed, except a metric with a tolerance that is
+        non-inferior (see :attr:`MetricDelta.blocks_gate`). This looks only at the scope
+        compared: the session level, or the step given to ``compare_runs``.
+        """
+        return [name for name, d in self.metric_deltas.items() if d.blocks_gate]
+
+    def has_regression(self) -> bool:
+        """Whether some metric regressed (see :meth:`regressed_metrics`): the CI gate."""
+        return any(d.blocks_gate for d in self.metric_deltas.values())
+
     def to_dict(self) -> dict[str, Any]:
         """The comparison as JSON-serialisable data (``evalyard compare --format json``)."""
         return {
@@ -167,12 +266,17 @@ class RunComparisonResult:
             "old_run": None if self.old_run is None else self.old_run.to_dict(),
             "step": self.step,
             "aggregate_function": self.aggregate_function,
+            "alpha": self.alpha,
             "steps": self.steps,
             "common_datapoints": self.common_datapoints,
             "new_only_datapoints": self.new_only_datapoints,
             "old_only_datapoints": self.old_only_datapoints,
             "improved_metrics": self.list_improved_metrics(),
             "degraded_metrics": self.list_degraded_metrics(),
+            "verdicts": {
+                name: None if v is None else v.value for name, v in self.verdicts().items()
+            },
+            "regressed_metrics": self.regressed_metrics(),
             "metric_deltas": {name: d.to_dict() for name, d in self.metric_deltas.items()},
         }
 
@@ -184,9 +288,24 @@ def compare_scopes(
     definitions: Mapping[str, MetricDefinition],
     aggregate_function: str = "average",
     step: str | None = None,
+    alpha: float = ALPHA,
 ) -> ScopeComparison:
-    """Compare two runs' values at one scope, following SPEC §2 to the letter."""
+    """Compare two runs' values at one scope, following SPEC §2 to the letter.
+
+    Args:
+        new: the new run's values at the scope.
+        old: the old (baseline) run's values at the same scope.
+        definitions: the metric definitions (direction, tolerance) by metric name.
+        aggregate_function: average, median, sum, min, max, p90 or p95.
+        step: the step name the scope is, for the deltas; None for the session level.
+        alpha: significance level of the verdicts, in (0, 1); intervals are ``1 − alpha``.
+
+    Raises:
+        UnknownAggregateError: for an unknown aggregate function.
+        InvalidInputError: for an alpha outside (0, 1).
+    """
     check_aggregate_function(aggregate_function)
+    check_alpha(alpha)
     old_index = {datapoint_id: i for i, datapoint_id in enumerate(old.ids)}
     match = np.fromiter(
         (old_index.get(datapoint_id, -1) for datapoint_id in new.ids),
@@ -204,20 +323,70 @@ def compare_scopes(
     new_only = new_ids[match < 0].tolist()
     old_only = np.array(old.ids, dtype=object)[~old_matched].tolist()
 
+    old_ids = np.array(old.ids, dtype=object)
+    union = None
+    if any(c.epoch_spread is not None for c in (*new.columns.values(), *old.columns.values())):
+        union = id_union(new_ids, old_ids, new_rows=new_rows, old_rows=old_rows)
     deltas: dict[str, MetricDelta] = {}
+    estimates: dict[str, PairedEstimate] = {}
     for name in sorted(set(new.columns) | set(old.columns)):
-        deltas[name] = _metric_delta(
+        deltas[name], estimate = _metric_delta(
             name,
             new.columns.get(name),
             old.columns.get(name),
             new_rows=new_rows,
             old_rows=old_rows,
             common_ids=common_ids,
+            union=union,
             definition=definitions.get(name),
             aggregate_function=aggregate_function,
             step=step,
+            alpha=alpha,
         )
-    return ScopeComparison(common, new_only, old_only, deltas)
+        if estimate is not None:
+            estimates[name] = estimate
+    return ScopeComparison(common, new_only, old_only, _judge(deltas, estimates, alpha=alpha))
+
+
+def check_alpha(alpha: float) -> float:
+    """Return ``alpha`` if it is a usable significance level, else raise InvalidInputError."""
+    if not (isinstance(alpha, int | float) and 0.0 < alpha < 1.0):
+        raise InvalidInputError(
+            f"alpha {alpha!r} is not a significance level; give a number between 0 and 1, "
+            "such as 0.05"
+        )
+    return float(alpha)
+
+
+def _judge(
+    deltas: dict[str, MetricDelta], estimates: Mapping[str, PairedEstimate], *, alpha: float
+) -> dict[str, MetricDelta]:
+    """Adjust the p-values (Holm) across the metrics tested in this scope, then judge each.
+
+    SPEC §2: the family is the metrics of one comparison scope (the session, or one step).
+    """
+    tested = [name for name, e in estimates.items() if e.p_value is not None]
+    adjusted = dict(
+        zip(tested, holm([estimates[name].p_value or 0.0 for name in tested]), strict=True)
+    )
+    judged: dict[str, MetricDelta] = {}
+    for name, delta in deltas.items():
+        estimate = estimates.get(name)
+        if estimate is None:
+            judged[name] = delta
+            continue
+        p_adjusted = adjusted.get(name)
+        judged[name] = replace(
+            delta,
+            p_adjusted=p_adjusted,
+            verdict=decide_verdict(
+                estimate, p_adjusted=p_adjusted, direction=delta.direction, alpha=alpha
+            ),
+            non_inferior=non_inferior(
+                estimate, direction=delta.direction, tolerance=delta.tolerance
+            ),
+        )
+    return judged
 
 
 def _metric_delta(
@@ -228,10 +397,13 @@ def _metric_delta(
     new_rows: npt.NDArray[np.int64],
     old_rows: npt.NDArray[np.int64],
     common_ids: npt.NDArray[np.object_],
+    union: IdUnion | None,
     definition: MetricDefinition | None,
     aggregate_function: str,
     step: str | None,
-) -> MetricDelta:
+    alpha: float,
+) -> tuple[MetricDelta, PairedEstimate | None]:
+    """One metric's delta, and the estimate its verdict is judged from (None: not tested)."""
     if new is not None and old is not None:
         kind = merge_kinds(new.kind, old.kind)
     else:
@@ -267,15 +439,21 @@ def _metric_delta(
     found_ids = common_ids[found]
     a, b = a[found], b[found]
     improved = degraded = np.zeros(len(found_ids), dtype=bool)
+    estimate: PairedEstimate | None = None
+    flips: dict[str, int] | None = None
     if kind is MetricKind.STRING:
         same = np.fromiter((x == y for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
     else:
         a = a.astype(np.float64)
         b = b.astype(np.float64)
         d = a - b
+        rounding = np.abs(d) <= _RELATIVE_EPSILON * np.maximum(np.abs(a), np.abs(b))
         slack = tolerance + _RELATIVE_EPSILON * np.maximum(np.abs(a), np.abs(b))
+        estimate, flips = _estimate(
+            kind, new, old, a, b, np.where(rounding, 0.0, d), direction=direction, alpha=alpha
+        )
         if direction is Direction.NONE:
-            same = np.abs(d) <= _RELATIVE_EPSILON * np.maximum(np.abs(a), np.abs(b))
+            same = rounding
         else:
             better = d > slack
             worse = d < -slack
@@ -284,6 +462,9 @@ def _metric_delta(
             )
             same = ~(improved | degraded)
     changed = ~(improved | degraded | same)
+    found_count = len(found_ids)
+    changed_count = int(changed.sum())
+    judged = direction is not Direction.NONE
     return MetricDelta(
         metric=name,
         step=step,
@@ -297,16 +478,116 @@ def _metric_delta(
         percent_change=percent,
         old_count=int(old_present.sum()),
         new_count=int(new_present.sum()),
-        found_count=len(found_ids),
+        found_count=found_count,
         improved_count=int(improved.sum()),
         degraded_count=int(degraded.sum()),
         same_count=int(same.sum()),
-        changed_count=int(changed.sum()),
+        changed_count=changed_count,
         improved=found_ids[improved].tolist(),
         degraded=found_ids[degraded].tolist(),
         same=found_ids[same].tolist(),
         changed=found_ids[changed].tolist(),
+        mean_diff=None if estimate is None else estimate.mean_diff,
+        ci_low=None if estimate is None else estimate.ci_low,
+        ci_high=None if estimate is None else estimate.ci_high,
+        p_value=None if estimate is None else estimate.p_value,
+        test=None if estimate is None else estimate.test,
+        mde=None if estimate is None else estimate.mde,
+        flips=flips,
+        changed_share=None if judged or not found_count else changed_count / found_count,
+        flaky_datapoints=[] if union is None else _flaky(new, old, union),
+    ), (estimate if judged else None)
+
+
+def _single_epoch_bool(column: MetricColumn | None) -> bool:
+    return column is None or (
+        column.kind is MetricKind.BOOL
+        and (column.epoch_counts is None or not bool(np.any(column.epoch_counts > 1)))
     )
+
+
+def _estimate(
+    kind: MetricKind,
+    new: MetricColumn | None,
+    old: MetricColumn | None,
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    d: npt.NDArray[np.float64],
+    *,
+    direction: Direction,
+    alpha: float,
+) -> tuple[PairedEstimate, dict[str, int] | None]:
+    """The paired statistics of a number or bool metric, and the flip table of a bool.
+
+    SPEC §2: a bool with one epoch gets exact McNemar; a bool whose epochs repeat is a pass
+    fraction and is treated as a number, like every other metric. A metric of direction
+    ``none`` is not tested: it only gets its mean difference.
+    """
+    bools = (
+        kind is MetricKind.BOOL
+        and _single_epoch_bool(new)
+        and _single_epoch_bool(old)
+        and bool(np.all((a == 0.0) | (a == 1.0)))
+        and bool(np.all((b == 0.0) | (b == 1.0)))
+    )
+    flips = flip_table(a == 1.0, b == 1.0) if bools else None
+    if direction is Direction.NONE:
+        return PairedEstimate(n=d.size, mean_diff=float(d.mean()) if d.size else None), flips
+    if bools:
+        return mcnemar(a == 1.0, b == 1.0, alpha=alpha), flips
+    return paired_difference(d, alpha=alpha), flips
+
+
+@dataclass(frozen=True, slots=True)
+class IdUnion:
+    """The sorted union of two runs' datapoint ids, and where each run's rows sit in it."""
+
+    ids: npt.NDArray[np.object_]
+    """Every datapoint id of either run, sorted."""
+    of_new: npt.NDArray[np.int64]
+    """The position in ``ids`` of each row of the new run."""
+    of_old: npt.NDArray[np.int64]
+    """The position in ``ids`` of each row of the old run."""
+
+
+def id_union(
+    new_ids: npt.NDArray[np.object_],
+    old_ids: npt.NDArray[np.object_],
+    *,
+    new_rows: npt.NDArray[np.int64],
+    old_rows: npt.NDArray[np.int64],
+) -> IdUnion:
+    """Merge two sorted id arrays, given the rows that match (``new_rows[i]``, ``old_rows[i]``).
+
+    Built once per comparison, so that each metric's flaky list is a mask, not a sort.
+    """
+    old_matched = np.zeros(len(old_ids), dtype=bool)
+    old_matched[old_rows] = True
+    old_only_rows = np.flatnonzero(~old_matched)
+    old_only = old_ids[old_only_rows]
+    # Where each old-only id goes among the new ids; both arrays are sorted.
+    insert = np.searchsorted(new_ids, old_only).astype(np.int64) if old_only.size else old_rows[:0]
+    positions = np.arange(len(new_ids), dtype=np.int64)
+    of_new = positions + np.searchsorted(insert, positions, side="right")
+    of_old_only = insert + np.arange(len(old_only), dtype=np.int64)
+    of_old = np.empty(len(old_ids), dtype=np.int64)
+    of_old[old_rows] = of_new[new_rows]
+    of_old[old_only_rows] = of_old_only
+    ids = np.empty(len(new_ids) + len(old_only), dtype=object)
+    ids[of_new] = new_ids
+    ids[of_old_only] = old_only
+    return IdUnion(ids, of_new, of_old)
+
+
+def _flaky(new: MetricColumn | None, old: MetricColumn | None, union: IdUnion) -> list[str]:
+    """The datapoints whose value varies across the epochs of either run, sorted (SPEC §2)."""
+    flaky = np.zeros(len(union.ids), dtype=bool)
+    for column, rows in ((new, union.of_new), (old, union.of_old)):
+        if column is not None and column.epoch_spread is not None:
+            with np.errstate(invalid="ignore"):
+                flaky[rows[column.epoch_spread > 0.0]] = True
+    found: list[str] = union.ids[flaky].tolist()
+    return found
 
 
 def _values_as(
