@@ -50,12 +50,13 @@ def test_demo_logs_two_runs_and_prints_their_comparison(url: str) -> None:
     for name, d in comparison.metric_deltas.items():
         row = next(line for line in lines if line.startswith(name)).split()
         scale = max(abs(d.old_aggregate or 0), abs(d.new_aggregate or 0))
-        assert row[1:5] == [
+        assert row[1:4] == [
             format_number(d.old_aggregate),
             format_number(d.new_aggregate),
             format_delta(d.delta, reference=scale),
-            format_percent(d.percent_change),
         ]
+        if d.percent_change is not None:
+            assert row[4] == f"({format_percent(d.percent_change)})"
         assert row[-3:] == [
             format_count(d.improved_count),
             format_count(d.degraded_count),

@@ -192,13 +192,16 @@ def test_comparison_table_shows_changed_for_metrics_without_direction() -> None:
     header = next(line for line in lines if line.startswith("metric"))
     assert header.split()[-1] == "changed"
     row = next(line for line in lines if line.startswith("label"))
-    assert row.split() == ["label", "–", "–", "–", "–", "≠", "changed", "0", "0", "1", "1"]
+    assert row.split() == [
+        "label", "–", "–", "–", "≠", "changed", "–", "–", "not", "tested", "0", "0", "1", "1",
+    ]  # fmt: skip
 
 
 def test_comparison_markdown_rows() -> None:
     text = comparison_markdown(comparison(delta("accuracy"), delta("f1", degraded_count=2)))
-    assert "| accuracy | 0.5 | 0.75 | +0.25 | +50.0% | ▲ better | 1 | 0 | 1 |" in text
-    assert "| f1 | 0.5 | 0.75 | +0.25 | +50.0% | ▲ better | 1 | **2** | 1 |" in text
+    assert "| accuracy | 0.5 | 0.75 | +0.25 | +50.0% | ▲ better | – | – | " in text
+    assert "| f1 | 0.5 | 0.75 | +0.25 | +50.0% | ▲ better | – | – | " in text
+    assert "| 1 | **2** | 1 |" in text
     assert "**Metadata:** model: small → large" in text
     assert text.endswith("\n")
 

@@ -33,16 +33,16 @@ USAGE_ERROR = 2
 
 
 def regressed(comparison: RunComparisonResult) -> list[str]:
-    """The metrics that regressed: for now, those with a degraded datapoint.
+    """The metrics whose verdict is ``regressed`` at the scope compared (SPEC §2).
 
-    SPEC §2 will decide this from each metric's statistical verdict instead; this function
-    is the one place to change.
+    A metric with a tolerance that stays non-inferior (its interval rules out a loss larger
+    than the tolerance) does not fail the gate.
     """
-    return comparison.list_degraded_metrics()
+    return comparison.regressed_metrics()
 
 
 def any_degraded(comparison: RunComparisonResult) -> list[str]:
-    """The metrics on which at least one datapoint got worse."""
+    """The metrics on which at least one datapoint got worse, whatever the statistics say."""
     return comparison.list_degraded_metrics()
 
 

@@ -21,7 +21,9 @@ __all__ = [
     "excerpt",
     "format_count",
     "format_delta",
+    "format_interval",
     "format_number",
+    "format_p",
     "format_percent",
     "format_time",
     "markdown_escape",
@@ -163,3 +165,31 @@ def trend(delta: MetricDelta) -> Trend | None:
         return Trend.SAME
     rose = delta.delta > 0
     return Trend.BETTER if rose == (delta.direction is Direction.HIGHER) else Trend.WORSE
+
+
+def format_interval(delta: MetricDelta) -> str:
+    """The paired mean difference with its confidence interval: ``+0.05 [+0.01, +0.09]``.
+
+    Pass/fail metrics read in percentage points (``+6.6 pp [−2.1, +15]``); ``–`` when the
+    metric was not tested.
+    """
+    if delta.mean_diff is None:
+        return MISSING
+    scale = 100.0 if delta.kind is MetricKind.BOOL else 1.0
+    reference = max(abs(delta.old_aggregate or 0.0), abs(delta.new_aggregate or 0.0)) * scale
+    mean = format_delta(delta.mean_diff * scale, reference=reference)
+    unit = " pp" if delta.kind is MetricKind.BOOL else ""
+    if delta.ci_low is None or delta.ci_high is None:
+        return f"{mean}{unit}"
+    low = format_delta(delta.ci_low * scale, reference=reference)
+    high = format_delta(delta.ci_high * scale, reference=reference)
+    return f"{mean}{unit} [{low}, {high}]"
+
+
+def format_p(value: float | None) -> str:
+    """A p-value with two significant digits (``0.031``, ``<0.001``); ``–`` for None."""
+    if value is None or math.isnan(value):
+        return MISSING
+    if value < 0.001:
+        return "<0.001"
+    return f"{value:.2g}" if value < 0.1 else f"{value:.2f}"

@@ -23,6 +23,7 @@ from evalyard import __version__
 from evalyard.cli import render
 from evalyard.cli.demo import run_demo
 from evalyard.cli.exit_codes import CONDITION_HELD, FAIL_CONDITIONS, exit_code_for
+from evalyard.cli.formatting import format_interval, format_p
 from evalyard.cli.overview import load_run_overview
 from evalyard.cli.ui import ui
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
@@ -35,7 +36,7 @@ __all__ = ["cli", "main"]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 # Without a terminal (a pipe, a CI log) rich would assume 80 columns and fold the tables.
-_PIPE_WIDTH = 160
+_PIPE_WIDTH = 200
 
 
 class _Group(click.Group):
@@ -145,6 +146,13 @@ def show_command(run: str, limit: int, output_format: str, store_url: str | None
     help=f"Aggregate function: {', '.join(AGGREGATE_FUNCTIONS)}.",
 )
 @click.option("--step", default=None, metavar="NAME", help="Compare the steps called NAME.")
+@click.option(
+    "--alpha",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Significance level of the verdicts (intervals are 1 − alpha).",
+)
 @_format_option("table", "json", "markdown")
 @click.option(
     "--fail-on",
@@ -160,13 +168,19 @@ def compare_command(
     baseline: str,
     aggregate: str,
     step: str | None,
+    alpha: float,
     output_format: str,
     fail_on: str | None,
     store_url: str | None,
 ) -> None:
-    """Compare RUN with a baseline run, datapoint by datapoint."""
+    """Compare RUN with a baseline run, datapoint by datapoint, with paired statistics.
+
+    --fail-on regression exits 1 when a metric's verdict at the scope compared is
+    "regressed" (significant after Holm's correction); --fail-on any-degraded when any
+    shared datapoint got worse on any metric.
+    """
     comparison = compare_runs(
-        run, baseline, aggregate_function=aggregate, step=step, store=store_url
+        run, baseline, aggregate_function=aggregate, step=step, alpha=alpha, store=store_url
     )
     if output_format == "json":
         click.echo(render.comparison_json(comparison))
@@ -177,7 +191,14 @@ def compare_command(
     if fail_on is not None:
         metrics = FAIL_CONDITIONS[fail_on](comparison)
         if metrics:
-            click.echo(f"--fail-on {fail_on} held for: {', '.join(metrics)}", err=True)
+            details = [
+                f"{name} (mean diff {format_interval(comparison.metric_deltas[name])}, "
+                f"p(Holm) {format_p(comparison.metric_deltas[name].p_adjusted)})"
+                if fail_on == "regression"
+                else name
+                for name in metrics
+            ]
+            click.echo(f"--fail-on {fail_on} held for: {'; '.join(details)}", err=True)
             ctx.exit(CONDITION_HELD)
 
 

@@ -29,7 +29,9 @@ from evalyard.cli.formatting import (
     excerpt,
     format_count,
     format_delta,
+    format_interval,
     format_number,
+    format_p,
     format_percent,
     format_time,
     markdown_escape,
@@ -40,6 +42,7 @@ from evalyard.cli.formatting import (
 from evalyard.cli.overview import RunOverview
 from evalyard.core.compare import MetricDelta, RunComparisonResult
 from evalyard.core.model import Direction, MetricKind, RunInfo, RunStatus
+from evalyard.core.stats import Verdict
 
 __all__ = [
     "comparison_json",
@@ -57,6 +60,12 @@ _TREND_LABELS = {
     Trend.WORSE: ("▼ worse", "red"),
     Trend.SAME: ("= same", "dim"),
     Trend.CHANGED: ("≠ changed", "yellow"),
+}
+_VERDICT_LABELS = {
+    Verdict.IMPROVED: ("▲ improved", "green"),
+    Verdict.REGRESSED: ("▼ regressed", "red"),
+    Verdict.INCONCLUSIVE: ("≈ inconclusive", ""),
+    Verdict.INSUFFICIENT_DATA: ("· too few pairs", "dim"),
 }
 _STATUS_STYLES = {
     RunStatus.COMPLETED: "green",
@@ -82,7 +91,7 @@ def _table(*, title: str | None = None) -> Table:
     )
 
 
-def render_text(renderable: RenderableType, *, width: int = 120) -> str:
+def render_text(renderable: RenderableType, *, width: int = 200) -> str:
     """A renderable as plain text (no colour), as a pipe or a test would see it."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, highlight=False)
@@ -239,6 +248,10 @@ class _MetricRow:
     difference: str
     percent: str
     trend: Trend | None
+    interval: str
+    p_adjusted: str
+    verdict: str
+    verdict_style: str
 
 
 def _metric_rows(comparison: RunComparisonResult) -> list[_MetricRow]:
@@ -253,9 +266,47 @@ def _metric_rows(comparison: RunComparisonResult) -> list[_MetricRow]:
                 difference=format_delta(delta.delta, reference=scale),
                 percent=format_percent(delta.percent_change),
                 trend=trend(delta),
+                interval=format_interval(delta),
+                p_adjusted=format_p(delta.p_adjusted),
+                verdict=_verdict_label(delta)[0],
+                verdict_style=_verdict_label(delta)[1],
             )
         )
     return rows
+
+
+def _with_percent(row: _MetricRow) -> str:
+    return row.difference if row.percent == MISSING else f"{row.difference} ({row.percent})"
+
+
+def _verdict_label(delta: MetricDelta) -> tuple[str, str]:
+    if delta.verdict is None:
+        return "not tested", "dim"
+    if delta.verdict is Verdict.INSUFFICIENT_DATA and delta.found_count >= 2:
+        # Enough pairs, but not one of them changed: nothing for a test to work on.
+        return "= no change", "dim"
+    label, style = _VERDICT_LABELS[delta.verdict]
+    if delta.verdict is Verdict.INCONCLUSIVE and delta.mde is not None:
+        # The smallest change this sample could have detected (80% power).
+        scale, unit = (100.0, " pp") if delta.kind is MetricKind.BOOL else (1.0, "")
+        label += f" ±{format_number(delta.mde * scale)}{unit}"
+    return label, style
+
+
+def verdict_summary(comparison: RunComparisonResult) -> str:
+    """One line: how many metrics improved, regressed or were inconclusive, and how judged."""
+    verdicts = [v for v in comparison.verdicts().values() if v is not None]
+    counts = [
+        f"{sum(v is kind for v in verdicts)} {kind.value}"
+        for kind in (Verdict.IMPROVED, Verdict.REGRESSED, Verdict.INCONCLUSIVE)
+    ]
+    short = sum(v is Verdict.INSUFFICIENT_DATA for v in verdicts)
+    if short:
+        counts.append(f"{short} not testable (too few pairs, or no change)")
+    return (
+        f"verdicts: {', '.join(counts)} (paired tests over shared datapoints, "
+        f"Holm-adjusted, α={comparison.alpha:g})"
+    )
 
 
 def _shows_changed(comparison: RunComparisonResult) -> bool:
@@ -352,10 +403,15 @@ def comparison_table(comparison: RunComparisonResult) -> RenderableType:
         return Group(*parts)
     changed_column = _shows_changed(comparison)
     table = _table()
-    table.add_column("metric")
-    for name in ("baseline", "this run", "delta", "change"):
+    table.add_column(
+        "metric", no_wrap=True, min_width=min(40, max(len(r.delta.metric) for r in rows))
+    )
+    for name in ("baseline", "this run", "delta (change)"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("trend", no_wrap=True)
+    table.add_column("mean diff [95% CI]", justify="right", no_wrap=True)
+    table.add_column("p (Holm)", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
     for name in ("improved", "degraded", "same"):
         table.add_column(name, justify="right")
     if changed_column:
@@ -368,9 +424,11 @@ def comparison_table(comparison: RunComparisonResult) -> RenderableType:
             _text(d.metric, "bold"),
             _text(row.baseline),
             _text(row.new),
-            _text(row.difference, style if judged else ""),
-            _text(row.percent, style if judged else ""),
+            _text(_with_percent(row), style if judged else ""),
             _text(label, style),
+            _text(row.interval),
+            _text(row.p_adjusted),
+            _text(row.verdict, row.verdict_style),
             _text(format_count(d.improved_count), "green" if d.improved_count else "dim"),
             _text(format_count(d.degraded_count), "red" if d.degraded_count else "dim"),
             _text(format_count(d.same_count), "" if d.same_count else "dim"),
@@ -381,8 +439,12 @@ def comparison_table(comparison: RunComparisonResult) -> RenderableType:
             )
         table.add_row(*cells)
     parts.append(table)
+    parts.append(_text(verdict_summary(comparison)))
     lower = _lower_is_better(comparison)
-    note = "trend: how the aggregate moved, judged by each metric's direction"
+    note = (
+        "trend: how the aggregate moved, judged by each metric's direction; "
+        "± after inconclusive: the smallest change this sample could detect"
+    )
     if lower:
         note += f" (lower is better for {', '.join(lower)})"
     parts.append(_text(note, "dim"))
@@ -422,8 +484,10 @@ def comparison_markdown(comparison: RunComparisonResult) -> str:
         return "\n".join(lines) + "\n"
     changed_column = _shows_changed(comparison)
     columns = ["metric", "baseline", "this run", "delta", "change", "trend"]
+    columns += ["mean diff [95% CI]", "p (Holm)", "verdict"]
     columns += ["improved", "degraded", "same"] + (["changed"] if changed_column else [])
-    alignment = [":--", "--:", "--:", "--:", "--:", ":--", "--:", "--:", "--:"]
+    alignment = [":--", "--:", "--:", "--:", "--:", ":--", "--:", "--:", ":--", "--:", "--:"]
+    alignment += ["--:"]
     alignment += ["--:"] if changed_column else []
     lines.append("| " + " | ".join(columns) + " |")
     lines.append("|" + "|".join(alignment) + "|")
@@ -436,6 +500,9 @@ def comparison_markdown(comparison: RunComparisonResult) -> str:
             row.difference,
             row.percent,
             _TREND_LABELS[row.trend][0] if row.trend else MISSING,
+            row.interval,
+            row.p_adjusted,
+            f"**{row.verdict}**" if d.verdict is Verdict.REGRESSED else row.verdict,
             format_count(d.improved_count),
             f"**{format_count(d.degraded_count)}**" if d.degraded_count else "0",
             format_count(d.same_count),
@@ -443,6 +510,7 @@ def comparison_markdown(comparison: RunComparisonResult) -> str:
         if changed_column:
             cells.append(format_count(d.changed_count))
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", markdown_escape(verdict_summary(comparison)) + "."]
     lower = _lower_is_better(comparison)
     if lower:
         lines += ["", f"Lower is better for {markdown_escape(', '.join(lower))}."]
