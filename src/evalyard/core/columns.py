@@ -17,7 +17,9 @@ The stored encoding of a block:
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -261,6 +263,10 @@ def merge_blocks(
     empty = np.zeros(0, dtype=np.int64)
     if not blocks:
         return Block([], empty, {}), (LiveRecords({}, False) if want_live else None)
+    if len(blocks) == 1 and live is None and not want_live:
+        # A stored block holds each (datapoint, epoch) once: the write side and merging
+        # both keep the last record only. Nothing to do.
+        return blocks[0][1], None
     merged = concat_blocks([block for _, block in blocks])
     batch_of_row = np.concatenate(
         [np.full(len(block), batch_id, dtype=np.int64) for batch_id, block in blocks]
@@ -308,8 +314,8 @@ def sort_block(block: Block) -> Block:
 
 
 def _is_sorted_unique(ids: list[str]) -> bool:
-    # sorted() is linear on sorted input, so this costs little on compacted runs.
-    return len(ids) < 2 or (ids == sorted(ids) and len(set(ids)) == len(ids))
+    # Strictly increasing means sorted and unique; one pass of C-level comparisons.
+    return all(map(operator.lt, ids, itertools.islice(ids, 1, None)))
 
 
 def collapse_epochs(block: Block) -> ScopeValues:
