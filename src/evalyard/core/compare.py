@@ -12,6 +12,7 @@ the minimum detectable effect, and the datapoints that are flaky across epochs.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -306,9 +307,10 @@ def compare_scopes(
     """
     check_aggregate_function(aggregate_function)
     check_alpha(alpha)
-    old_index = {datapoint_id: i for i, datapoint_id in enumerate(old.ids)}
+    # One hash join, with the loops in C: dict(zip(...)) and map(dict.get, ...).
+    old_index = dict(zip(old.ids, range(len(old.ids)), strict=True))
     match = np.fromiter(
-        (old_index.get(datapoint_id, -1) for datapoint_id in new.ids),
+        map(old_index.get, new.ids, itertools.repeat(-1)),
         dtype=np.int64,
         count=len(new.ids),
     )
