@@ -1,0 +1,98 @@
+"""The store benchmark still runs, and compare_runs still agrees with its pandas reference.
+
+The benchmark itself is not a timed test (SPEC section 6); this only keeps the script from
+rotting, at a size that takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH_STORE = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_store.py"
+
+
+@pytest.fixture(scope="module")
+def bench_store() -> Iterator[ModuleType]:
+    spec = importlib.util.spec_from_file_location("bench_store", BENCH_STORE)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules while the module executes.
+    sys.modules["bench_store"] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop("bench_store", None)
+
+
+def test_bench_store_runs_and_writes_its_table(
+    bench_store: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\n## Other benchmark\n\nkept as is\n", encoding="utf-8")
+
+    code = bench_store.main(
+        ["--sizes", "2000", "--workdir", str(tmp_path / "stores"), "--readme", str(readme)]
+    )
+
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "| 2k |" in printed
+    text = readme.read_text(encoding="utf-8")
+    assert "kept as is" in text
+    assert "| 2k |" in text
+    assert "python benchmarks/bench_store.py --sizes 2000 --repeat 1" in text
+    assert "not measured" not in text  # the peak RSS child processes ran
+    # The stores are removed after measuring.
+    assert list((tmp_path / "stores").iterdir()) == []
+
+
+def test_bench_store_block_is_replaced_not_appended(
+    bench_store: ModuleType, tmp_path: Path
+) -> None:
+    readme = tmp_path / "README.md"
+    bench_store.write_readme(readme, "first", store_spec="sqlite")
+    bench_store.write_readme(readme, "second", store_spec="sqlite")
+    text = readme.read_text(encoding="utf-8")
+    assert "second" in text
+    assert "first" not in text
+    assert text.count("bench_store:sqlite:begin") == 1
+
+
+def test_bench_store_fails_loudly_when_the_reference_disagrees(
+    bench_store: ModuleType, tmp_path: Path
+) -> None:
+    from evalyard import compare_runs
+    from evalyard.store import open_store
+
+    workload = bench_store.make_workload(200, seed=1)
+    with bench_store.fresh_store("sqlite", tmp_path) as url:
+        store = open_store(url)
+        try:
+            old_id, _ = bench_store.log_run(store, "baseline", workload.old_records())
+            new_id, _ = bench_store.log_run(store, "candidate", workload.new_records())
+            comparison = compare_runs(new_id, old_id, store=store)
+        finally:
+            store.close()
+        connection = bench_store.ReferenceConnection(url)
+        try:
+            reference = bench_store.reference_compare(connection, new_id, old_id)
+        finally:
+            connection.close()
+
+    bench_store.check_agreement(comparison, reference)
+    metric = reference.metrics["metric_5"]
+    wrong = dataclasses.replace(metric, same=metric.same[1:])
+    broken = bench_store.ReferenceResult(
+        reference.common_count, {**reference.metrics, "metric_5": wrong}
+    )
+    with pytest.raises(bench_store.BenchmarkMismatchError, match="metric_5 same count"):
+        bench_store.check_agreement(comparison, broken)
