@@ -9,6 +9,9 @@ This is the only module that reads the environment.
 | LLM judge: base URL of an OpenAI-compatible API | ``EVALYARD_JUDGE_BASE_URL`` | none |
 | LLM judge: model | ``EVALYARD_JUDGE_MODEL`` | none |
 | LLM judge: API key | ``EVALYARD_JUDGE_API_KEY`` | none (no ``Authorization``) |
+| team server: the SDK's access token | ``EVALYARD_TOKEN`` | none |
+| team server: seconds the SDK retries before spooling | ``EVALYARD_RETRY_SECONDS`` | 30 |
+| team server: the SDK's spool folder | ``EVALYARD_SPOOL_DIR`` | ``<cwd>/.evalyard/spool`` |
 """
 
 from __future__ import annotations
@@ -25,12 +28,16 @@ __all__ = [
     "judge_model",
     "max_field_bytes",
     "resolve_store_url",
+    "retry_seconds",
+    "spool_dir",
+    "token",
 ]
 
 #: The folder, under the current one, that holds the embedded store.
 DEFAULT_STORE_DIR = ".evalyard"
 
 _DEFAULT_MAX_FIELD_BYTES = 16 * 1024 * 1024
+_DEFAULT_RETRY_SECONDS = 30.0
 
 
 def resolve_store_url(url: str | None = None) -> str:
@@ -77,6 +84,42 @@ def judge_model(value: str | None = None) -> str | None:
 def judge_api_key(value: str | None = None) -> str | None:
     """The LLM judge's API key: ``value``, else ``EVALYARD_JUDGE_API_KEY``, else None."""
     return _setting(value, "EVALYARD_JUDGE_API_KEY")
+
+
+def token(value: str | None = None) -> str | None:
+    """The access token the SDK sends to a team server: ``value``, else ``EVALYARD_TOKEN``,
+    else None (a server without auth)."""
+    return _setting(value, "EVALYARD_TOKEN")
+
+
+def retry_seconds(value: float | None = None) -> float:
+    """How long the SDK retries an unreachable team server (connection errors, 5xx) before
+    it spools batches to a local file: ``value``, else ``EVALYARD_RETRY_SECONDS``, else 30.
+    """
+    if value is not None:
+        chosen: float = value
+    else:
+        raw = os.environ.get("EVALYARD_RETRY_SECONDS")
+        if raw is None or raw == "":
+            return _DEFAULT_RETRY_SECONDS
+        try:
+            chosen = float(raw)
+        except ValueError:
+            raise InvalidInputError(
+                f"EVALYARD_RETRY_SECONDS must be a number of seconds, not {raw!r}"
+            ) from None
+    if not chosen >= 0:
+        raise InvalidInputError(f"the retry time must be 0 seconds or more, not {chosen}")
+    return chosen
+
+
+def spool_dir(value: str | Path | None = None) -> Path:
+    """Where the SDK keeps batches a team server could not take yet: ``value``, else
+    ``EVALYARD_SPOOL_DIR``, else ``.evalyard/spool`` under the current folder."""
+    chosen = value or os.environ.get("EVALYARD_SPOOL_DIR") or ""
+    if not chosen:
+        return Path.cwd() / DEFAULT_STORE_DIR / "spool"
+    return Path(chosen).resolve()
 
 
 def _setting(value: str | None, variable: str) -> str | None:

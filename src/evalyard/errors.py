@@ -8,6 +8,7 @@ EvalyardError
 │   ├── InvalidReferenceError                 an empty or malformed run reference
 │   └── UnknownAggregateError                 an aggregate function that does not exist
 ├── RunNotFoundError (also LookupError)       no run matches a reference: exit code 2
+├── RunExistsError                            a run with the id to create exists: exit code 2
 ├── AmbiguousRunError (also LookupError)      several runs match a reference: exit code 2
 └── StoreError                                the store cannot be opened or is unusable: exit code 2
 ```
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidMetricError",
     "InvalidRecordError",
     "InvalidReferenceError",
+    "RunExistsError",
     "RunNotFoundError",
     "StoreError",
     "UnknownAggregateError",
@@ -139,6 +141,23 @@ class RunNotFoundError(EvalyardError, LookupError):
     def __str__(self) -> str:
         # LookupError would otherwise show the message wrapped in quotes.
         return str(self.args[0])
+
+
+class RunExistsError(EvalyardError):
+    """A run with the id a caller wanted to create exists already (``start_run`` then goes
+    on with it; a team server answers 409).
+
+    Attributes:
+        run_id: the id that is taken.
+    """
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            f"a run with id {run_id!r} exists already; pass run_id to start_run to go on with it"
+        )
+        self.run_id = run_id
 
 
 class AmbiguousRunError(EvalyardError, LookupError):

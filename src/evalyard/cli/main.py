@@ -25,6 +25,9 @@ from evalyard.cli.demo import run_demo
 from evalyard.cli.exit_codes import CONDITION_HELD, FAIL_CONDITIONS, exit_code_for
 from evalyard.cli.formatting import format_interval, format_p
 from evalyard.cli.overview import load_run_overview
+from evalyard.cli.server import server
+from evalyard.cli.sync import sync
+from evalyard.cli.token import token
 from evalyard.cli.ui import ui
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.errors import EvalyardError
@@ -210,6 +213,9 @@ def demo_command(store_url: str | None) -> None:
 
 
 cli.add_command(ui)
+cli.add_command(server)
+cli.add_command(token)
+cli.add_command(sync)
 
 
 #: The conventional exit code of a command stopped by Ctrl-C (128 + SIGINT).

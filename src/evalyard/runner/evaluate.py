@@ -49,6 +49,7 @@ from evalyard.runner.execution import (
 )
 from evalyard.runner.logging import Run, define_metric, start_run
 from evalyard.runner.progress import ProgressDisplay
+from evalyard.runner.shards import check_shard, in_shard
 from evalyard.runner.summary import MetricSummary, print_summary, summarise
 from evalyard.runner.workers import run_async, run_threads
 from evalyard.runner.writer import ResultWriter
@@ -121,6 +122,8 @@ def evaluate(
     max_workers: int = 8,
     repeats: int = 1,
     resume: RunReference | None = None,
+    run_id: str | None = None,
+    shard: tuple[int, int] | None = None,
     store: Store | str | None = None,
     print_results: bool = True,
 ) -> EvaluationResult:
@@ -149,6 +152,13 @@ def evaluate(
         repeats: run each datapoint this many times, as epochs 0 to ``repeats - 1``.
         resume: a run (id, unique name or run object) to go on with, in any status: only
             the (datapoint, epoch) pairs it lacks are run, then it gets its final status.
+        run_id: the id of the run to log: it is created, or, when a run has this id, gone
+            on with as with ``resume`` (same project and name).
+        shard: ``(i, n)``: run only the i-th of n disjoint slices of the dataset (by a
+            stable hash of each datapoint id) into the shared run ``run_id``, so that n
+            processes or machines evaluate one dataset together. The run is completed
+            when the last of the n shards finishes (``failed`` if one failed); until
+            then it is ``running``, and this call's ``status`` says so.
         store: a store, or a store URL; by default ``EVALYARD_STORE`` or the embedded file.
         print_results: draw a progress bar (on a terminal) and print a summary at the end.
 
@@ -167,21 +177,36 @@ def evaluate(
     _check_count("max_workers", max_workers, 10_000)
     _check_count("repeats", repeats, _MAX_REPEATS)
     data = as_dataset(dataset)
+    if shard is not None:
+        shard = check_shard(shard)
+        if run_id is None:
+            raise InvalidInputError(
+                "evaluate(shard=(i, n)) needs run_id=...: the id of the run the n shards share"
+            )
+    if resume is not None and run_id is not None:
+        raise InvalidInputError("give evaluate either resume or run_id, not both")
     chosen = _evaluators(evaluators)
     call = application_caller(function)
     is_async = is_async_callable(function)
     target = get_store(store)
 
     run, done = _open_run(
-        target, resume=resume, name=name, metadata=metadata, project=project, dataset=data
+        target,
+        resume=resume,
+        run_id=run_id,
+        name=name,
+        metadata=metadata,
+        project=project,
+        dataset=data,
     )
+    mine = [d for d in data if shard is None or in_shard(d.datapoint_id, shard)]
     items = [
         WorkItem(datapoint, epoch)
         for epoch in range(repeats)
-        for datapoint in data
+        for datapoint in mine
         if (datapoint.datapoint_id, epoch) not in done
     ]
-    skipped = len(data) * repeats - len(items)
+    skipped = len(mine) * repeats - len(items)
 
     tally = Tally()
     replaced_errors = [0]
@@ -204,12 +229,12 @@ def evaluate(
                 run_threads(items, task.run, max_workers=max_workers, stop=stop)
         writer.close()
         _declare(target, run.project, task.later_directions)
-        info = run.finish("completed")
+        info = run.finish("completed", shard=shard)
     except KeyboardInterrupt as exc:
-        _end(run, writer, RunStatus.CANCELLED, exc, print_results)
+        _end(run, writer, RunStatus.CANCELLED, exc, print_results, shard)
         raise
     except BaseException as exc:
-        _end(run, writer, RunStatus.FAILED, exc, print_results)
+        _end(run, writer, RunStatus.FAILED, exc, print_results, shard)
         raise
 
     metrics = summarise(target, run.run_id)
@@ -246,12 +271,24 @@ def _open_run(
     store: Store,
     *,
     resume: RunReference | None,
+    run_id: str | None,
     name: str | None,
     metadata: Mapping[str, Any] | None,
     project: str | None,
     dataset: Dataset,
 ) -> tuple[Run, set[tuple[str, int]]]:
     """The run to log to, and the (datapoint, epoch) pairs it already holds."""
+    if run_id is not None:
+        # Created, or gone on with: the shards of one run all start this way, in any order.
+        run = start_run(
+            name,
+            project=project or "default",
+            dataset=dataset.name,
+            metadata=metadata,
+            run_id=run_id,
+            store=store,
+        )
+        return run, set(store.result_keys(run.run_id))
     if resume is None:
         run = start_run(
             name,
@@ -288,7 +325,12 @@ def _open_run(
 
 
 def _end(
-    run: Run, writer: ResultWriter, status: RunStatus, error: BaseException, print_results: bool
+    run: Run,
+    writer: ResultWriter,
+    status: RunStatus,
+    error: BaseException,
+    print_results: bool,
+    shard: tuple[int, int] | None = None,
 ) -> None:
     """Keep what finished and give the run its status; say what happened and how to go on."""
     try:
@@ -296,7 +338,7 @@ def _end(
     except Exception as exc:  # the original error matters more; say what was lost
         error.add_note(f"evalyard could not write the last results of the run: {exc}")
     try:
-        run.finish(status)
+        run.finish(status, shard=shard)
     except Exception as exc:
         error.add_note(f"evalyard could not mark run {run.run_id} {status.value}: {exc}")
         return

@@ -6,8 +6,11 @@ Example:
     ...     run.log("q1", inputs={"question": "2+2?"}, outputs="4", ground_truth="4",
     ...             metrics={"exact_match": True})
 
-Every ``log`` and ``log_many`` call is committed before it returns. Logging the same
-datapoint and epoch again replaces the earlier record as a whole.
+On the embedded and PostgreSQL stores every ``log`` and ``log_many`` call is committed
+before it returns. Through a team server (``store="http://..."``) records are checked here,
+then sent in batches in the background: they are durable once ``Run.flush`` or
+``Run.finish`` returns (on the server, or in the local spool while it is unreachable).
+Logging the same datapoint and epoch again replaces the earlier record as a whole.
 """
 
 from __future__ import annotations
@@ -20,15 +23,13 @@ from types import TracebackType
 from typing import Any, Literal
 
 from evalyard.config import max_field_bytes
-from evalyard.core.columns import MixedKindsError
 from evalyard.core.ids import canonical_json, check_name
 from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo, RunStatus
-from evalyard.errors import InvalidInputError, InvalidRecordError
+from evalyard.errors import InvalidInputError, RunExistsError
 from evalyard.runner.records import (
-    RECORD_KEYS,
     PreparedRecord,
-    build_batch,
-    first_kind_conflict,
+    checked_batch,
+    prepare_mapping,
     prepare_record,
 )
 from evalyard.store import Store, get_store
@@ -37,7 +38,7 @@ __all__ = ["Run", "define_metric", "start_run"]
 
 #: Records per transaction in ``log_many``: large enough to be fast, small enough to bound
 #: memory and to keep other writers waiting briefly.
-LOG_MANY_CHUNK = 20_000
+LOG_MANY_CHUNK = 100_000
 
 StatusName = Literal["completed", "failed", "cancelled"]
 
@@ -181,35 +182,7 @@ class Run:
         return logged
 
     def _prepare(self, record: Any, index: int, limit: int) -> PreparedRecord:
-        if not isinstance(record, Mapping):
-            raise InvalidRecordError(
-                f"record {index} is a {type(record).__name__}, not a dict",
-                field="record",
-                index=index,
-            )
-        unknown = record.keys() - RECORD_KEYS
-        if unknown:
-            raise InvalidRecordError(
-                f"record {index} has unknown keys {sorted(map(str, unknown))}; a record has "
-                f"{', '.join(sorted(RECORD_KEYS))}",
-                field=str(sorted(map(str, unknown))[0]),
-                index=index,
-            )
-        datapoint_id = record.get("datapoint_id", record.get("id"))
-        return prepare_record(
-            datapoint_id,
-            inputs=record.get("inputs"),
-            outputs=record.get("outputs"),
-            ground_truth=record.get("ground_truth"),
-            metadata=record.get("metadata"),
-            metrics=record.get("metrics"),
-            steps=record.get("steps"),
-            error=record.get("error"),
-            epoch=record.get("epoch", 0),
-            duration_ms=record.get("duration_ms"),
-            index=index,
-            limit=limit,
-        )
+        return prepare_mapping(record, index, limit=limit)
 
     def _known_kinds(self) -> dict[tuple[str, str], MetricKind]:
         with self._lock:
@@ -230,26 +203,15 @@ class Run:
         if not records:
             return 0
         known = self._known_kinds()
-        batch = None
-        try:
-            batch = build_batch(records)
-            clash = any(
-                (known.get(key, kind) is MetricKind.STRING) != (kind is MetricKind.STRING)
-                for key, kind in batch.kinds.items()
-            )
-        except MixedKindsError:
-            clash = True
-        if clash:
-            conflict = first_kind_conflict(records, known, self.run_id)
-            if conflict is not None:
-                position, error = conflict
-                logged = self._write(records[:position])
-                if first_index is not None:
-                    error.index = first_index + position
-                    error.logged_count = logged
-                raise error
-        if batch is None:
-            batch = build_batch(records)
+        batch, conflict = checked_batch(records, known, self.run_id)
+        if conflict is not None:
+            position, error = conflict
+            logged = self._write(records[:position])
+            if first_index is not None:
+                error.index = first_index + position
+                error.logged_count = logged
+            raise error
+        assert batch is not None
         self._store.write_batch(self.run_id, batch)
         with self._lock:
             for key, kind in batch.kinds.items():
@@ -258,8 +220,30 @@ class Run:
                     self._kinds[key] = kind
         return len(records)
 
-    def finish(self, status: StatusName | RunStatus = "completed") -> RunInfo:
-        """Give the run its final status: ``completed``, ``failed`` or ``cancelled``."""
+    def flush(self) -> None:
+        """Return once everything logged so far is durable.
+
+        A no-op on the embedded and PostgreSQL stores, which commit in ``log``. Through a
+        team server (``store="http://..."``) results are sent in the background; after
+        ``flush`` (or :meth:`finish`) they are on the server, or in the local spool when the
+        server is unreachable (``evalyard sync`` sends it).
+        """
+        self._store.flush(self.run_id)
+
+    def finish(
+        self,
+        status: StatusName | RunStatus = "completed",
+        *,
+        shard: tuple[int, int] | None = None,
+    ) -> RunInfo:
+        """Give the run its final status: ``completed``, ``failed`` or ``cancelled``.
+
+        Args:
+            status: the final status.
+            shard: ``(i, n)`` when this process logged shard ``i`` of ``n`` of a sharded
+                run: the shard's end is recorded, and the run gets its final status when the
+                last of the ``n`` shards ends (see ``evaluate(shard=...)``).
+        """
         try:
             final = RunStatus(status)
         except ValueError:
@@ -269,7 +253,14 @@ class Run:
                 f"cannot finish run {self.run_id!r} with status {status!r}; use completed, "
                 "failed or cancelled"
             )
-        self._info = self._store.finish_run(self.run_id, final)
+        if shard is None:
+            self._info = self._store.finish_run(self.run_id, final)
+        else:
+            self._store.flush(self.run_id)
+            index, count = shard
+            self._info = self._store.finish_shard(
+                self.run_id, shard_index=index, shard_count=count, status=final
+            )
         self._finished = True
         return self._info
 
@@ -314,26 +305,34 @@ def start_run(
         existing = target.find_runs(run_id)
         match = [info for info in existing if info.run_id == run_id]
         if match:
-            info = match[0]
-            if info.project != project:
-                raise InvalidInputError(
-                    f"run {run_id!r} belongs to project {info.project!r}, not {project!r}"
-                )
-            if name is not None and name != info.name:
-                raise InvalidInputError(
-                    f"run {run_id!r} is named {info.name!r}, not {name!r}; leave the name "
-                    "out to go on with it"
-                )
-            return Run(target.reopen_run(run_id), target)
+            return _go_on(target, match[0], project=project, name=name)
     new_id = run_id or uuid.uuid4().hex
-    info = target.create_run(
-        run_id=new_id,
-        name=name or f"run-{new_id[:8]}",
-        project=project,
-        dataset=dataset,
-        metadata=run_metadata,
-    )
+    try:
+        info = target.create_run(
+            run_id=new_id,
+            name=name or f"run-{new_id[:8]}",
+            project=project,
+            dataset=dataset,
+            metadata=run_metadata,
+        )
+    except RunExistsError:
+        # Another process (a shard, a retried request) created it since we looked.
+        return _go_on(target, target.get_run(new_id), project=project, name=name)
     return Run(info, target)
+
+
+def _go_on(target: Store, info: RunInfo, *, project: str, name: str | None) -> Run:
+    """Reopen an existing run for logging, after checking it is the one the caller means."""
+    if info.project != project:
+        raise InvalidInputError(
+            f"run {info.run_id!r} belongs to project {info.project!r}, not {project!r}"
+        )
+    if name is not None and name != info.name:
+        raise InvalidInputError(
+            f"run {info.run_id!r} is named {info.name!r}, not {name!r}; leave the name "
+            "out to go on with it"
+        )
+    return Run(target.reopen_run(info.run_id), target)
 
 
 def define_metric(

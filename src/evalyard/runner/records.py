@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evalyard.core.columns import Block, block_from_rows
+from evalyard.core.columns import Block, MixedKindsError, block_from_rows
 from evalyard.core.ids import check_datapoint_id, check_name, derive_datapoint_id
 from evalyard.core.model import MetricKind
 from evalyard.core.values import Checked, check_metrics, dump_json_field, dump_metrics
@@ -23,7 +23,9 @@ __all__ = [
     "STEP_TYPES",
     "PreparedRecord",
     "build_batch",
+    "checked_batch",
     "first_kind_conflict",
+    "prepare_mapping",
     "prepare_record",
 ]
 
@@ -155,6 +157,41 @@ def prepare_record(
     return PreparedRecord(row, checked, step_metrics)
 
 
+def prepare_mapping(record: Any, index: int, *, limit: int) -> PreparedRecord:
+    """Check one ``log_many`` record (a dict with the keys of :data:`RECORD_KEYS`) and
+    encode it; the error names the record's ``index``. The team server checks the records
+    of a batch with this too, so a record is judged the same locally and remotely."""
+    if not isinstance(record, Mapping):
+        raise InvalidRecordError(
+            f"record {index} is a {type(record).__name__}, not a dict",
+            field="record",
+            index=index,
+        )
+    unknown = record.keys() - RECORD_KEYS
+    if unknown:
+        raise InvalidRecordError(
+            f"record {index} has unknown keys {sorted(map(str, unknown))}; a record has "
+            f"{', '.join(sorted(RECORD_KEYS))}",
+            field=str(sorted(map(str, unknown))[0]),
+            index=index,
+        )
+    datapoint_id = record.get("datapoint_id", record.get("id"))
+    return prepare_record(
+        datapoint_id,
+        inputs=record.get("inputs"),
+        outputs=record.get("outputs"),
+        ground_truth=record.get("ground_truth"),
+        metadata=record.get("metadata"),
+        metrics=record.get("metrics"),
+        steps=record.get("steps"),
+        error=record.get("error"),
+        epoch=record.get("epoch", 0),
+        duration_ms=record.get("duration_ms"),
+        index=index,
+        limit=limit,
+    )
+
+
 def _walk_steps(
     steps: Sequence[Any],
     datapoint_id: str,
@@ -257,6 +294,29 @@ def build_batch(records: Sequence[PreparedRecord]) -> WriteBatch:
         for metric, column in block.columns.items()
     }
     return WriteBatch([r.row for r in unique], blocks, kinds)
+
+
+def checked_batch(
+    records: Sequence[PreparedRecord], known: Mapping[tuple[str, str], MetricKind], run_id: str
+) -> tuple[WriteBatch | None, tuple[int, InvalidMetricError] | None]:
+    """The write batch of some records, or the first record whose metric changes kind
+    (text where the run, or an earlier record, holds numbers, or the reverse)."""
+    batch = None
+    try:
+        batch = build_batch(records)
+        clash = any(
+            (known.get(key, kind) is MetricKind.STRING) != (kind is MetricKind.STRING)
+            for key, kind in batch.kinds.items()
+        )
+    except MixedKindsError:
+        clash = True
+    if clash:
+        conflict = first_kind_conflict(records, known, run_id)
+        if conflict is not None:
+            return None, conflict
+    if batch is None:
+        batch = build_batch(records)
+    return batch, None
 
 
 def first_kind_conflict(

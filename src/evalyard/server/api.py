@@ -1,4 +1,5 @@
-"""The JSON twin of each page, under ``/api/v1`` (read-only for now).
+"""The JSON twin of each page, under ``/api/v1`` (the SDK's endpoints are in
+:mod:`.api_store` and :mod:`.api_write`).
 
 | path under ``/api/v1`` | answers |
 |---|---|
@@ -20,27 +21,21 @@ import math
 from typing import Any
 
 import numpy as np
-import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from evalyard.core.aggregate import aggregate
 from evalyard.core.model import MetricKind
+from evalyard.server.access import grant_of
 from evalyard.server.loaders import RunData, load_datapoint, load_datasets, load_run
 from evalyard.server.query import BadParameterError, parse_experiments_query, parse_run_query
 from evalyard.server.reader import Reader
+from evalyard.server.responses import ORJSONResponse
 from evalyard.server.table import PAGE_SIZE, page_slice
 from evalyard.server.traces import step_outputs
 from evalyard.server.viewmodels import RUNS_PAGE_SIZE
 
 __all__ = ["comparison", "datapoint", "datapoints", "datasets", "run", "runs"]
-
-
-class ORJSONResponse(JSONResponse):
-    """JSON through orjson: fast, and always valid JSON (a NaN becomes null)."""
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _datapoint_id(request: Request) -> str:
@@ -53,7 +48,7 @@ def _datapoint_id(request: Request) -> str:
 
 def _reader(request: Request) -> Reader:
     reader: Reader = request.app.state.reader
-    return reader
+    return reader.restricted(grant_of(request).project)
 
 
 def _plain(value: Any) -> Any:

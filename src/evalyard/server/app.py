@@ -10,7 +10,11 @@ and images (no inline script or style: every string on a page comes from users o
 RELIABILITY.md), ``X-Content-Type-Options: nosniff``, and a ``Server-Timing`` header with
 the time the app took. Requests whose ``Host`` is not in the allow-list (loopback names by
 default) get a 400: a page on another site cannot reach a local evalyard through DNS
-rebinding.
+rebinding. A request announcing a body over the size limit gets a 413 before it is read.
+
+The team server (``evalyard server``) is this app with ``writable=True`` (the SDK's write
+endpoints) and, off loopback or with ``--auth``, ``auth=True``: every route then needs an
+access token (see :mod:`.access`).
 """
 
 from __future__ import annotations
@@ -28,9 +32,13 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evalyard import __version__
-from evalyard.errors import EvalyardError
-from evalyard.server.errors import status_of
+from evalyard.errors import EvalyardError, StoreError
+from evalyard.server.access import login_page, session_of
+from evalyard.server.bodies import DEFAULT_MAX_BODY_BYTES
+from evalyard.server.errors import BodyTooLargeError, error_body, status_of
+from evalyard.server.openapi import openapi_document
 from evalyard.server.reader import Reader
+from evalyard.server.responses import ORJSONResponse
 from evalyard.server.routes import build_routes
 from evalyard.store import Store, get_store
 
@@ -61,10 +69,17 @@ def _host_name(raw: str) -> str:
 class SecurityMiddleware:
     """Refuses unknown Hosts; adds the security headers and Server-Timing to responses."""
 
-    def __init__(self, app: ASGIApp, *, allowed_hosts: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        allowed_hosts: Iterable[str],
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
         self.app = app
         self.allowed = {_host_name(h) for h in allowed_hosts}
         self.any_host = "*" in self.allowed
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,10 +87,12 @@ class SecurityMiddleware:
             return
         started = time.perf_counter()
         host = ""
+        length = b""
         for name, value in scope.get("headers", []):
             if name == b"host":
                 host = value.decode("latin-1")
-                break
+            elif name == b"content-length":
+                length = value
         if not self.any_host and _host_name(host) not in self.allowed:
             shown = host[:100]
             message = (
@@ -83,6 +100,13 @@ class SecurityMiddleware:
                 f"{', '.join(sorted(self.allowed))}. Start it with --allow-host NAME to add one."
             )
             response = Response(message, status_code=400, media_type="text/plain")
+            await self._send_with_headers(response, scope, receive, send, started)
+            return
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            error = BodyTooLargeError(self.max_body_bytes, int(length))
+            response = ORJSONResponse(
+                error_body(413, str(error), error), status_code=413, headers={"connection": "close"}
+            )
             await self._send_with_headers(response, scope, receive, send, started)
             return
 
@@ -128,18 +152,27 @@ def _templates() -> Environment:
     )
 
 
-def _error_response(request: Request, status: int, message: str) -> Response:
+def _error_response(
+    request: Request, status: int, message: str, exc: Exception | None = None
+) -> Response:
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": {"status": status, "message": message}}, status_code=status)
+        headers = {"www-authenticate": 'Bearer realm="evalyard"'} if status == 401 else None
+        return JSONResponse(error_body(status, message, exc), status_code=status, headers=headers)
+    if status == 401:
+        return login_page(request, status=401)
     env: Environment = request.app.state.templates
     html = env.get_template("error.html").render(
-        status=status, message=message, section="", version=__version__
+        status=status,
+        message=message,
+        section="",
+        version=__version__,
+        session=session_of(request),
     )
     return HTMLResponse(html, status_code=status)
 
 
 async def _evalyard_error(request: Request, exc: Exception) -> Response:
-    return _error_response(request, status_of(exc), str(exc))
+    return _error_response(request, status_of(exc), str(exc), exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -159,6 +192,9 @@ def create_app(
     *,
     allowed_hosts: Iterable[str] | None = None,
     cache_size: int = 8,
+    writable: bool = False,
+    auth: bool = False,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Starlette:
     """The evalyard web UI over ``store`` (a store, a URL, or None for the default store).
 
@@ -167,12 +203,27 @@ def create_app(
         allowed_hosts: the Host names to answer (default: loopback names only); ``"*"``
             accepts any, for use behind a proxy that checks it.
         cache_size: how many comparisons to keep in memory.
+        writable: also serve the SDK's write endpoints (the team server); needs an SQL
+            store.
+        auth: require an access token on every route but the login form and static
+            files; needs an SQL store (it keeps the tokens).
+        max_body_bytes: the largest request body accepted (413 above it).
+
+    Raises:
+        StoreError: when ``writable`` or ``auth`` is asked of a store that cannot do it.
     """
     opened = get_store(store)
+    if (writable or auth) and not hasattr(opened, "write_keyed_batch"):
+        raise StoreError(
+            f"the team server needs an SQL store (sqlite:///PATH or postgresql://...), "
+            f"not {opened.url}"
+        )
     hosts = tuple(allowed_hosts) if allowed_hosts is not None else DEFAULT_ALLOWED_HOSTS
     app = Starlette(
-        routes=build_routes(STATIC_DIR),
-        middleware=[Middleware(SecurityMiddleware, allowed_hosts=hosts)],
+        routes=build_routes(STATIC_DIR, writable=writable),
+        middleware=[
+            Middleware(SecurityMiddleware, allowed_hosts=hosts, max_body_bytes=max_body_bytes)
+        ],
         exception_handlers={
             EvalyardError: _evalyard_error,
             HTTPException: _http_error,
@@ -181,4 +232,10 @@ def create_app(
     )
     app.state.reader = Reader(opened, cache_size=cache_size)
     app.state.templates = _templates()
+    app.state.store = opened
+    app.state.tokens = opened if auth else None
+    app.state.auth = auth
+    app.state.writable = writable
+    app.state.max_body_bytes = max_body_bytes
+    app.state.openapi = openapi_document(writable=writable)
     return app

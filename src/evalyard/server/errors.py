@@ -1,22 +1,59 @@
-"""The server's errors, and the HTTP status of every error (mapped here, in one place).
+"""The server's errors, and the HTTP status and JSON body of every error (mapped here).
 
 ```
 EvalyardError
 ├── InvalidInputError ─ BadParameterError    400  a query parameter outside its allow-list
+│   ├── RequestBodyError                      422  malformed JSON, or a schema violation
+│   └── (every other bad input)               422  a record, metric or name evalyard refuses
+├── AuthenticationError                       401  no token, or an unknown or revoked one
+├── PermissionDeniedError                     403  a read token on a write call, another
+│                                                  project named, a failed CSRF/Origin check
 ├── PageNotFoundError (also LookupError)      404  a datapoint or page that does not exist
-└── RunNotFoundError (also LookupError)       404
+├── RunNotFoundError (also LookupError)       404  also a run of a project the token does
+│                                                  not open: its existence is not revealed
+├── RunExistsError                            409  creating a run whose id is taken
+├── BodyTooLargeError                         413  a request body over --max-body-bytes
+├── UnsupportedMediaTypeError                 415  a JSON endpoint sent something else
+└── StoreError                                503  the store is unusable
 ```
 
-(The Host allow-list answers 400 before any route runs: see :mod:`.app`.)
+Every error of the JSON API has one shape::
+
+    {"error": {"status": 422, "type": "InvalidRecordError", "message": "...",
+               "field": "records[3].epoch", ...}}
+
+``type`` is the error class's name (or ``NotFound`` / ``MethodNotAllowed`` for URLs and
+methods the API lacks); ``field``, ``index``, ``datapoint_id``, ``metric``, ``step`` and
+``run_id`` are there when the error knows them. (The Host allow-list answers 400 before any
+route runs: see :mod:`.app`.)
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from evalyard.errors import EvalyardError, InvalidInputError, StoreError
+from evalyard.errors import (
+    EvalyardError,
+    InvalidInputError,
+    InvalidMetricError,
+    InvalidRecordError,
+    RunExistsError,
+    RunNotFoundError,
+    StoreError,
+)
 
-__all__ = ["PageNotFoundError", "status_of"]
+__all__ = [
+    "AuthenticationError",
+    "BodyTooLargeError",
+    "PageNotFoundError",
+    "PermissionDeniedError",
+    "RequestBodyError",
+    "UnsupportedMediaTypeError",
+    "error_body",
+    "status_of",
+]
+
+_HTTP_TYPES = {404: "NotFound", 405: "MethodNotAllowed"}
 
 
 class PageNotFoundError(EvalyardError, LookupError):
@@ -29,15 +66,93 @@ class PageNotFoundError(EvalyardError, LookupError):
         return str(self.args[0])
 
 
+class RequestBodyError(InvalidInputError):
+    """A request body that is not JSON, or does not follow the endpoint's schema (422).
+
+    Attributes:
+        field: where in the body, such as ``records[3].epoch`` (None: the whole body).
+    """
+
+    status_code: ClassVar[int] = 422
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class AuthenticationError(EvalyardError):
+    """No access token, or one the server does not know (or that was revoked) (401)."""
+
+    status_code: ClassVar[int] = 401
+
+
+class PermissionDeniedError(EvalyardError):
+    """A valid token that does not allow this: a read token on a write call, another
+    project named explicitly, or a form without a valid CSRF token or Origin (403)."""
+
+    status_code: ClassVar[int] = 403
+
+
+class BodyTooLargeError(EvalyardError):
+    """A request body over the server's limit (413).
+
+    Attributes:
+        limit: the limit, in bytes.
+    """
+
+    status_code: ClassVar[int] = 413
+
+    def __init__(self, limit: int, size: int | None = None) -> None:
+        got = f" of {size:,} bytes" if size is not None else ""
+        super().__init__(
+            f"the request body{got} is over this server's limit of {limit:,} bytes "
+            "(evalyard server --max-body-bytes); send smaller batches"
+        )
+        self.limit = limit
+
+
+class UnsupportedMediaTypeError(EvalyardError):
+    """A JSON endpoint called with another content type (415)."""
+
+    status_code: ClassVar[int] = 415
+
+
 def status_of(exc: BaseException) -> int:
     """The HTTP status of an error: from its class's ``status_code``, else its family."""
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
         return status
     if isinstance(exc, InvalidInputError):
-        return 400
+        return 422
+    if isinstance(exc, RunExistsError):
+        return 409
     if isinstance(exc, LookupError):
         return 404
     if isinstance(exc, StoreError):
         return 503
     return 500
+
+
+def error_body(status: int, message: str, exc: BaseException | None = None) -> dict[str, Any]:
+    """The JSON body of an API error (the one shape described in the module docstring)."""
+    if exc is None or not isinstance(exc, EvalyardError):
+        kind = _HTTP_TYPES.get(status, "HTTPError" if status < 500 else "ServerError")
+    else:
+        kind = type(exc).__name__
+    error: dict[str, Any] = {"status": status, "type": kind, "message": message}
+    if isinstance(exc, RequestBodyError | InvalidRecordError) and exc.field is not None:
+        error["field"] = exc.field
+    if isinstance(exc, InvalidMetricError):
+        error["field"] = "metrics"
+        error["metric"] = exc.metric
+        if exc.step is not None:
+            error["step"] = exc.step
+    if isinstance(exc, InvalidRecordError | InvalidMetricError) and exc.datapoint_id:
+        error["datapoint_id"] = exc.datapoint_id
+    if isinstance(exc, InvalidInputError) and exc.index is not None:
+        error["index"] = exc.index
+    if isinstance(exc, RunNotFoundError):
+        error["run_id"] = exc.reference
+    if isinstance(exc, RunExistsError):
+        error["run_id"] = exc.run_id
+    return {"error": error}

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from evalyard import __version__
+from evalyard.server.access import grant_of, session_of
 from evalyard.server.loaders import load_datapoint, load_datasets, load_experiments, load_run
 from evalyard.server.query import BadParameterError, parse_experiments_query, parse_run_query
 from evalyard.server.reader import Reader
@@ -23,7 +24,9 @@ __all__ = ["datapoint", "datasets", "experiments", "home", "run"]
 
 def _render(request: Request, template: str, *, section: str, **context: Any) -> Response:
     env: Environment = request.app.state.templates
-    html = env.get_template(template).render(section=section, version=__version__, **context)
+    html = env.get_template(template).render(
+        section=section, version=__version__, session=session_of(request), **context
+    )
     return HTMLResponse(html)
 
 
@@ -37,7 +40,7 @@ def _datapoint_id(request: Request) -> str:
 
 def _reader(request: Request) -> Reader:
     reader: Reader = request.app.state.reader
-    return reader
+    return reader.restricted(grant_of(request).project)
 
 
 def home(request: Request) -> Response:

@@ -16,6 +16,7 @@ to call it again. The cache lives in the server, never in the store.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections import OrderedDict
@@ -30,6 +31,7 @@ from evalyard.core.aggregate import aggregate
 from evalyard.core.columns import ScopeValues
 from evalyard.core.compare import RunComparisonResult
 from evalyard.core.model import MetricKind, Result, RunInfo, RunStatus
+from evalyard.errors import RunNotFoundError
 from evalyard.runs import compare_runs
 from evalyard.server.table import Frame, build_frame
 from evalyard.store import SESSION_SCOPE, Store
@@ -155,6 +157,19 @@ class Reader:
         self._summaries: _LRU[Hashable, RunSummary] = _LRU(256)
         self._shared: _LRU[Hashable, int] = _LRU(4096)
         self._frames: _LRU[Hashable, tuple[ScopeValues, Frame]] = _LRU(cache_size)
+        self._project: str | None = None
+
+    def restricted(self, project: str | None) -> Reader:
+        """This reader (same caches) seeing only the runs of ``project`` (None: all).
+
+        A run of another project is not found, as if it did not exist: what a token
+        limited to one project sees of the server.
+        """
+        if project is None:
+            return self
+        view = copy.copy(self)
+        view._project = project
+        return view
 
     def clear(self) -> None:
         """Forget everything cached."""
@@ -171,11 +186,18 @@ class Reader:
 
     def list_runs(self, *, project: str | None = None, limit: int | None = None) -> list[RunInfo]:
         """Runs, newest first."""
+        if self._project is not None:
+            if project is not None and project != self._project:
+                return []
+            project = self._project
         return self.store.list_runs(project=project, limit=limit)
 
     def get_run(self, run_id: str) -> RunInfo:
         """The run with this exact id (RunNotFoundError otherwise)."""
-        return self.store.get_run(run_id)
+        info = self.store.get_run(run_id)
+        if self._project is not None and info.project != self._project:
+            raise RunNotFoundError(run_id)
+        return info
 
     def list_steps(self, run_id: str) -> list[str]:
         """The step names of a run, sorted."""

@@ -1,69 +1,182 @@
-"""The URL table of the UI and of its JSON twin, in one screen.
+"""The URL table of the UI and of the API, in one screen, with what each route needs.
 
 Every page state is in the query string (see :mod:`.query`); each page has a JSON twin
-under ``/api/v1`` (read-only for now) that answers with the same data.
+under ``/api/v1``. The team server (``evalyard server``) adds the SDK's endpoints; the
+write endpoints exist only on a writable app. ``access`` is checked by
+:func:`~evalyard.server.access.guarded` on every route (tests call each route of this
+table without a token, with a read token and with another project's token).
 
-| path | page (query parameters) |
-|---|---|
-| ``/`` | redirects to ``/experiments`` |
-| ``/experiments`` | the runs (project, dataset, page) |
-| ``/datasets`` | datasets named by runs, with run counts |
-| ``/runs/{run_id}`` | a run; with ``compare``, its comparison (compare, aggregate, step, |
-| | metric, show, sort, page, diff) |
-| ``/runs/{run_id}/datapoints/{datapoint_id}`` | a datapoint (compare, aggregate, step, epoch) |
-| ``/runs/{run_id}/datapoint?id=`` | the same, for the ids ``.`` and ``..`` |
-| ``/api/v1/...`` | the JSON twin of each page (see :mod:`.api`) |
-| ``/static/...`` | app.css, app.js, favicon.svg |
+| path | access | page or endpoint |
+|---|---|---|
+| ``/`` | read | redirects to ``/experiments`` |
+| ``/experiments`` | read | the runs (project, dataset, page) |
+| ``/datasets`` | read | datasets named by runs, with run counts |
+| ``/runs/{run_id}`` | read | a run; with ``compare``, its comparison (compare, aggregate, |
+| | | step, metric, show, sort, page, diff) |
+| ``/runs/{run_id}/datapoints/{datapoint_id}`` | read | a datapoint (compare, aggregate, |
+| | | step, epoch) |
+| ``/runs/{run_id}/datapoint?id=`` | read | the same, for the ids ``.`` and ``..`` |
+| ``/login`` | public | the login form (GET), logging in (POST) |
+| ``/logout`` | public | logging out (POST, with the session's CSRF token) |
+| ``/api/v1/...`` | read / write | JSON twins (:mod:`.api`), the SDK's reads |
+| | | (:mod:`.api_store`) and writes (:mod:`.api_write`) |
+| ``/static/...`` | public | app.css, app.js, favicon.svg |
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from evalyard.server import api, pages
+from evalyard.server import access, api, api_store, api_write, pages
+from evalyard.server.access import Access, guarded
 
-__all__ = ["build_routes"]
+__all__ = ["RouteSpec", "build_routes", "route_table"]
 
 
-def build_routes(static_dir: Path) -> list[BaseRoute]:
-    """The routes of the app; ``static_dir`` holds app.css and app.js."""
-    return [
-        Route("/", pages.home, methods=["GET"], name="home"),
-        Route("/experiments", pages.experiments, methods=["GET"], name="experiments"),
-        Route("/datasets", pages.datasets, methods=["GET"], name="datasets"),
-        Route("/runs/{run_id}", pages.run, methods=["GET"], name="run"),
-        Route(
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    """One route of the table."""
+
+    path: str
+    """The path, with ``{name}`` parameters."""
+    endpoint: Callable[[Request], Response] | Callable[[Request], Awaitable[Response]]
+    """The handler: a plain function, run behind the access check (or, for the login
+    routes, the async handler itself)."""
+    methods: tuple[str, ...]
+    """The HTTP methods it answers."""
+    name: str
+    """The route's name."""
+    access: Access
+    """What a caller needs: ``public``, ``read`` or ``write``."""
+    body: bool = False
+    """Whether it takes a JSON body (415/413/422 apply)."""
+    guard: bool = True
+    """False for the login routes, which check their own forms."""
+
+
+def route_table(*, writable: bool) -> list[RouteSpec]:
+    """Every route but the static files; the write endpoints only when ``writable``."""
+    read: Access = "read"
+    table = [
+        RouteSpec("/", pages.home, ("GET",), "home", read),
+        RouteSpec("/experiments", pages.experiments, ("GET",), "experiments", read),
+        RouteSpec("/datasets", pages.datasets, ("GET",), "datasets", read),
+        RouteSpec("/runs/{run_id}", pages.run, ("GET",), "run", read),
+        RouteSpec(
             "/runs/{run_id}/datapoints/{datapoint_id:path}",
             pages.datapoint,
-            methods=["GET"],
-            name="datapoint",
+            ("GET",),
+            "datapoint",
+            read,
         ),
         # A datapoint whose id is "." or ".." (not a usable path segment), by ?id=.
-        Route("/runs/{run_id}/datapoint", pages.datapoint, methods=["GET"], name="datapoint_q"),
-        Route("/api/v1/runs", api.runs, methods=["GET"], name="api_runs"),
-        Route("/api/v1/datasets", api.datasets, methods=["GET"], name="api_datasets"),
-        Route("/api/v1/runs/{run_id}", api.run, methods=["GET"], name="api_run"),
-        Route(
-            "/api/v1/runs/{run_id}/comparison",
-            api.comparison,
-            methods=["GET"],
-            name="api_comparison",
+        RouteSpec("/runs/{run_id}/datapoint", pages.datapoint, ("GET",), "datapoint_q", read),
+        RouteSpec("/login", access.login_form, ("GET",), "login", "public"),
+        RouteSpec("/login", access.login_submit, ("POST",), "login_submit", "public", guard=False),
+        RouteSpec("/logout", access.logout_submit, ("POST",), "logout", "public", guard=False),
+        RouteSpec("/api/v1/runs", api.runs, ("GET",), "api_runs", read),
+        RouteSpec("/api/v1/datasets", api.datasets, ("GET",), "api_datasets", read),
+        RouteSpec("/api/v1/runs/{run_id}", api.run, ("GET",), "api_run", read),
+        RouteSpec(
+            "/api/v1/runs/{run_id}/comparison", api.comparison, ("GET",), "api_comparison", read
         ),
-        Route(
-            "/api/v1/runs/{run_id}/datapoints",
-            api.datapoints,
-            methods=["GET"],
-            name="api_datapoints",
+        RouteSpec(
+            "/api/v1/runs/{run_id}/datapoints", api.datapoints, ("GET",), "api_datapoints", read
         ),
-        Route(
+        RouteSpec(
             "/api/v1/runs/{run_id}/datapoints/{datapoint_id:path}",
             api.datapoint,
-            methods=["GET"],
-            name="api_datapoint",
+            ("GET",),
+            "api_datapoint",
+            read,
         ),
-        Route("/api/v1/runs/{run_id}/datapoint", api.datapoint, methods=["GET"], name="api_dp_q"),
-        Mount("/static", StaticFiles(directory=static_dir), name="static"),
+        RouteSpec("/api/v1/runs/{run_id}/datapoint", api.datapoint, ("GET",), "api_dp_q", read),
+        RouteSpec("/api/v1/runs/{run_id}/info", api_store.run_info, ("GET",), "api_info", read),
+        RouteSpec("/api/v1/runs/{run_id}/steps", api_store.steps, ("GET",), "api_steps", read),
+        RouteSpec(
+            "/api/v1/runs/{run_id}/metric-kinds",
+            api_store.metric_kinds,
+            ("GET",),
+            "api_metric_kinds",
+            read,
+        ),
+        RouteSpec(
+            "/api/v1/runs/{run_id}/result-keys",
+            api_store.result_keys,
+            ("GET",),
+            "api_result_keys",
+            read,
+        ),
+        RouteSpec(
+            "/api/v1/runs/{run_id}/results", api_store.results, ("GET",), "api_results", read
+        ),
+        RouteSpec("/api/v1/runs/{run_id}/values", api_store.values, ("GET",), "api_values", read),
+        RouteSpec("/api/v1/run-search", api_store.run_search, ("GET",), "api_run_search", read),
+        RouteSpec(
+            "/api/v1/metric-definitions",
+            api_store.metric_definitions,
+            ("GET",),
+            "api_metric_definitions",
+            read,
+        ),
+        RouteSpec("/api/v1/openapi.json", api_store.openapi, ("GET",), "api_openapi", read),
     ]
+    if writable:
+        write: Access = "write"
+        table += [
+            RouteSpec(
+                "/api/v1/runs", api_write.create_run, ("POST",), "api_create_run", write, True
+            ),
+            RouteSpec(
+                "/api/v1/runs/{run_id}/reopen",
+                api_write.reopen_run,
+                ("POST",),
+                "api_reopen_run",
+                write,
+                True,
+            ),
+            RouteSpec(
+                "/api/v1/runs/{run_id}/finish",
+                api_write.finish_run,
+                ("POST",),
+                "api_finish_run",
+                write,
+                True,
+            ),
+            RouteSpec(
+                "/api/v1/runs/{run_id}/batches",
+                api_write.log_batch,
+                ("POST",),
+                "api_log_batch",
+                write,
+                True,
+            ),
+            RouteSpec(
+                "/api/v1/metric-definitions",
+                api_write.define_metric_definition,
+                ("POST",),
+                "api_define_metric",
+                write,
+                True,
+            ),
+        ]
+    return table
+
+
+def build_routes(static_dir: Path, *, writable: bool = False) -> list[BaseRoute]:
+    """The routes of the app; ``static_dir`` holds app.css and app.js."""
+    routes: list[BaseRoute] = []
+    for spec in route_table(writable=writable):
+        endpoint = spec.endpoint
+        if spec.guard:
+            endpoint = guarded(spec.endpoint, spec.access, body=spec.body)  # type: ignore[arg-type]
+        routes.append(Route(spec.path, endpoint, methods=list(spec.methods), name=spec.name))
+    routes.append(Mount("/static", StaticFiles(directory=static_dir), name="static"))
+    return routes

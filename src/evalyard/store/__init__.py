@@ -1,7 +1,8 @@
 """Stores: where runs live. ``open_store`` turns a URL into a store, once per process.
 
-URLs: ``sqlite:///PATH`` (the embedded default), ``postgresql://...``; a bare path is an
-SQLite file. See :mod:`evalyard.config` for how the URL is chosen.
+URLs: ``sqlite:///PATH`` (the embedded default), ``postgresql://...``, and
+``http(s)://host:port`` for a team server (:mod:`.http`); a bare path is an SQLite file.
+See :mod:`evalyard.config` for how the URL is chosen.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import threading
 from evalyard.config import resolve_store_url
 from evalyard.errors import StoreError
 from evalyard.store.base import SESSION_SCOPE, ResultRow, Store, WriteBatch
+from evalyard.store.http import HTTPStore
 from evalyard.store.sql import SQLStore
 
 __all__ = [
     "SESSION_SCOPE",
+    "HTTPStore",
     "ResultRow",
     "SQLStore",
     "Store",
@@ -25,13 +28,16 @@ __all__ = [
     "open_store",
 ]
 
-_OPEN: dict[str, SQLStore] = {}
+_OPEN: dict[str, SQLStore | HTTPStore] = {}
 _LOCK = threading.Lock()
 
 
-def open_store(url: str) -> SQLStore:
-    """A new store for ``url`` (migrated to the current schema)."""
+def open_store(url: str) -> SQLStore | HTTPStore:
+    """A new store for ``url`` (an SQL store migrated to the current schema, or a team
+    server's API)."""
     scheme = url.split("://", 1)[0].lower()
+    if scheme in ("http", "https"):
+        return HTTPStore(url)
     if scheme.startswith("sqlite"):
         from evalyard.store.sqlite import SQLiteDialect
 
@@ -43,7 +49,8 @@ def open_store(url: str) -> SQLStore:
             url = "postgresql" + url[len("postgres") :]
         return SQLStore(url, PostgresDialect())
     raise StoreError(
-        f"unsupported store URL {url!r}: use sqlite:///PATH or postgresql://USER@HOST/DB"
+        f"unsupported store URL {url!r}: use sqlite:///PATH, postgresql://USER@HOST/DB or "
+        "http(s)://HOST:PORT (a team server)"
     )
 
 
@@ -64,15 +71,20 @@ def _forget_after_fork() -> None:
     # A forked child must not use its parent's database connections: drop them unclosed
     # (closing would close the parent's sockets) and let the pools open new ones.
     for opened in _OPEN.values():
-        opened.engine.dispose(close=False)
+        if isinstance(opened, SQLStore):
+            opened.engine.dispose(close=False)
+        else:
+            opened.after_fork()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def close_stores() -> None:
-    """Close every store ``get_store`` opened (tests, and processes that fork)."""
+    """Close every store ``get_store`` opened (tests, and processes that fork); a team
+    server's store first sends (or spools) what is pending."""
     with _LOCK:
-        for opened in _OPEN.values():
-            opened.close()
+        stores = list(_OPEN.values())
         _OPEN.clear()
+    for opened in stores:
+        opened.close()

@@ -1,7 +1,9 @@
 """The interface every store offers, and the batch the write side hands it.
 
 One SQL store implements it for SQLite and PostgreSQL (:mod:`.sql`); the team server's HTTP
-client will implement it too, so the SDK, the CLI and the UI never know which one they hold.
+client (:mod:`.http`) implements it too, so the SDK, the CLI and the UI never know which one
+they hold. Only SQL stores keep access tokens (:class:`TokenStore`): the server checks them
+in its own database.
 """
 
 from __future__ import annotations
@@ -13,7 +15,19 @@ from typing import Any, Protocol
 from evalyard.core.columns import Block, ScopeValues
 from evalyard.core.model import MetricDefinition, MetricKind, Result, RunInfo, RunStatus
 
-__all__ = ["SESSION_SCOPE", "ResultRow", "Store", "WriteBatch"]
+__all__ = [
+    "SESSION_SCOPE",
+    "TOKEN_SCOPES",
+    "BatchReceipt",
+    "ResultRow",
+    "Store",
+    "TokenInfo",
+    "TokenStore",
+    "WriteBatch",
+]
+
+#: The scopes an access token may have: ``write`` also reads.
+TOKEN_SCOPES = ("read", "write")
 
 #: The scope name of the result (session) level; steps use their own names.
 SESSION_SCOPE = ""
@@ -57,6 +71,67 @@ class WriteBatch:
     """The kind of each (scope, metric) in the batch."""
 
 
+@dataclass(frozen=True, slots=True)
+class BatchReceipt:
+    """What writing a batch under an idempotency key did."""
+
+    record_count: int
+    """How many results the batch held (when first written)."""
+    duplicate: bool
+    """True when a batch with this key had been written before, and nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """An access token of the team server, as stored: never the secret itself."""
+
+    token_id: str
+    """The token's public id (shown by ``evalyard token list``, used to revoke it)."""
+    scope: str
+    """``read`` or ``write`` (which also reads)."""
+    project: str | None
+    """The one project the token opens, or None for every project."""
+    name: str | None
+    """A note saying whose or what for."""
+    created_at: float
+    """When it was created, in seconds since the Unix epoch."""
+    revoked_at: float | None = None
+    """When it was revoked, or None while it is valid."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The token's description as JSON data (no secret in it)."""
+        return {
+            "token_id": self.token_id,
+            "scope": self.scope,
+            "project": self.project,
+            "name": self.name,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
+
+
+class TokenStore(Protocol):
+    """Where the team server keeps its access tokens (an SQL store)."""
+
+    def add_token(
+        self, *, token_id: str, token_hash: str, scope: str, project: str | None, name: str | None
+    ) -> TokenInfo:
+        """Store a new token by the hash of its secret."""
+        ...
+
+    def find_token(self, token_hash: str) -> TokenInfo | None:
+        """The valid (unrevoked) token whose secret has this hash, or None."""
+        ...
+
+    def list_tokens(self) -> list[TokenInfo]:
+        """Every token, oldest first."""
+        ...
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke a token; False when no valid token has this id."""
+        ...
+
+
 class Store(Protocol):
     """What the SDK, the CLI and the UI need from a store."""
 
@@ -83,7 +158,31 @@ class Store(Protocol):
         ...
 
     def write_batch(self, run_id: str, batch: WriteBatch) -> int:
-        """Store a batch in one transaction; return how many results it held."""
+        """Store a batch in one transaction; return how many results it held.
+
+        A remote store may hand the batch to a background sender and return at once; its
+        results are then durable once :meth:`flush` or :meth:`finish_run` returns.
+        """
+        ...
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Return once every batch written so far (for one run, or all) is durable."""
+        ...
+
+    def finish_shard(
+        self, run_id: str, *, shard_index: int, shard_count: int, status: RunStatus
+    ) -> RunInfo:
+        """Record that one shard of a sharded run ended; the last of the ``shard_count``
+        shards to end gives the run its final status (completed when every shard
+        completed). Returns the run as it is then."""
+        ...
+
+    def metric_kinds(self, run_id: str) -> dict[tuple[str, str], MetricKind]:
+        """The kind of each (scope, metric) the run holds."""
+        ...
+
+    def result_keys(self, run_id: str) -> list[tuple[str, int]]:
+        """The (datapoint id, epoch) of every result the run holds, sorted."""
         ...
 
     def define_metric(self, project: str, definition: MetricDefinition) -> None:

@@ -43,7 +43,17 @@ def _initial(connection: Connection) -> None:
     schema.metadata.create_all(connection, tables=tables)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _initial),)
+def _team_server(connection: Connection) -> None:
+    # A store created by this evalyard got these tables from migration 1 (which creates
+    # every table of the schema module): create only what is missing.
+    for table in (schema.access_tokens, schema.batch_keys, schema.run_shards):
+        table.create(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _initial),
+    Migration(2, "access tokens, batch idempotency keys, run shards", _team_server),
+)
 
 
 def schema_version(connection: Connection) -> int:

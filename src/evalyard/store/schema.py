@@ -10,6 +10,15 @@
 - ``run_metrics``: the kind of each (run, scope, metric), for refusing a metric that changes
   kind and for listing a run's metrics and steps without reading its values.
 - ``metric_definitions``: direction and tolerance per (project, metric).
+
+Added by migration 2 (the team server):
+
+- ``access_tokens``: the server's access tokens, by a public id; only a SHA-256 hash of
+  each secret is stored, so a stolen database grants nothing.
+- ``batch_keys``: the idempotency key of every batch the server wrote, committed in the
+  batch's own transaction: a batch sent again (a retry, a spooled batch) is acknowledged
+  without being written twice, by whichever server process receives it.
+- ``run_shards``: which shards of a sharded evaluation have finished, and how.
 """
 
 from __future__ import annotations
@@ -28,12 +37,15 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "access_tokens",
+    "batch_keys",
     "batches",
     "metadata",
     "metric_blocks",
     "metric_definitions",
     "results",
     "run_metrics",
+    "run_shards",
     "runs",
     "schema_migrations",
 ]
@@ -122,4 +134,38 @@ metric_definitions = Table(
     Column("metric", String(200), primary_key=True),
     Column("direction", String(16), nullable=False),
     Column("tolerance", Float, nullable=False),
+)
+
+# -- migration 2 ----------------------------------------------------------------------------
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scope", String(16), nullable=False),
+    # None: every project.
+    Column("project", String(200)),
+    Column("name", String(200)),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),
+)
+
+batch_keys = Table(
+    "batch_keys",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("idempotency_key", String(128), primary_key=True),
+    Column("record_count", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+run_shards = Table(
+    "run_shards",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("shard_count", Integer, primary_key=True, autoincrement=False),
+    Column("shard_index", Integer, primary_key=True, autoincrement=False),
+    Column("status", String(16), nullable=False),
+    Column("finished_at", Float, nullable=False),
 )

@@ -6,6 +6,10 @@ committed when the call returns. Each batch adds a ``batches`` row, one metric b
 scope, and upserts its results. When a run piles up batches, the newest small ones are
 merged (size-tiered, so a run logged one result at a time costs O(n log n) in all), and
 ``finish_run`` merges all of them into one block per scope, sorted by datapoint id.
+
+For the team server it also keeps access tokens (by hash), the idempotency keys of the
+batches it wrote (in the batch's own transaction, so a batch sent twice is written once
+whichever server process gets it), and the shards of sharded runs.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from evalyard.core.columns import (
     Block,
@@ -37,9 +41,9 @@ from evalyard.core.model import (
     RunInfo,
     RunStatus,
 )
-from evalyard.errors import InvalidMetricError, RunNotFoundError, StoreError
+from evalyard.errors import InvalidMetricError, RunExistsError, RunNotFoundError, StoreError
 from evalyard.store import schema
-from evalyard.store.base import SESSION_SCOPE, ResultRow, WriteBatch
+from evalyard.store.base import SESSION_SCOPE, BatchReceipt, ResultRow, TokenInfo, WriteBatch
 from evalyard.store.dialect import Dialect
 from evalyard.store.migrations import migrate
 
@@ -145,22 +149,35 @@ class SQLStore:
     ) -> RunInfo:
         """Create a run in status ``running``."""
         now = time.time()
-        with self._write() as connection:
-            connection.execute(
-                insert(schema.runs).values(
-                    run_id=run_id,
-                    project=project,
-                    name=name,
-                    dataset=dataset,
-                    status=RunStatus.RUNNING.value,
-                    metadata=json.dumps(metadata, ensure_ascii=False, allow_nan=False),
-                    created_at=now,
-                    finished_at=None,
-                    result_count=0,
-                    datapoint_count=0,
+        try:
+            with self._write() as connection:
+                exists = connection.execute(
+                    select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)
+                ).first()
+                if exists is not None:
+                    raise RunExistsError(run_id)
+                connection.execute(
+                    insert(schema.runs).values(
+                        run_id=run_id,
+                        project=project,
+                        name=name,
+                        dataset=dataset,
+                        status=RunStatus.RUNNING.value,
+                        metadata=json.dumps(metadata, ensure_ascii=False, allow_nan=False),
+                        created_at=now,
+                        finished_at=None,
+                        result_count=0,
+                        datapoint_count=0,
+                    )
                 )
-            )
+        except IntegrityError:
+            # Another writer created it between our check and our insert (PostgreSQL).
+            raise RunExistsError(run_id) from None
         return RunInfo(run_id, name, project, RunStatus.RUNNING, now, None, dataset, metadata)
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Nothing to do: every batch is committed when :meth:`write_batch` returns."""
+        return None
 
     def reopen_run(self, run_id: str) -> RunInfo:
         """Set a run back to ``running`` (to resume or extend it) and return it."""
@@ -184,6 +201,52 @@ class SQLStore:
                 .values(status=status.value, finished_at=time.time())
             )
         return self.get_run(run_id)
+
+    def finish_shard(
+        self, run_id: str, *, shard_index: int, shard_count: int, status: RunStatus
+    ) -> RunInfo:
+        """Record that one shard of a sharded run ended; the last shard to end finishes it.
+
+        The run's final status is ``completed`` when every shard completed, else ``failed``
+        when one failed, else ``cancelled``. Shard writers take turns on the run's lock, so
+        exactly one of them sees the last shard arrive.
+        """
+        s = schema.run_shards
+        statement = self.dialect.upsert(
+            s,
+            keys=("run_id", "shard_count", "shard_index"),
+            update=("status", "finished_at"),
+            newer_than=None,
+        )
+        with self._write() as connection:
+            self.dialect.lock_run(connection, run_id)
+            self._require_run(connection, run_id)
+            connection.execute(
+                statement,
+                {
+                    "run_id": run_id,
+                    "shard_count": shard_count,
+                    "shard_index": shard_index,
+                    "status": status.value,
+                    "finished_at": time.time(),
+                },
+            )
+            statuses = [
+                RunStatus(row.status)
+                for row in connection.execute(
+                    select(s.c.status).where(
+                        and_(s.c.run_id == run_id, s.c.shard_count == shard_count)
+                    )
+                )
+            ]
+        if len(statuses) < shard_count:
+            return self.get_run(run_id)
+        final = RunStatus.COMPLETED
+        if RunStatus.FAILED in statuses:
+            final = RunStatus.FAILED
+        elif any(status is not RunStatus.COMPLETED for status in statuses):
+            final = RunStatus.CANCELLED
+        return self.finish_run(run_id, final)
 
     def get_run(self, run_id: str) -> RunInfo:
         """The run with this exact id; RunNotFoundError otherwise."""
@@ -311,25 +374,69 @@ class SQLStore:
         """Store a batch in one transaction; return how many results it held."""
         if not batch.rows:
             return 0
-        with self._write() as connection:
-            # Writers of one run take turns, so batch ids follow commit order: "the last
-            # write wins" then means the same thing for result rows and metric blocks.
-            self.dialect.lock_run(connection, run_id)
-            self._require_run(connection, run_id)
-            self._record_kinds(connection, run_id, batch.kinds)
-            batch_id = connection.execute(
-                insert(schema.batches)
-                .values(run_id=run_id, record_count=len(batch.rows), created_at=time.time())
-                .returning(schema.batches.c.batch_id)
-            ).scalar_one()
-            self._insert_blocks(connection, run_id, batch_id, batch.blocks)
-            self._upsert_results(connection, run_id, batch_id, batch.rows)
-            pending = connection.execute(
-                select(func.count()).where(schema.batches.c.run_id == run_id)
-            ).scalar_one()
+        return self._write_batch(run_id, batch, None).record_count
+
+    def write_keyed_batch(self, run_id: str, batch: WriteBatch, key: str) -> BatchReceipt:
+        """Store a batch once per idempotency ``key``: a key already written is acknowledged
+        without writing anything. The key is committed in the batch's own transaction."""
+        return self._write_batch(run_id, batch, key)
+
+    def _write_batch(self, run_id: str, batch: WriteBatch, key: str | None) -> BatchReceipt:
+        try:
+            with self._write() as connection:
+                # Writers of one run take turns, so batch ids follow commit order: "the last
+                # write wins" then means the same thing for result rows and metric blocks.
+                self.dialect.lock_run(connection, run_id)
+                self._require_run(connection, run_id)
+                if key is not None:
+                    k = schema.batch_keys
+                    seen = connection.execute(
+                        select(k.c.record_count).where(
+                            and_(k.c.run_id == run_id, k.c.idempotency_key == key)
+                        )
+                    ).first()
+                    if seen is not None:
+                        return BatchReceipt(int(seen.record_count), duplicate=True)
+                    connection.execute(
+                        insert(k).values(
+                            run_id=run_id,
+                            idempotency_key=key,
+                            record_count=len(batch.rows),
+                            created_at=time.time(),
+                        )
+                    )
+                if not batch.rows:
+                    return BatchReceipt(0, duplicate=False)
+                self._record_kinds(connection, run_id, batch.kinds)
+                batch_id = connection.execute(
+                    insert(schema.batches)
+                    .values(run_id=run_id, record_count=len(batch.rows), created_at=time.time())
+                    .returning(schema.batches.c.batch_id)
+                ).scalar_one()
+                self._insert_blocks(connection, run_id, batch_id, batch.blocks)
+                self._upsert_results(connection, run_id, batch_id, batch.rows)
+                pending = connection.execute(
+                    select(func.count()).where(schema.batches.c.run_id == run_id)
+                ).scalar_one()
+        except IntegrityError:
+            if key is None or not self._key_written(run_id, key):
+                raise
+            # Another writer committed the same key between our check and our insert: it
+            # wrote the batch (the run lock makes this rare).
+            return BatchReceipt(len(batch.rows), duplicate=True)
         if pending > MERGE_THRESHOLD:
             self._compact(run_id, full=False)
-        return len(batch.rows)
+        return BatchReceipt(len(batch.rows), duplicate=False)
+
+    def _key_written(self, run_id: str, key: str) -> bool:
+        k = schema.batch_keys
+        with self._read() as connection:
+            found = connection.execute(
+                select(k.c.record_count).where(
+                    and_(k.c.run_id == run_id, k.c.idempotency_key == key)
+                )
+            ).first()
+        return found is not None
 
     def _upsert_results(
         self, connection: Connection, run_id: str, batch_id: int, rows: list[ResultRow]
@@ -351,6 +458,9 @@ class SQLStore:
             )
             for row in rows
         ]
+        # In key order, each page of the results index is visited once per batch rather
+        # than at random: with hashed ids and a large run, that halves the write time.
+        values.sort(key=_result_key)
         if self._results_positional:
             connection.exec_driver_sql(self._results_sql, values)
         else:
@@ -487,6 +597,11 @@ class SQLStore:
 
     def load_scope(self, run_id: str, scope: str = SESSION_SCOPE) -> ScopeValues:
         """A run's metric values at one scope, one row per datapoint, epochs averaged."""
+        return collapse_epochs(self.load_block(run_id, scope))
+
+    def load_block(self, run_id: str, scope: str = SESSION_SCOPE) -> Block:
+        """A run's metric values at one scope, one row per (datapoint, epoch): the last
+        record of each, before epochs are averaged (what the team server sends)."""
         mb = schema.metric_blocks
         with self._read() as connection:
             self._require_run(connection, run_id)
@@ -515,7 +630,7 @@ class SQLStore:
             for row in rows
         ]
         merged, _ = merge_blocks(blocks, live=live)
-        return collapse_epochs(merged)
+        return merged
 
     def list_steps(self, run_id: str) -> list[str]:
         """The names of the steps the run's results hold, sorted."""
@@ -559,6 +674,90 @@ class SQLStore:
                     chunk = unique[start : start + 500]
                     rows.extend(connection.execute(query.where(r.c.datapoint_id.in_(chunk))))
         return [_result(row._mapping) for row in rows]
+
+    def result_page(
+        self, run_id: str, *, after: tuple[str, int] | None = None, limit: int = 1000
+    ) -> list[Result]:
+        """Up to ``limit`` results of a run after the (datapoint id, epoch) ``after``, in
+        order: pages through a run of any size with bounded memory."""
+        r = schema.results
+        query = select(r).where(r.c.run_id == run_id)
+        if after is not None:
+            datapoint_id, epoch = after
+            query = query.where(
+                or_(
+                    r.c.datapoint_id > datapoint_id,
+                    and_(r.c.datapoint_id == datapoint_id, r.c.epoch > epoch),
+                )
+            )
+        query = query.order_by(r.c.datapoint_id, r.c.epoch).limit(limit)
+        with self._read() as connection:
+            self._require_run(connection, run_id)
+            rows = connection.execute(query).all()
+        return [_result(row._mapping) for row in rows]
+
+    # -- access tokens --------------------------------------------------------------------
+
+    def add_token(
+        self, *, token_id: str, token_hash: str, scope: str, project: str | None, name: str | None
+    ) -> TokenInfo:
+        """Store a new access token by the hash of its secret (never the secret)."""
+        now = time.time()
+        with self._write() as connection:
+            connection.execute(
+                insert(schema.access_tokens).values(
+                    token_id=token_id,
+                    token_hash=token_hash,
+                    scope=scope,
+                    project=project,
+                    name=name,
+                    created_at=now,
+                    revoked_at=None,
+                )
+            )
+        return TokenInfo(token_id, scope, project, name, now)
+
+    def find_token(self, token_hash: str) -> TokenInfo | None:
+        """The valid (unrevoked) token whose secret has this hash, or None."""
+        t = schema.access_tokens
+        with self._read() as connection:
+            row = connection.execute(
+                select(t).where(and_(t.c.token_hash == token_hash, t.c.revoked_at.is_(None)))
+            ).first()
+        return None if row is None else _token(row._mapping)
+
+    def list_tokens(self) -> list[TokenInfo]:
+        """Every token, oldest first (revoked ones too)."""
+        t = schema.access_tokens
+        with self._read() as connection:
+            rows = connection.execute(select(t).order_by(t.c.created_at, t.c.token_id)).all()
+        return [_token(row._mapping) for row in rows]
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke a token; False when no valid token has this id."""
+        t = schema.access_tokens
+        with self._write() as connection:
+            done = connection.execute(
+                update(t)
+                .where(and_(t.c.token_id == token_id, t.c.revoked_at.is_(None)))
+                .values(revoked_at=time.time())
+            )
+        return bool(done.rowcount)
+
+
+def _token(row: Any) -> TokenInfo:
+    return TokenInfo(
+        token_id=row["token_id"],
+        scope=row["scope"],
+        project=row["project"],
+        name=row["name"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def _result_key(value: tuple[Any, ...]) -> tuple[str, int]:
+    return value[1], value[2]
 
 
 def _choose_batches(sizes: list[tuple[int, int]], full: bool) -> list[int]:

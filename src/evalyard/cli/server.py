@@ -1,0 +1,118 @@
+"""``evalyard server``: the team server — the UI and the API the SDK logs through (SPEC §4).
+
+Example:
+    $ evalyard token create --scope write --store postgresql://evalyard@db/evalyard
+    eyd_...
+    $ evalyard server --host 0.0.0.0 --store postgresql://evalyard@db/evalyard \\
+          --allow-host evalyard.internal
+    evalyard server on http://evalyard.internal:8000/ (store: ..., auth on)
+
+Auth is on whenever the server binds an address other than loopback, and ``--auth`` turns
+it on for loopback too. The server keeps no state of its own: several processes on one
+PostgreSQL database (behind a load balancer) behave as one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import click
+
+from evalyard.cli.ui import _WILDCARDS, allowed_hosts_for
+from evalyard.cli.ui import _display as display_url
+from evalyard.config import resolve_store_url
+from evalyard.store import SQLStore, get_store
+
+__all__ = ["is_loopback", "server"]
+
+_DEFAULT_MAX_BODY = 64 * 1024 * 1024
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (so auth may stay off without ``--auth``)."""
+    if host in _WILDCARDS:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command("server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    default=None,
+    help="SQL store to serve (sqlite:///PATH, postgresql://...); "
+    "default: EVALYARD_STORE, else .evalyard/evalyard.db here.",
+)
+@click.option(
+    "--auth",
+    is_flag=True,
+    default=False,
+    help="Require access tokens on loopback too (always on for other addresses).",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1024),
+    default=_DEFAULT_MAX_BODY,
+    show_default=True,
+    help="Largest request body accepted (413 above it).",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests for this Host name (repeatable; '*' for any, behind a proxy).",
+)
+def server(
+    host: str,
+    port: int,
+    store_url: str | None,
+    auth: bool,
+    max_body_bytes: int,
+    allow_hosts: tuple[str, ...],
+) -> None:
+    """Serve the team server: the web UI and the API (/api/v1) the SDK logs through."""
+    import uvicorn
+
+    from evalyard.server.app import create_app
+
+    url = resolve_store_url(store_url)
+    if url.split("://", 1)[0].lower() in ("http", "https"):
+        raise click.UsageError("the team server serves an SQL store, not another server")
+    store = get_store(url)
+    auth_on = auth or not is_loopback(host)
+    app = create_app(
+        store,
+        allowed_hosts=allowed_hosts_for(host, allow_hosts),
+        writable=True,
+        auth=auth_on,
+        max_body_bytes=max_body_bytes,
+    )
+    if auth_on and isinstance(store, SQLStore) and not store.list_tokens():
+        click.echo(
+            "note: auth is on and the store has no access tokens yet; create one with "
+            f"`evalyard token create --scope write --store {display_url(url)}`",
+            err=True,
+        )
+    shown = "127.0.0.1" if host in _WILDCARDS else (f"[{host}]" if ":" in host else host)
+    state = "on" if auth_on else "off (loopback; --auth turns it on)"
+    click.echo(
+        f"evalyard server on http://{shown}:{port}/ (store: {display_url(url)}, auth {state}); "
+        "Ctrl-C stops it"
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )

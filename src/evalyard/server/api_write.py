@@ -1,0 +1,162 @@
+"""The write side of the API: runs, batches of results, metric definitions.
+
+| method and path under ``/api/v1`` | does |
+|---|---|
+| ``POST /runs`` | create a run (409 when the id is taken) |
+| ``POST /runs/{run_id}/reopen`` | set a run back to running |
+| ``POST /runs/{run_id}/finish`` | give a run, or one shard of it, its final status |
+| ``POST /runs/{run_id}/batches`` | log results, once per idempotency key |
+| ``POST /metric-definitions`` | create or replace a metric definition |
+
+A batch is checked record by record with the same code as local logging
+(:func:`~evalyard.runner.records.prepare_mapping`, then
+:func:`~evalyard.runner.records.checked_batch`) and written in one transaction together
+with its idempotency key, all or nothing: a refused record refuses the batch with 422
+naming its index and field. Handlers are plain functions run in a worker thread by
+:func:`~evalyard.server.access.guarded`, which has already read the body.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from evalyard.config import max_field_bytes
+from evalyard.core.ids import check_name
+from evalyard.core.model import RunStatus
+from evalyard.errors import InvalidInputError, StoreError
+from evalyard.runner.logging import define_metric
+from evalyard.runner.records import checked_batch, prepare_mapping
+from evalyard.server.access import check_project, grant_of, visible_run
+from evalyard.server.bodies import parse_json, validator
+from evalyard.server.openapi import BATCH_ENVELOPE, METRIC_DEFINITION_BODY, RUN_CREATE, RUN_FINISH
+from evalyard.server.responses import ORJSONResponse
+from evalyard.store.base import Store
+from evalyard.store.sql import SQLStore
+
+__all__ = ["create_run", "define_metric_definition", "finish_run", "log_batch", "reopen_run"]
+
+_RUN_CREATE = validator(RUN_CREATE)
+_RUN_FINISH = validator(RUN_FINISH)
+_BATCH = validator(BATCH_ENVELOPE)
+_METRIC = validator(METRIC_DEFINITION_BODY)
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def _sql_store(request: Request) -> SQLStore:
+    store = request.app.state.store
+    if not isinstance(store, SQLStore):
+        raise StoreError("this server's store cannot take writes (it is not an SQL store)")
+    return store
+
+
+def _body(request: Request, schema: Any) -> dict[str, Any]:
+    data: dict[str, Any] = parse_json(request.state.body, schema)
+    return data
+
+
+def _check_run_id(run_id: str) -> str:
+    run_id = check_name(run_id, what="run id")
+    if "/" in run_id or run_id in (".", ".."):
+        raise InvalidInputError(
+            f"run id {run_id!r} cannot be used in a URL; give the team server a run id "
+            "without '/' (and not '.' or '..')"
+        )
+    return run_id
+
+
+def create_run(request: Request) -> Response:
+    """Create a run in status running."""
+    body = _body(request, _RUN_CREATE)
+    project = check_name(body.get("project", "default"), what="project name")
+    check_project(grant_of(request), project)
+    name = body.get("name")
+    if name is not None:
+        name = check_name(name, what="run name")
+    dataset = body.get("dataset")
+    if dataset is not None:
+        dataset = check_name(dataset, what="dataset name")
+    run_id = _check_run_id(body.get("run_id") or uuid.uuid4().hex)
+    info = _store(request).create_run(
+        run_id=run_id,
+        name=name or f"run-{run_id[:8]}",
+        project=project,
+        dataset=dataset,
+        metadata=body.get("metadata") or {},
+    )
+    return ORJSONResponse({"run": info.to_dict()}, status_code=201)
+
+
+def reopen_run(request: Request) -> Response:
+    """Set a run back to running."""
+    store = _store(request)
+    info = visible_run(store, request.path_params["run_id"], grant_of(request))
+    return ORJSONResponse({"run": store.reopen_run(info.run_id).to_dict()})
+
+
+def finish_run(request: Request) -> Response:
+    """Give a run (or one shard of it) its final status."""
+    body = _body(request, _RUN_FINISH)
+    store = _store(request)
+    info = visible_run(store, request.path_params["run_id"], grant_of(request))
+    status = RunStatus(body["status"])
+    shard = body.get("shard")
+    if shard is None:
+        done = store.finish_run(info.run_id, status)
+    else:
+        if shard["index"] >= shard["count"]:
+            raise InvalidInputError(
+                f"shard index {shard['index']} is not below the shard count {shard['count']}"
+            )
+        done = store.finish_shard(
+            info.run_id, shard_index=shard["index"], shard_count=shard["count"], status=status
+        )
+    return ORJSONResponse({"run": done.to_dict()})
+
+
+def log_batch(request: Request) -> Response:
+    """Log a batch of results once per idempotency key, all or nothing."""
+    body = _body(request, _BATCH)
+    store = _sql_store(request)
+    info = visible_run(store, request.path_params["run_id"], grant_of(request))
+    limit = max_field_bytes()
+    prepared = [
+        prepare_mapping(record, index, limit=limit) for index, record in enumerate(body["records"])
+    ]
+    batch, conflict = checked_batch(prepared, store.metric_kinds(info.run_id), info.run_id)
+    if conflict is not None:
+        position, error = conflict
+        error.index = position
+        raise error
+    assert batch is not None
+    receipt = store.write_keyed_batch(info.run_id, batch, body["idempotency_key"])
+    return ORJSONResponse({"record_count": receipt.record_count, "duplicate": receipt.duplicate})
+
+
+def define_metric_definition(request: Request) -> Response:
+    """Create or replace a metric definition (checked as ``evalyard.define_metric`` does)."""
+    body = _body(request, _METRIC)
+    project = check_name(body.get("project", "default"), what="project name")
+    check_project(grant_of(request), project)
+    definition = define_metric(
+        body["name"],
+        direction=body.get("direction", "higher"),
+        tolerance=body.get("tolerance", 0.0),
+        project=project,
+        store=_store(request),
+    )
+    return ORJSONResponse(
+        {
+            "project": project,
+            "name": definition.name,
+            "direction": definition.direction.value,
+            "tolerance": definition.tolerance,
+        }
+    )

@@ -1,0 +1,126 @@
+"""Request bodies: the content type, the size limit, JSON, and the schema, in that order.
+
+A JSON endpoint refuses another content type with 415 before reading anything (a web page
+can POST ``text/plain`` to a local server without asking: RELIABILITY.md), a body over the
+server's limit with 413, and malformed JSON or a schema violation with 422 naming the
+field (``records[3].epoch``). Bodies are read in the event loop and parsed in a worker
+thread, with the endpoint.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from starlette.requests import Request
+
+from evalyard.server.errors import BodyTooLargeError, RequestBodyError, UnsupportedMediaTypeError
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "FORM_MEDIA_TYPE",
+    "JSON_MEDIA_TYPE",
+    "field_path",
+    "parse_json",
+    "read_body",
+    "validator",
+]
+
+#: The largest request body the server accepts unless told otherwise, in bytes.
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+JSON_MEDIA_TYPE = "application/json"
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def read_body(request: Request, *, media_type: str, limit: int) -> bytes:
+    """The request's body, refused with 415 for another media type and 413 over ``limit``.
+
+    An empty body is accepted without a content type (``POST /runs/{id}/reopen``).
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError(limit, int(declared))
+    got = _media_type(request)
+    if got != media_type and not (media_type == JSON_MEDIA_TYPE and got.endswith("+json")):
+        if declared == "0" or (declared is None and not got):
+            return b""
+        raise UnsupportedMediaTypeError(
+            f"this endpoint takes {media_type}, not {got or 'a body without a content type'}"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator of bodies for ``schema`` (JSON Schema 2020-12, as in OpenAPI 3.1)."""
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def field_path(path: Iterable[Any]) -> str:
+    """``["records", 3, "epoch"]`` → ``records[3].epoch``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _where(error: ValidationError) -> str | None:
+    path = deque(error.absolute_path)
+    instance = error.instance
+    if error.validator == "required" and isinstance(instance, dict):
+        missing = [name for name in error.validator_value if name not in instance]
+        if missing:
+            path.append(missing[0])
+    elif error.validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = error.schema.get("properties", {})
+        extra = sorted(str(name) for name in instance if name not in allowed)
+        if extra:
+            path.append(extra[0])
+    return field_path(path) or None
+
+
+def parse_json(raw: bytes, check: Draft202012Validator | None = None) -> Any:
+    """The JSON of a request body, checked against a schema.
+
+    Raises:
+        RequestBodyError: for malformed JSON or a schema violation, naming the field.
+    """
+    if not raw:
+        raise RequestBodyError("the request body is empty; send a JSON object")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RequestBodyError(f"the request body is not valid JSON: {exc}") from None
+    if check is not None:
+        error = next(iter(sorted(check.iter_errors(data), key=_order)), None)
+        if error is not None:
+            field = _where(error)
+            where = f" at {field}" if field else ""
+            # The message quotes the value, which may be huge: keep it short.
+            said = error.message if len(error.message) <= 300 else error.message[:300] + "…"
+            raise RequestBodyError(
+                f"the request body does not follow the schema{where}: {said}", field=field
+            )
+    return data
+
+
+def _order(error: ValidationError) -> tuple[int, str]:
+    return (len(error.absolute_path), str(list(error.absolute_path)))

@@ -1,0 +1,242 @@
+"""Access tokens, generated from the route table: every route without a token (401), with
+a read token on a write call (403), with another project's token (404 for its runs, 403
+for its project named explicitly); and the login form's cookie and CSRF checks."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from evalyard.server.routes import RouteSpec, route_table
+from tests.api.conftest import ServerProcess, Tokens
+
+PROTECTED = [spec for spec in route_table(writable=True) if spec.access != "public"]
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    url: str
+    body: dict[str, Any] | None
+
+
+def _runs(server: ServerProcess, tokens: Tokens) -> tuple[str, str]:
+    ids = []
+    with server.client(tokens.write) as client:
+        for name in ("auth-base", "auth-cand"):
+            run_id = f"{name}-{uuid.uuid4().hex[:8]}"
+            response = client.post(
+                "/api/v1/runs", json={"run_id": run_id, "name": name, "project": "a"}
+            )
+            assert response.status_code == 201, response.text
+            logged = client.post(
+                f"/api/v1/runs/{run_id}/batches",
+                json={
+                    "idempotency_key": uuid.uuid4().hex,
+                    "records": [{"id": "q1", "metrics": {"m": 1.0}}],
+                },
+            )
+            assert logged.status_code == 200, logged.text
+            ids.append(run_id)
+    return ids[0], ids[1]
+
+
+def _call(spec: RouteSpec, method: str, run_id: str, baseline: str) -> Call:
+    path = spec.path.replace("{run_id}", run_id).replace("{datapoint_id:path}", "q1")
+    query = {
+        "datapoint_q": "?id=q1",
+        "api_dp_q": "?id=q1",
+        "api_comparison": f"?compare={baseline}",
+        "api_metric_definitions": "?project=a",
+    }.get(spec.name, "")
+    bodies: dict[str, dict[str, Any]] = {
+        "api_create_run": {"project": "a", "name": "made-by-auth-test"},
+        "api_finish_run": {"status": "completed"},
+        "api_log_batch": {
+            "idempotency_key": uuid.uuid4().hex,
+            "records": [{"id": "q2", "metrics": {"m": 0.5}}],
+        },
+        "api_define_metric": {"project": "a", "name": "m", "direction": "higher"},
+    }
+    return Call(method, path + query, bodies.get(spec.name) if spec.body else None)
+
+
+def _calls(run_id: str, baseline: str) -> list[tuple[RouteSpec, Call]]:
+    return [
+        (spec, _call(spec, method, run_id, baseline))
+        for spec in PROTECTED
+        for method in spec.methods
+    ]
+
+
+def _send(client: httpx.Client, call: Call) -> httpx.Response:
+    return client.request(call.method, call.url, json=call.body, follow_redirects=False)
+
+
+def test_every_route_needs_a_valid_token(auth_server: tuple[ServerProcess, Tokens]) -> None:
+    server, tokens = auth_server
+    run_id, baseline = _runs(server, tokens)
+    assert len(PROTECTED) >= 25
+    for token in (None, "eyd_not-a-token", "garbage"):
+        with server.client(token) as client:
+            for spec, call in _calls(run_id, baseline):
+                response = _send(client, call)
+                assert response.status_code == 401, (spec.name, token, response.text)
+                if call.url.startswith("/api/"):
+                    assert response.json()["error"]["type"] == "AuthenticationError"
+                    assert response.headers["www-authenticate"].startswith("Bearer")
+                else:
+                    assert 'action="/login"' in response.text
+
+
+def test_a_read_token_reads_and_cannot_write(auth_server: tuple[ServerProcess, Tokens]) -> None:
+    server, tokens = auth_server
+    run_id, baseline = _runs(server, tokens)
+    with server.client(tokens.read) as client:
+        for spec, call in _calls(run_id, baseline):
+            response = _send(client, call)
+            if spec.access == "write":
+                assert response.status_code == 403, (spec.name, response.text)
+                assert response.json()["error"]["type"] == "PermissionDeniedError"
+            else:
+                assert response.status_code in (200, 302), (spec.name, response.text)
+
+
+def test_another_projects_token_sees_nothing_of_this_project(
+    auth_server: tuple[ServerProcess, Tokens],
+) -> None:
+    server, tokens = auth_server
+    run_id, baseline = _runs(server, tokens)
+    for token in (tokens.other_write, tokens.other_read):
+        with server.client(token) as client:
+            for spec, call in _calls(run_id, baseline):
+                response = _send(client, call)
+                if token == tokens.other_read and spec.access == "write":
+                    expected = 403  # the scope is checked first
+                elif "{run_id}" in spec.path:
+                    expected = 404  # another project's run is not revealed
+                elif spec.name in ("api_create_run", "api_metric_definitions", "api_define_metric"):
+                    expected = 403  # project "a" named explicitly
+                else:
+                    expected = response.status_code
+                    assert expected in (200, 302), (spec.name, response.text)
+                    assert run_id not in response.text
+                assert response.status_code == expected, (spec.name, response.text)
+
+
+def test_a_write_token_writes(auth_server: tuple[ServerProcess, Tokens]) -> None:
+    server, tokens = auth_server
+    run_id, baseline = _runs(server, tokens)
+    with server.client(tokens.write) as client:
+        for spec, call in _calls(run_id, baseline):
+            response = _send(client, call)
+            assert response.status_code in (200, 201, 302), (spec.name, response.text)
+
+
+def test_the_sdk_sends_evalyard_token(
+    auth_server: tuple[ServerProcess, Tokens], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evalyard
+
+    server, tokens = auth_server
+    with pytest.raises(evalyard.StoreError, match="EVALYARD_TOKEN"):
+        evalyard.start_run("no-token", project="a", store=server.url)
+    monkeypatch.setenv("EVALYARD_TOKEN", tokens.write)
+    from evalyard.store import close_stores
+
+    close_stores()
+    with evalyard.start_run("with-token", project="a", store=server.url) as run:
+        run.log("q", metrics={"m": 1.0})
+    assert evalyard.get_run(run.run_id, store=server.url).result_count == 1
+    with pytest.raises(evalyard.StoreError, match="opens project 'a' only"):
+        evalyard.start_run("elsewhere", project="b", store=server.url)
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert found is not None, page
+    return found.group(1)
+
+
+def test_the_login_form_sets_a_strict_httponly_cookie(
+    auth_server: tuple[ServerProcess, Tokens],
+) -> None:
+    server, tokens = auth_server
+    with server.client() as client:
+        assert client.get("/experiments").status_code == 401
+        form = client.get("/login?next=/datasets")
+        assert form.status_code == 200
+        csrf = _csrf(form.text)
+        bad = client.post("/login", data={"csrf": csrf, "token": "eyd_wrong", "next": "/datasets"})
+        assert bad.status_code == 401
+        assert "not valid" in bad.text
+        done = client.post(
+            "/login",
+            data={"csrf": csrf, "token": tokens.read, "next": "/datasets"},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+        assert done.headers["location"] == "/datasets"
+        cookie = done.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        page = client.get("/experiments")
+        assert page.status_code == 200
+        assert "Log out" in page.text
+        # The cookie opens pages, never writes.
+        write = client.post("/api/v1/runs", json={"project": "a"})
+        assert write.status_code == 401
+        logout_csrf = _csrf(page.text)
+        assert client.post("/logout", data={"csrf": "0" * 32}).status_code == 403
+        out = client.post("/logout", data={"csrf": logout_csrf}, follow_redirects=False)
+        assert out.status_code == 303
+        client.cookies.delete("evalyard_session")
+        assert client.get("/experiments").status_code == 401
+
+
+def test_forms_from_another_site_are_refused(auth_server: tuple[ServerProcess, Tokens]) -> None:
+    server, tokens = auth_server
+    with server.client() as client:
+        csrf = _csrf(client.get("/login").text)
+        forged = client.post(
+            "/login",
+            data={"csrf": csrf, "token": tokens.read},
+            headers={"origin": "http://evil.example"},
+        )
+        assert forged.status_code == 403
+        no_csrf = client.post("/login", data={"csrf": "f" * 32, "token": tokens.read})
+        assert no_csrf.status_code == 403
+        cross_site_api = client.post(
+            "/api/v1/runs",
+            json={"project": "a"},
+            headers={"origin": "http://evil.example", "authorization": f"Bearer {tokens.write}"},
+        )
+        assert cross_site_api.status_code == 403
+        open_redirect = client.post(
+            "/login",
+            data={"csrf": csrf, "token": tokens.read, "next": "//evil.example/x"},
+            follow_redirects=False,
+        )
+        assert open_redirect.headers["location"] == "/experiments"
+
+
+def test_a_revoked_token_is_refused(auth_server: tuple[ServerProcess, Tokens]) -> None:
+    from evalyard.server.tokens import create_token
+    from evalyard.store import SQLStore, open_store
+
+    server, _ = auth_server
+    store = open_store(server.store_url)
+    assert isinstance(store, SQLStore)
+    secret, info = create_token(store, scope="read")
+    try:
+        with server.client(secret) as client:
+            assert client.get("/api/v1/runs").status_code == 200
+            assert store.revoke_token(info.token_id)
+            assert client.get("/api/v1/runs").status_code == 401
+    finally:
+        store.close()
