@@ -7,9 +7,9 @@ itself (:mod:`.sql`) is written once against this interface.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, Select, Table
 from sqlalchemy.sql.dml import Insert
 
 __all__ = ["Dialect"]
@@ -36,6 +36,10 @@ class Dialect(Protocol):
 
     def insert_ignore(self, table: Table, *, keys: Sequence[str]) -> Insert:
         """INSERT that leaves an existing row with the same ``keys`` alone."""
+        ...
+
+    def fetch_blobs(self, connection: Connection, statement: Select[Any]) -> Sequence[Any]:
+        """Run a query whose rows hold large binary columns; rows have attribute access."""
         ...
 
     def read_options(self) -> dict[str, str]:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, text
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Connection, Engine, Select, Table, create_engine, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.dml import Insert
@@ -46,6 +48,18 @@ class PostgresDialect:
 
     def insert_ignore(self, table: Table, *, keys: Sequence[str]) -> Insert:
         return pg_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+
+    def fetch_blobs(self, connection: Connection, statement: Select[Any]) -> Sequence[Any]:
+        # bytea in psycopg's default text format arrives hex-encoded: decoding a run's
+        # metric blocks that way takes longer than comparing them. A binary cursor on the
+        # same connection (and transaction) gets the bytes as they are.
+        compiled = statement.compile(dialect=connection.dialect)
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with driver.cursor(binary=True, row_factory=namedtuple_row) as cursor:
+            cursor.execute(str(compiled), compiled.params)
+            rows: list[Any] = cursor.fetchall()
+        return rows
 
     def read_options(self) -> dict[str, str]:
         return {"isolation_level": "REPEATABLE READ"}

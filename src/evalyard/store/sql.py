@@ -605,18 +605,20 @@ class SQLStore:
         mb = schema.metric_blocks
         with self._read() as connection:
             self._require_run(connection, run_id)
-            rows = connection.execute(
+            rows = self.dialect.fetch_blobs(
+                connection,
                 select(mb.c.batch_id, mb.c.row_count, mb.c.ids, mb.c.epochs, mb.c.columns)
                 .where(and_(mb.c.run_id == run_id, mb.c.scope == scope))
-                .order_by(mb.c.batch_id)
-            ).all()
+                .order_by(mb.c.batch_id),
+            )
             live: LiveRecords | None = None
             if scope != SESSION_SCOPE and rows:
-                session_rows = connection.execute(
+                session_rows = self.dialect.fetch_blobs(
+                    connection,
                     select(mb.c.batch_id, mb.c.row_count, mb.c.ids, mb.c.epochs)
                     .where(and_(mb.c.run_id == run_id, mb.c.scope == SESSION_SCOPE))
-                    .order_by(mb.c.batch_id)
-                ).all()
+                    .order_by(mb.c.batch_id),
+                )
                 if len(session_rows) > 1:
                     _, live = merge_blocks(
                         [

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Select, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.dml import Insert
@@ -83,6 +83,9 @@ class SQLiteDialect:
 
     def insert_ignore(self, table: Table, *, keys: Sequence[str]) -> Insert:
         return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+
+    def fetch_blobs(self, connection: Connection, statement: Select[Any]) -> Sequence[Any]:
+        return connection.execute(statement).all()
 
     def read_options(self) -> dict[str, str]:
         # A deferred BEGIN takes its snapshot at the first read and keeps it (WAL).
