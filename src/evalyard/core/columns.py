@@ -301,8 +301,10 @@ def merge_blocks(
 
 
 def sort_block(block: Block) -> Block:
-    """The block's rows ordered by datapoint id, then epoch."""
+    """The block's rows ordered by datapoint id, then epoch (the same block if they are)."""
     if not block.epochs.any():
+        if _is_sorted_unique(block.ids):
+            return block
         order_list = sorted(range(len(block)), key=block.ids.__getitem__)
     else:
         pairs = list(zip(block.ids, block.epochs.tolist(), strict=True))

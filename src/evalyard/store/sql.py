@@ -560,6 +560,12 @@ class SQLStore:
             ):
                 block = decode_block(row.row_count, row.ids, row.epochs, row.columns)
                 by_scope.setdefault(row.scope, []).append((row.batch_id, block))
+            if len(chosen) == 1 and all(
+                sort_block(block) is block for blocks in by_scope.values() for _, block in blocks
+            ):
+                # One batch, already in datapoint order (a batch holds each record once).
+                self._refresh_counts(connection, run_id)
+                return
             session, live = merge_blocks(by_scope.pop(SESSION_SCOPE, []), want_live=True)
             merged = {SESSION_SCOPE: session}
             for scope, blocks in by_scope.items():
@@ -765,7 +771,8 @@ def _result_key(value: tuple[Any, ...]) -> tuple[str, int]:
 def _choose_batches(sizes: list[tuple[int, int]], full: bool) -> list[int]:
     """The batch ids to merge: all of them, or the newest small ones (size-tiered)."""
     if full:
-        return [batch_id for batch_id, _ in sizes] if len(sizes) > 1 else []
+        # A single batch too: merging it sorts it, which makes every later read cheaper.
+        return [batch_id for batch_id, _ in sizes]
     if len(sizes) <= MERGE_THRESHOLD:
         return []
     chosen: list[int] = []
