@@ -66,6 +66,12 @@ def check_datapoint_id(value: Any, *, index: int | None = None) -> str:
 
     Whole numbers are accepted and turned into their decimal text.
     """
+    if (
+        type(value) is str
+        and 0 < len(value) <= MAX_DATAPOINT_ID_LENGTH
+        and not _CONTROL.search(value)
+    ):
+        return value  # the common case, checked in one pass
     where = f" (record {index})" if index is not None else ""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidRecordError(

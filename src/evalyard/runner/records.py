@@ -167,8 +167,8 @@ def prepare_mapping(record: Any, index: int, *, limit: int) -> PreparedRecord:
             field="record",
             index=index,
         )
-    unknown = record.keys() - RECORD_KEYS
-    if unknown:
+    if not RECORD_KEYS.issuperset(record):
+        unknown = record.keys() - RECORD_KEYS
         raise InvalidRecordError(
             f"record {index} has unknown keys {sorted(map(str, unknown))}; a record has "
             f"{', '.join(sorted(RECORD_KEYS))}",
