@@ -14,12 +14,16 @@ def test_all_is_sorted_and_complete() -> None:
         name for name in dir(evalyard) if not name.startswith("_") and name not in {"annotations"}
     }
     modules = {"config", "core", "errors", "runner", "runs", "store", "cli", "demo", "server"}
+    modules |= {"version"}
     assert public - modules - set(evalyard.__all__) == set()
 
 
 def test_every_error_derives_from_evalyard_error() -> None:
     for name in errors.__all__:
         error = getattr(errors, name)
+        if issubclass(error, Warning):
+            assert issubclass(error, evalyard.EvalyardWarning)
+            continue
         assert issubclass(error, evalyard.EvalyardError)
     assert issubclass(evalyard.InvalidInputError, ValueError)
     assert issubclass(evalyard.RunNotFoundError, LookupError)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 import evalyard
+from evalyard.core.stats import Verdict
 from evalyard.errors import (
     AmbiguousRunError,
+    ComparisonWarning,
     InvalidInputError,
     InvalidReferenceError,
     RunNotFoundError,
@@ -87,7 +89,10 @@ def test_compare_runs_by_name(store: SQLStore) -> None:
 
     assert cmp.list_improved_metrics() == ["correct", "latency_ms", "score"]
     assert cmp.list_degraded_metrics() == ["correct", "latency_ms", "score"]
-    assert cmp.get_metric_delta("nope") is None
+    with pytest.raises(
+        KeyError, match=r"no metric 'nope' in this comparison; its metrics: 'correct'"
+    ):
+        cmp.get_metric_delta("nope")
 
     data = cmp.to_dict()
     assert data["metric_deltas"]["score"]["improved"] == ["q2"]
@@ -125,8 +130,21 @@ def test_swapping_and_self_comparison(store: SQLStore) -> None:
     backward = evalyard.compare_runs(old, new, store=store)
     for name, delta in forward.metric_deltas.items():
         assert delta.improved == backward.metric_deltas[name].degraded
-    itself = evalyard.compare_runs(new, new, store=store)
+    with pytest.warns(ComparisonWarning, match="the run is compared with itself"):
+        itself = evalyard.compare_runs(new, new, store=store)
     assert all(d.same_count == d.found_count for d in itself.metric_deltas.values())
+    assert itself.warnings
+    assert not forward.warnings
+
+
+def test_runs_without_shared_datapoints_warn(store: SQLStore) -> None:
+    with evalyard.start_run("a", store=store) as a:
+        a.log("q1", metrics={"score": 1.0})
+    with evalyard.start_run("b", store=store) as b:
+        b.log("q2", metrics={"score": 0.0})
+    with pytest.warns(ComparisonWarning, match="the runs share no datapoints"):
+        compared = evalyard.compare_runs(a, b, store=store)
+    assert compared.get_metric_delta("score").verdict is Verdict.INSUFFICIENT_DATA
 
 
 def test_run_references_fail_clearly(store: SQLStore) -> None:

@@ -24,34 +24,47 @@ from evalyard.core.model import (
     RunInfo,
     RunStatus,
 )
+from evalyard.core.summary import MetricSummary
 from evalyard.errors import (
     AmbiguousRunError,
+    ComparisonWarning,
     EvalyardError,
+    EvalyardWarning,
     InvalidInputError,
     InvalidMetricError,
     InvalidRecordError,
     InvalidReferenceError,
+    MissingDependencyError,
     RunExistsError,
     RunNotFoundError,
     StoreError,
     UnknownAggregateError,
+    UnknownMetricError,
 )
 from evalyard.runner.datasets import Dataset
 from evalyard.runner.evaluate import EvaluationResult, evaluate
 from evalyard.runner.evaluator import evaluator
 from evalyard.runner.logging import Run, define_metric, start_run
 from evalyard.runner.tracing import step, trace
-from evalyard.runs import compare_runs, get_results, get_run, list_runs
-
-__version__ = "0.1.0"
+from evalyard.runs import (
+    RunSummary,
+    compare_runs,
+    get_results,
+    get_run,
+    list_runs,
+    summarise_run,
+)
+from evalyard.version import __version__
 
 __all__ = [
     "AGGREGATE_FUNCTIONS",
     "AmbiguousRunError",
+    "ComparisonWarning",
     "Dataset",
     "Direction",
     "EvaluationResult",
     "EvalyardError",
+    "EvalyardWarning",
     "InvalidInputError",
     "InvalidMetricError",
     "InvalidRecordError",
@@ -59,6 +72,8 @@ __all__ = [
     "MetricDefinition",
     "MetricDelta",
     "MetricKind",
+    "MetricSummary",
+    "MissingDependencyError",
     "Result",
     "Run",
     "RunComparisonResult",
@@ -66,8 +81,10 @@ __all__ = [
     "RunInfo",
     "RunNotFoundError",
     "RunStatus",
+    "RunSummary",
     "StoreError",
     "UnknownAggregateError",
+    "UnknownMetricError",
     "__version__",
     "compare_runs",
     "define_metric",
@@ -79,5 +96,6 @@ __all__ = [
     "list_runs",
     "start_run",
     "step",
+    "summarise_run",
     "trace",
 ]

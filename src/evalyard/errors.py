@@ -7,11 +7,16 @@ EvalyardError
 │   ├── InvalidRecordError                    a result record that cannot be stored
 │   ├── InvalidReferenceError                 an empty or malformed run reference
 │   └── UnknownAggregateError                 an aggregate function that does not exist
+├── UnknownMetricError (also KeyError)        a metric a comparison does not hold: exit code 2
+├── MissingDependencyError (also ImportError) an optional library is not installed
 ├── RunNotFoundError (also LookupError)       no run matches a reference: exit code 2
 ├── RunExistsError                            a run with the id to create exists: exit code 2
 ├── AmbiguousRunError (also LookupError)      several runs match a reference: exit code 2
 └── StoreError                                the store cannot be opened or is unusable: exit code 2
 ```
+
+Warnings (``EvalyardWarning``, a UserWarning) say that something worked but says little,
+such as ``ComparisonWarning`` for a run compared with itself.
 
 Each error carries its context as attributes (the metric, the datapoint, the run) and a
 message that says what went wrong, where, and how to fix it. The CLI maps an error to its
@@ -25,15 +30,19 @@ from typing import ClassVar
 
 __all__ = [
     "AmbiguousRunError",
+    "ComparisonWarning",
     "EvalyardError",
+    "EvalyardWarning",
     "InvalidInputError",
     "InvalidMetricError",
     "InvalidRecordError",
     "InvalidReferenceError",
+    "MissingDependencyError",
     "RunExistsError",
     "RunNotFoundError",
     "StoreError",
     "UnknownAggregateError",
+    "UnknownMetricError",
 ]
 
 
@@ -119,6 +128,52 @@ class UnknownAggregateError(InvalidInputError):
         super().__init__(f"unknown aggregate function {name!r}; use one of: {', '.join(known)}")
         self.name = name
         self.known = tuple(known)
+
+
+class UnknownMetricError(EvalyardError, KeyError):
+    """A metric asked of a comparison (or a run) that does not hold it.
+
+    Attributes:
+        metric: the name asked for.
+        known: the metrics there are.
+    """
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(
+        self, metric: str, known: Sequence[str], *, where: str = "this comparison"
+    ) -> None:
+        listing = ", ".join(repr(name) for name in known) if known else "none"
+        super().__init__(f"no metric {metric!r} in {where}; its metrics: {listing}")
+        self.metric = metric
+        self.known = tuple(known)
+
+    def __str__(self) -> str:
+        # KeyError would otherwise show the message wrapped in quotes.
+        return str(self.args[0])
+
+
+class MissingDependencyError(EvalyardError, ImportError):
+    """An optional library a feature needs is not installed.
+
+    Attributes:
+        package: the package to install.
+    """
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, package: str, feature: str) -> None:
+        super().__init__(f"{feature} needs {package}: pip install {package}")
+        self.package = package
+
+
+class EvalyardWarning(UserWarning):
+    """The base of the warnings evalyard issues."""
+
+
+class ComparisonWarning(EvalyardWarning):
+    """A comparison that says little: a run compared with itself, or runs without a shared
+    datapoint."""
 
 
 class RunNotFoundError(EvalyardError, LookupError):

@@ -1,4 +1,10 @@
-"""The read side shared by the SDK, the CLI and the UI: finding runs and comparing them.
+"""The read side shared by the SDK, the CLI and the UI: finding, summarising and comparing
+runs.
+
+Every surface reads through here: ``evalyard show`` and the run pages summarise a run with
+:func:`summarise_run`; ``compare_runs``, ``evalyard compare`` and the comparison pages all
+end in :func:`compare_values`, which the web server calls directly with values it has
+cached, so a page never loads a run's values twice.
 
 Example:
     >>> import evalyard
@@ -9,21 +15,39 @@ Example:
 
 from __future__ import annotations
 
-from typing import Protocol
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from evalyard.core.aggregate import check_aggregate_function
+from evalyard.core.columns import ScopeValues
 from evalyard.core.compare import RunComparisonResult, check_alpha, compare_scopes
-from evalyard.core.model import Result, RunInfo
+from evalyard.core.model import MetricDefinition, Result, RunInfo
 from evalyard.core.stats import ALPHA
+from evalyard.core.summary import MetricSummary, summarise_scope
 from evalyard.errors import (
     AmbiguousRunError,
+    ComparisonWarning,
     InvalidInputError,
     InvalidReferenceError,
     RunNotFoundError,
+    UnknownMetricError,
 )
 from evalyard.store import SESSION_SCOPE, Store, get_store
 
-__all__ = ["RunReference", "compare_runs", "get_results", "get_run", "list_runs", "resolve_run"]
+__all__ = [
+    "RunReference",
+    "RunSummary",
+    "compare_runs",
+    "compare_values",
+    "definitions_for",
+    "get_results",
+    "get_run",
+    "list_runs",
+    "resolve_run",
+    "summarise_run",
+]
 
 
 class _HasRunId(Protocol):
@@ -82,6 +106,76 @@ def get_results(
     return target.get_results(resolve_run(reference, store=target).run_id, datapoint_ids)
 
 
+def definitions_for(store: Store, *infos: RunInfo) -> dict[str, MetricDefinition]:
+    """The metric definitions that apply to a comparison of these runs: their projects'
+    definitions, the first run's project winning a conflict."""
+    definitions: dict[str, MetricDefinition] = {}
+    for project in dict.fromkeys(info.project for info in reversed(infos)):
+        definitions.update(store.metric_definitions(project))
+    return definitions
+
+
+def _check_step(step: str | None, steps: list[str]) -> None:
+    if step is not None and step not in steps:
+        known = ", ".join(repr(s) for s in steps) if steps else "none"
+        raise InvalidInputError(
+            f"neither run has a step named {step!r}; the steps of these runs: {known}"
+        )
+
+
+def compare_values(
+    new_info: RunInfo,
+    old_info: RunInfo,
+    *,
+    new_values: ScopeValues,
+    old_values: ScopeValues,
+    definitions: Mapping[str, MetricDefinition],
+    steps: list[str],
+    aggregate_function: str = "average",
+    step: str | None = None,
+    alpha: float = ALPHA,
+) -> RunComparisonResult:
+    """Compare two runs from values already loaded (SPEC-level rules: docs/comparison.md).
+
+    What :func:`compare_runs` does once it has read the runs; a caller that keeps values
+    (the web server's cache) passes them in and nothing is read again.
+
+    Args:
+        new_info: the run under test.
+        old_info: the baseline.
+        new_values: the new run's values at the scope (the session, or ``step``).
+        old_values: the baseline's values at the same scope.
+        definitions: the metric definitions (see :func:`definitions_for`).
+        steps: the step names of either run, sorted.
+        aggregate_function: average, median, sum, min, max, p90 or p95.
+        step: the step the values are of, or None for the session level.
+        alpha: significance level of the verdicts.
+    """
+    found = compare_scopes(
+        new_values,
+        old_values,
+        definitions=definitions,
+        aggregate_function=aggregate_function,
+        step=step,
+        alpha=alpha,
+    )
+    return RunComparisonResult(
+        new_run_id=new_info.run_id,
+        old_run_id=old_info.run_id,
+        step=step,
+        aggregate_function=aggregate_function,
+        common_datapoints=found.common_datapoints,
+        new_only_datapoints=found.new_only_datapoints,
+        old_only_datapoints=found.old_only_datapoints,
+        metric_deltas=found.metric_deltas,
+        steps=steps,
+        new_run=new_info,
+        old_run=old_info,
+        alpha=alpha,
+        alignment=found.alignment,
+    )
+
+
 def compare_runs(
     new_run: RunReference,
     old_run: RunReference,
@@ -112,34 +206,99 @@ def compare_runs(
     steps = sorted(
         set(target.list_steps(new_info.run_id)) | set(target.list_steps(old_info.run_id))
     )
-    if step is not None and step not in steps:
-        known = ", ".join(repr(s) for s in steps) if steps else "none"
-        raise InvalidInputError(
-            f"neither run has a step named {step!r}; the steps of these runs: {known}"
-        )
+    _check_step(step, steps)
     scope = SESSION_SCOPE if step is None else step
-    definitions = target.metric_definitions(old_info.project)
-    if new_info.project != old_info.project:
-        definitions.update(target.metric_definitions(new_info.project))
-    found = compare_scopes(
-        target.load_scope(new_info.run_id, scope),
-        target.load_scope(old_info.run_id, scope),
-        definitions=definitions,
-        aggregate_function=aggregate_function,
-        step=step,
-        alpha=alpha,
+    new_values = target.load_scope(new_info.run_id, scope)
+    old_values = (
+        new_values
+        if old_info.run_id == new_info.run_id
+        else target.load_scope(old_info.run_id, scope)
     )
-    return RunComparisonResult(
-        new_run_id=new_info.run_id,
-        old_run_id=old_info.run_id,
-        step=step,
-        aggregate_function=aggregate_function,
-        common_datapoints=found.common_datapoints,
-        new_only_datapoints=found.new_only_datapoints,
-        old_only_datapoints=found.old_only_datapoints,
-        metric_deltas=found.metric_deltas,
+    result = compare_values(
+        new_info,
+        old_info,
+        new_values=new_values,
+        old_values=old_values,
+        definitions=definitions_for(target, new_info, old_info),
         steps=steps,
-        new_run=new_info,
-        old_run=old_info,
+        aggregate_function=aggregate_function,
+        step=step,
         alpha=alpha,
     )
+    for message in result.warnings:
+        warnings.warn(message, ComparisonWarning, stacklevel=2)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """One run and its metrics at every scope: what ``evalyard show`` and a run's page
+    show, and what ``evaluate`` prints at its end."""
+
+    run: RunInfo
+    """The run."""
+    metrics: list[MetricSummary]
+    """The session-level metrics, then each step's, by step name and metric name."""
+    steps: dict[str, int]
+    """Each step name, with how many datapoints have a step of that name."""
+
+    def metric(self, name: str, *, step: str | None = None) -> MetricSummary:
+        """The summary of one metric (at the session level, or of one step).
+
+        Raises:
+            UnknownMetricError: when the run has no such metric there.
+        """
+        for summary in self.metrics:
+            if summary.metric == name and summary.step == step:
+                return summary
+        known = [m.metric for m in self.metrics if m.step == step]
+        where = f"run {self.run.name!r}" + ("" if step is None else f" at step {step!r}")
+        raise UnknownMetricError(name, known, where=where)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as JSON-serialisable data."""
+        return {
+            "run": self.run.to_dict(),
+            "metrics": [m.to_dict() for m in self.metrics],
+            "steps": self.steps,
+        }
+
+
+def summarise_run(
+    reference: RunReference,
+    *,
+    aggregate_function: str = "average",
+    steps: bool = True,
+    alpha: float = ALPHA,
+    store: Store | str | None = None,
+) -> RunSummary:
+    """Summarise a run's metrics: each one's aggregate, interval and count, per scope.
+
+    Args:
+        reference: a run id, a unique name or id prefix, or a run object.
+        aggregate_function: average, median, sum, min, max, p90 or p95.
+        steps: also summarise the metrics of each step.
+        alpha: the intervals (of the mean, with ``average``) have confidence 1 − alpha.
+        store: a store, or a store URL.
+    """
+    check_aggregate_function(aggregate_function)
+    target = get_store(store)
+    info = resolve_run(reference, store=target)
+    definitions = definitions_for(target, info)
+    scopes: list[str | None] = [None]
+    if steps:
+        scopes += target.list_steps(info.run_id)
+    metrics: list[MetricSummary] = []
+    counts: dict[str, int] = {}
+    for step in scopes:
+        values = target.load_scope(info.run_id, SESSION_SCOPE if step is None else step)
+        if step is not None:
+            counts[step] = len(values.ids)
+        metrics += summarise_scope(
+            values,
+            definitions=definitions,
+            step=step,
+            aggregate_function=aggregate_function,
+            alpha=alpha,
+        )
+    return RunSummary(info, metrics, counts)

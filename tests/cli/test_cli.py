@@ -132,9 +132,9 @@ def test_show_json_holds_the_run_its_metrics_and_results(url: str) -> None:
     data = json.loads(result.stdout)
     assert data["run"] == evalyard.get_run(new_id, store=url).to_dict()
     assert data["steps"] == {"retrieve": 4}
-    own = evalyard.compare_runs(new_id, new_id, store=url)
+    own = evalyard.summarise_run(new_id, store=url)
     session = {m["metric"]: m for m in data["metrics"] if m["step"] is None}
-    assert session["score"]["average"] == own.metric_deltas["score"].new_aggregate
+    assert session["score"]["aggregate"] == own.metric("score").aggregate == 0.6625
     assert session["latency_ms"]["direction"] == "lower"
     assert [r["datapoint_id"] for r in data["results"]] == ["q1", "q2"]
 
@@ -167,8 +167,8 @@ def test_compare_table_shows_both_runs_counts_and_one_row_per_metric(url: str) -
     assert rows["score"][-3:] == ["1", "1", "1"]
     assert "≈" in rows["score"]
     # Lower is better for latency_ms: 250 → 172.5 is better.
-    assert rows["latency_ms"][1:7] == ["250", "172.5", "-77.5", "(-31.0%)", "▲", "better"]
-    assert rows["correct"][1:3] == ["0.25", "0.5"]  # pass rates
+    assert rows["latency_ms"][1:7] == ["250", "172.5", "−77.5", "(−31.0%)", "▲", "better"]
+    assert rows["correct"][1:3] == ["25.0%", "50.0%"]  # pass rates
     assert "verdicts: 0 improved, 0 regressed, 3 inconclusive" in out
 
 
@@ -188,7 +188,8 @@ def test_compare_markdown_is_a_table_with_one_row_per_metric(url: str) -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     start = lines.index(next(line for line in lines if line.startswith("| metric |")))
-    rows = [line for line in lines[start + 2 :] if line.startswith("|")]
+    end = lines.index("", start)
+    rows = [line for line in lines[start + 2 : end] if line.startswith("|")]
     assert [row.split(" | ")[0] for row in rows] == ["| correct", "| latency\\_ms", "| score"]
     cells = rows[2].strip("| ").split(" | ")
     assert cells[:6] == ["score", "0.475", "0.6625", "+0.1875", "+39.5%", "▲ better"]
@@ -245,7 +246,7 @@ def test_fail_on_regression_exits_1_on_a_significant_regression(url: str) -> Non
                     "--store", url)  # fmt: skip
     assert result.exit_code == 1
     assert "score" in result.stdout  # the comparison is printed all the same
-    assert result.stderr.startswith("--fail-on regression held for: score (mean diff -0.2")
+    assert result.stderr.startswith("--fail-on regression held for: score (mean diff −0.2")
     assert "▼ regressed" in result.stdout
 
 
@@ -254,7 +255,11 @@ def test_fail_on_passes_when_nothing_degraded(url: str, condition: str) -> None:
     new_id, _ = log_two_runs(url)
     result = invoke("compare", new_id, "--with", new_id, "--fail-on", condition, "--store", url)
     assert result.exit_code == 0
-    assert result.stderr == ""
+    # Comparing a run with itself passes, and says that it means nothing.
+    assert result.stderr == (
+        "warning: the run is compared with itself: every datapoint is the same, so nothing "
+        "can improve or regress; pick another run as the baseline\n"
+    )
 
 
 def test_fail_on_any_degraded_exits_1(url: str) -> None:

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 import evalyard
-from evalyard.cli.formatting import format_count, format_delta, format_number, format_percent
 from evalyard.cli.main import cli
+from evalyard.core.report import comparison_report
 from evalyard.demo.corpus import PASSAGES, passage_by_id
 from evalyard.demo.experiment import BASELINE, CANDIDATE
 from evalyard.demo.pipeline import answer_question
@@ -47,21 +47,17 @@ def test_demo_logs_two_runs_and_prints_their_comparison(url: str) -> None:
     assert set(comparison.metric_deltas) == {"error", "exact_match", "latency_ms", "token_f1"}
     assert comparison.steps == ["answer", "retrieve"]
     lines = out.splitlines()
-    for name, d in comparison.metric_deltas.items():
-        row = next(line for line in lines if line.startswith(name)).split()
-        scale = max(abs(d.old_aggregate or 0), abs(d.new_aggregate or 0))
-        assert row[1:4] == [
-            format_number(d.old_aggregate),
-            format_number(d.new_aggregate),
-            format_delta(d.delta, reference=scale),
-        ]
-        if d.percent_change is not None:
-            assert row[4] == f"({format_percent(d.percent_change)})"
-        assert row[-3:] == [
-            format_count(d.improved_count),
-            format_count(d.degraded_count),
-            format_count(d.same_count),
-        ]
+    for line in comparison_report(comparison).lines:
+        row = next(text for text in lines if text.startswith(line.metric + " "))
+        # The row states the report's numbers and words, in the table's order.
+        cells = [line.baseline, line.new, line.difference_with_percent, line.trend.text]
+        cells += [line.interval, line.p_adjusted, line.verdict.text]
+        at = 0
+        for cell in cells:
+            found = row.find(cell, at)
+            assert found >= 0, (cell, row)
+            at = found + len(cell)
+        assert row.split()[-3:] == [line.improved, line.degraded, line.same]
     assert f"evalyard compare {new_id[:8]} --with {old_id[:8]}" in out
     assert f"--store {url}" in out
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 import evalyard
-from evalyard.server.formatting import format_aggregate
+from evalyard.core.formats import format_aggregate
 from tests.server.conftest import XSS_PAYLOADS, Served
 
 CHROMIUM = Path("/usr/bin/chromium")

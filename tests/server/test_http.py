@@ -414,7 +414,14 @@ def test_runs_sharing_nothing_say_so(served: Served) -> None:
     runs = served.runs
     with served.client() as client:
         page = client.get(f"/runs/{runs.candidate}?compare={runs.unrelated}").text
-    assert "These runs share no datapoints" in page
+    assert "the runs share no datapoints: nothing can be paired" in page
+
+
+def test_a_run_compared_with_itself_warns(served: Served) -> None:
+    runs = served.runs
+    with served.client() as client:
+        page = client.get(f"/runs/{runs.candidate}?compare={runs.candidate}").text
+    assert "the run is compared with itself" in page
 
 
 def test_long_outputs_are_cut_in_the_table_and_whole_on_the_datapoint_page(

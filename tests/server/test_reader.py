@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+
 import evalyard
 from evalyard.core.model import RunInfo, RunStatus
+from evalyard.server import create_app
 from evalyard.server.reader import RUNNING_TTL, Reader, fingerprint
-from evalyard.store import SQLStore
+from evalyard.store import SQLStore, open_store
+from tests.server.conftest import log_runs, serve
 
 
 def _log(store: SQLStore, name: str, ids: list[str], value: float) -> str:
@@ -20,11 +30,11 @@ def test_a_comparison_is_computed_once_while_the_runs_are_unchanged(store: SQLSt
     new = _log(store, "new", ["a", "b"], 2.0)
     reader = Reader(store)
     new_info, old_info = store.get_run(new), store.get_run(old)
-    first = reader.comparison(new_info, old_info, aggregate_function="average", step=None)
+    first = reader.comparison(new_info, old_info, aggregate_function="average", step=None, steps=[])
     again = reader.comparison(
-        store.get_run(new), store.get_run(old), aggregate_function="average", step=None
+        store.get_run(new), store.get_run(old), aggregate_function="average", step=None, steps=[]
     )
-    other = reader.comparison(new_info, old_info, aggregate_function="median", step=None)
+    other = reader.comparison(new_info, old_info, aggregate_function="median", step=None, steps=[])
     assert again is first
     assert other is not first
     assert first.result.to_dict() == evalyard.compare_runs(new, old, store=store).to_dict()
@@ -35,9 +45,9 @@ def test_a_new_metric_definition_gives_a_new_comparison(store: SQLStore) -> None
     new = _log(store, "new", ["a"], 2.0)
     reader = Reader(store)
     args = (store.get_run(new), store.get_run(old))
-    before = reader.comparison(*args, aggregate_function="average", step=None)
+    before = reader.comparison(*args, aggregate_function="average", step=None, steps=[])
     evalyard.define_metric("m", direction="lower", store=store)
-    after = reader.comparison(*args, aggregate_function="average", step=None)
+    after = reader.comparison(*args, aggregate_function="average", step=None, steps=[])
     assert before.result.metric_deltas["m"].improved == ["a"]
     assert after.result.metric_deltas["m"].degraded == ["a"]
 
@@ -56,3 +66,45 @@ def test_candidates_are_runs_sharing_datapoints_with_the_count(store: SQLStore) 
     reader = Reader(store)
     found = reader.candidates(store.get_run(a))
     assert [(c.info.run_id, c.shared) for c in found] == [(b, 2)]
+
+
+def _count_value_reads(store: SQLStore) -> Counter[tuple[str, str]]:
+    """Count the reads of metric values, by (run id, scope), on the store's own engine."""
+    reads: Counter[tuple[str, str]] = Counter()
+
+    def seen(
+        _conn: object, _cursor: object, statement: str, _p: object, context: Any, _m: bool
+    ) -> None:
+        if "metric_blocks.columns" in statement:
+            params = context.compiled_parameters[0]
+            run_id = next(v for k, v in params.items() if k.startswith("run_id"))
+            scope = next(v for k, v in params.items() if k.startswith("scope"))
+            reads[(run_id, scope)] += 1
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    return reads
+
+
+@pytest.mark.parametrize("step", [None, "retrieve"])
+def test_a_cold_comparison_page_reads_each_runs_values_once(
+    tmp_path: Path, step: str | None
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'cold.db'}")
+    try:
+        ids = log_runs(store)
+        reads = _count_value_reads(store)
+        params = {"compare": ids["baseline"], **({"step": step} if step else {})}
+        with serve(create_app(store)) as base, httpx.Client(base_url=base) as client:
+            page = client.get(f"/runs/{ids['candidate']}", params=params)
+            assert page.status_code == 200
+            assert reads, "the page read no values"
+            assert max(reads.values()) == 1, reads
+            scope = step or ""
+            assert reads[(ids["candidate"], scope)] == reads[(ids["baseline"], scope)] == 1
+            # The next request (another page of the table, another filter) reads nothing.
+            before = dict(reads)
+            again = client.get(f"/runs/{ids['candidate']}", params={**params, "show": "regressed"})
+            assert again.status_code == 200
+            assert dict(reads) == before
+    finally:
+        store.close()

@@ -1,13 +1,10 @@
-"""Page views: numbers straight from the comparison, statistics shown when present."""
+"""Page views: numbers and words straight from the comparison's report."""
 
 from __future__ import annotations
 
-import dataclasses
-from types import SimpleNamespace
-from typing import Any
-
 import evalyard
-from evalyard.server.aggregates import has_statistics, metric_rows, summary
+from evalyard.core.report import comparison_report
+from evalyard.server.aggregates import metric_rows, summary
 from evalyard.server.query import ExperimentsQuery, RunQuery
 from evalyard.server.reader import Reader
 from evalyard.server.viewmodels import experiments_view
@@ -24,48 +21,10 @@ def _compare(store: SQLStore) -> evalyard.RunComparisonResult:
     return evalyard.compare_runs(new.run_id, old.run_id, store=store)
 
 
-def _without_statistics(result: Any) -> Any:
-    """The comparison as an evalyard without the statistics fields would give it."""
-    plain = (
-        "metric",
-        "step",
-        "kind",
-        "direction",
-        "tolerance",
-        "aggregate_function",
-        "old_aggregate",
-        "new_aggregate",
-        "delta",
-        "percent_change",
-        "old_count",
-        "new_count",
-        "found_count",
-        "improved_count",
-        "degraded_count",
-        "same_count",
-        "changed_count",
-        "improved",
-        "degraded",
-        "same",
-        "changed",
-    )
-    deltas = {
-        name: SimpleNamespace(**{f: getattr(d, f) for f in plain})
-        for name, d in result.metric_deltas.items()
-    }
-    return SimpleNamespace(
-        metric_deltas=deltas,
-        common_datapoints=result.common_datapoints,
-        new_only_datapoints=result.new_only_datapoints,
-        old_only_datapoints=result.old_only_datapoints,
-        list_improved_metrics=lambda: [n for n, d in deltas.items() if d.improved_count],
-        list_degraded_metrics=lambda: [n for n, d in deltas.items() if d.degraded_count],
-    )
-
-
 def test_metric_rows_carry_the_exact_numbers_and_filter_links(store: SQLStore) -> None:
     result = _compare(store)
-    rows = {row.metric: row for row in metric_rows(result, RunQuery(compare="o"), "/runs/n")}
+    report = comparison_report(result)
+    rows = {row.metric: row for row in metric_rows(report, RunQuery(compare="o"), "/runs/n")}
     score = result.metric_deltas["score"]
     assert rows["score"].new.value == repr(score.new_aggregate)
     assert rows["score"].delta.value == repr(score.delta)
@@ -75,22 +34,17 @@ def test_metric_rows_carry_the_exact_numbers_and_filter_links(store: SQLStore) -
     assert rows["passed"].new.text.endswith("%")  # a pass rate
 
 
-def test_statistics_are_shown_when_the_comparison_has_them(store: SQLStore) -> None:
+def test_metric_rows_state_the_reports_numbers_and_words(store: SQLStore) -> None:
     result = _compare(store)
-    fields = {f.name for f in dataclasses.fields(next(iter(result.metric_deltas.values())))}
-    rows = metric_rows(result, RunQuery(compare="o"), "/runs/n")
-    if "verdict" in fields:
-        assert has_statistics(result)
-        assert all(row.change.text for row in rows)
-        assert any("p" in row.stats for row in rows)
-    plain = _without_statistics(result)
-    assert not has_statistics(plain)
-    fallback = metric_rows(plain, RunQuery(compare="o"), "/runs/n")
-    assert all(row.stats == {} for row in fallback)
-    assert {row.change.text for row in fallback} <= {"▲ better", "▼ worse", "= no change", "—"}
-    strip = summary(plain)
-    assert not strip.by_verdict
+    report = comparison_report(result)
+    rows = metric_rows(report, RunQuery(compare="o"), "/runs/n")
+    for row, line in zip(rows, report.lines, strict=True):
+        assert (row.old.text, row.new.text) == (line.baseline, line.new)
+        assert row.verdict.text == line.verdict.text
+        assert (row.interval, row.p) == (line.interval, line.p_adjusted)
+    strip = summary(report)
     assert strip.shared == 20
+    assert strip.verdicts == report.verdicts
 
 
 def test_experiments_shows_up_to_three_key_metrics_most_common_first(store: SQLStore) -> None:

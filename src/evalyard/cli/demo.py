@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from evalyard.cli.formatting import short_id
 from evalyard.cli.render import comparison_table
 from evalyard.core.compare import RunComparisonResult
+from evalyard.core.report import short_id
 from evalyard.demo.experiment import (
     BASELINE,
     CANDIDATE,

@@ -13,26 +13,26 @@ print what a renderer (:mod:`evalyard.cli.render`) makes of it. Errors print one
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console, RenderableType
 
-from evalyard import __version__
 from evalyard.cli import render
 from evalyard.cli.demo import run_demo
 from evalyard.cli.exit_codes import CONDITION_HELD, FAIL_CONDITIONS, exit_code_for
-from evalyard.cli.formatting import format_interval, format_p
-from evalyard.cli.overview import load_run_overview
 from evalyard.cli.server import server
 from evalyard.cli.sync import sync
 from evalyard.cli.token import token
 from evalyard.cli.ui import ui
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
-from evalyard.errors import EvalyardError
-from evalyard.runs import compare_runs, list_runs
+from evalyard.core.formats import format_interval, format_p
+from evalyard.errors import ComparisonWarning, EvalyardError
+from evalyard.runs import compare_runs, get_results, list_runs, summarise_run
 from evalyard.store import get_store
+from evalyard.version import __version__
 
 __all__ = ["cli", "main"]
 
@@ -129,11 +129,17 @@ def runs_command(project: str | None, output_format: str, store_url: str | None)
 @_store_option
 def show_command(run: str, limit: int, output_format: str, store_url: str | None) -> None:
     """Show a run: its facts, metrics per step, and first results."""
-    overview = load_run_overview(run, result_limit=limit, store=store_url)
+    store = get_store(store_url)
+    summary = summarise_run(run, store=store)
+    results = []
+    if limit:
+        ids = [datapoint_id for datapoint_id, _ in store.result_keys(summary.run.run_id)]
+        shown = render.first_datapoints(list(dict.fromkeys(ids)), limit)
+        results = get_results(summary.run, shown, store=store) if shown else []
     if output_format == "json":
-        click.echo(render.overview_json(overview))
+        click.echo(render.summary_json(summary, results))
     else:
-        _print(render.overview_table(overview))
+        _print(render.summary_table(summary, results))
 
 
 @cli.command("compare")
@@ -182,25 +188,33 @@ def compare_command(
     "regressed" (significant after Holm's correction); --fail-on any-degraded when any
     shared datapoint got worse on any metric.
     """
-    comparison = compare_runs(
-        run, baseline, aggregate_function=aggregate, step=step, alpha=alpha, store=store_url
-    )
+    with warnings.catch_warnings():
+        # The warnings go to stderr below, as one line each, not as Python warnings.
+        warnings.simplefilter("ignore", ComparisonWarning)
+        comparison = compare_runs(
+            run, baseline, aggregate_function=aggregate, step=step, alpha=alpha, store=store_url
+        )
+    for warning in comparison.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if output_format == "json":
         click.echo(render.comparison_json(comparison))
     elif output_format == "markdown":
         click.echo(render.comparison_markdown(comparison), nl=False)
     else:
-        _print(render.comparison_table(comparison))
+        console = _console()
+        console.print(render.comparison_table(comparison, width=console.width))
     if fail_on is not None:
         metrics = FAIL_CONDITIONS[fail_on](comparison)
         if metrics:
-            details = [
-                f"{name} (mean diff {format_interval(comparison.metric_deltas[name])}, "
-                f"p(Holm) {format_p(comparison.metric_deltas[name].p_adjusted)})"
-                if fail_on == "regression"
-                else name
-                for name in metrics
-            ]
+            details = []
+            for name in metrics:
+                d = comparison.metric_deltas[name]
+                interval = format_interval(d.mean_diff, d.ci_low, d.ci_high, kind=d.kind)
+                details.append(
+                    f"{name} (mean diff {interval}, p(Holm) {format_p(d.p_adjusted)})"
+                    if fail_on == "regression"
+                    else name
+                )
             click.echo(f"--fail-on {fail_on} held for: {'; '.join(details)}", err=True)
             ctx.exit(CONDITION_HELD)
 

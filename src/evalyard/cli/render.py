@@ -1,9 +1,11 @@
-"""Renderers of runs, one run's overview and comparisons: rich tables, JSON and Markdown.
+"""Renderers of runs, one run's summary and comparisons: rich tables, JSON and Markdown.
 
 Pure: each takes values and returns a rich renderable or a string; the commands print them.
-Every string that comes from users or models (run names, metric names, metadata, inputs
-and outputs) goes into a :class:`rich.text.Text`, never into console markup, so a run named
-``[red]x`` prints as ``[red]x``; in Markdown it is escaped (:func:`markdown_escape`).
+A comparison is rendered from its :class:`~evalyard.core.report.ComparisonReport`, the
+same lines the web page shows. Every string that comes from users or models (run names,
+metric names, metadata, inputs and outputs) goes into a :class:`rich.text.Text`, never into
+console markup, so a run named ``[red]x`` prints as ``[red]x``; in Markdown it is escaped
+(:func:`~evalyard.cli.text.markdown_escape`).
 
 Example:
     >>> comparison = evalyard.compare_runs("candidate", "baseline")  # doctest: +SKIP
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,49 +25,42 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from evalyard.cli.formatting import (
-    MISSING,
-    Trend,
-    excerpt,
-    format_count,
-    format_delta,
-    format_interval,
-    format_number,
-    format_p,
-    format_percent,
-    format_time,
-    markdown_escape,
-    printable,
+from evalyard.cli.text import excerpt, markdown_escape, printable
+from evalyard.core.compare import RunComparisonResult
+from evalyard.core.formats import MISSING, format_count, format_number, format_time
+from evalyard.core.ids import natural_sorted
+from evalyard.core.model import Result, RunInfo, RunStatus
+from evalyard.core.report import (
+    ComparisonReport,
+    MetricLine,
+    comparison_report,
+    format_summary,
     short_id,
-    trend,
 )
-from evalyard.cli.overview import RunOverview
-from evalyard.core.compare import MetricDelta, RunComparisonResult
-from evalyard.core.model import Direction, MetricKind, RunInfo, RunStatus
 from evalyard.core.stats import Verdict
+from evalyard.core.words import Tone, direction_word
+from evalyard.runs import RunSummary
 
 __all__ = [
+    "TONE_STYLES",
     "comparison_json",
     "comparison_markdown",
     "comparison_table",
-    "overview_json",
-    "overview_table",
     "render_text",
     "runs_json",
     "runs_table",
+    "summary_json",
+    "summary_table",
 ]
 
-_TREND_LABELS = {
-    Trend.BETTER: ("▲ better", "green"),
-    Trend.WORSE: ("▼ worse", "red"),
-    Trend.SAME: ("= same", "dim"),
-    Trend.CHANGED: ("≠ changed", "yellow"),
-}
-_VERDICT_LABELS = {
-    Verdict.IMPROVED: ("▲ improved", "green"),
-    Verdict.REGRESSED: ("▼ regressed", "red"),
-    Verdict.INCONCLUSIVE: ("≈ inconclusive", ""),
-    Verdict.INSUFFICIENT_DATA: ("· too few pairs", "dim"),
+#: How each tone of :mod:`evalyard.core.words` is coloured in a terminal.
+TONE_STYLES = {
+    Tone.BETTER: "green",
+    Tone.WORSE: "red",
+    Tone.SAME: "dim",
+    Tone.CHANGED: "yellow",
+    Tone.MUTED: "dim",
+    Tone.PLAIN: "",
 }
 _STATUS_STYLES = {
     RunStatus.COMPLETED: "green",
@@ -74,6 +69,8 @@ _STATUS_STYLES = {
     RunStatus.CANCELLED: "dim",
 }
 _METADATA_DIFFERENCES_SHOWN = 8
+#: How many regressed datapoints the Markdown report lists per metric.
+REGRESSIONS_LISTED = 10
 
 
 def _text(value: str, style: str = "") -> Text:
@@ -149,9 +146,9 @@ def _metric_value(value: Any) -> str:
     return excerpt(value, width=24)
 
 
-def overview_table(overview: RunOverview) -> RenderableType:
-    """One run: its header, its metrics per scope, its steps and its first results."""
-    info = overview.run
+def summary_table(summary: RunSummary, results: Sequence[Result] = ()) -> RenderableType:
+    """One run: its header, its metrics per scope, its steps and the results given."""
+    info = summary.run
     header = Table.grid(padding=(0, 2))
     header.add_column(style="dim")
     header.add_column()
@@ -168,9 +165,9 @@ def overview_table(overview: RunOverview) -> RenderableType:
             f"({format_count(info.result_count)} results over all epochs)"
         ),
     )
-    if overview.steps:
+    if summary.steps:
         listing = ", ".join(
-            f"{name} ({format_count(count)} datapoints)" for name, count in overview.steps.items()
+            f"{name} ({format_count(count)} datapoints)" for name, count in summary.steps.items()
         )
         header.add_row("steps", _text(listing))
     for position, (key, value) in enumerate(sorted(info.metadata.items())):
@@ -180,37 +177,37 @@ def overview_table(overview: RunOverview) -> RenderableType:
         )
     parts: list[RenderableType] = [header]
 
-    if overview.metrics:
+    if summary.metrics:
         metrics = _table(title="Metrics")
         metrics.add_column("scope")
         metrics.add_column("metric")
         metrics.add_column("kind")
         metrics.add_column("better")
-        metrics.add_column("average", justify="right")
+        metrics.add_column("mean [95% CI]", justify="right")
         metrics.add_column("datapoints", justify="right")
-        for summary in overview.metrics:
+        for metric in summary.metrics:
             metrics.add_row(
-                _text(summary.step or "session", "" if summary.step else "dim"),
-                _text(summary.metric, "bold"),
-                _text(summary.kind.value),
-                _text(_better(summary.direction, summary.kind)),
-                _text(format_number(summary.average)),
-                _text(format_count(summary.count)),
+                _text(metric.step or "session", "" if metric.step else "dim"),
+                _text(metric.metric, "bold"),
+                _text(metric.kind.value),
+                _text(direction_word(metric.direction, metric.kind)),
+                _text(format_summary(metric)),
+                _text(format_count(metric.count)),
             )
         parts += [Text(), metrics]
 
-    if overview.results:
-        total = info.datapoint_count
-        title = f"Results of the first {overview.shown_datapoints} of {total} datapoints"
-        results = _table(title=title)
-        show_epochs = any(result.epoch for result in overview.results)
-        results.add_column("datapoint", no_wrap=True)
+    if results:
+        shown = len({result.datapoint_id for result in results})
+        title = f"Results of the first {shown} of {info.datapoint_count} datapoints"
+        table = _table(title=title)
+        show_epochs = any(result.epoch for result in results)
+        table.add_column("datapoint", no_wrap=True)
         if show_epochs:
-            results.add_column("epoch", justify="right")
-        results.add_column("inputs")
-        results.add_column("outputs")
-        results.add_column("metrics")
-        for result in overview.results:
+            table.add_column("epoch", justify="right")
+        table.add_column("inputs")
+        table.add_column("outputs")
+        table.add_column("metrics")
+        for result in results:
             scores = " ".join(f"{k}={_metric_value(v)}" for k, v in result.metrics.items())
             outputs = _text(excerpt(result.outputs, width=40))
             if result.error is not None:
@@ -219,235 +216,181 @@ def overview_table(overview: RunOverview) -> RenderableType:
             if show_epochs:
                 row.append(_text(str(result.epoch)))
             row += [_text(excerpt(result.inputs, width=40)), outputs, _text(scores or MISSING)]
-            results.add_row(*row)
-        parts += [Text(), results]
+            table.add_row(*row)
+        parts += [Text(), table]
     return Group(*parts)
 
 
-def overview_json(overview: RunOverview) -> str:
-    """One run's overview as JSON (:meth:`RunOverview.to_dict`)."""
-    return _to_json(overview.to_dict())
+def summary_json(summary: RunSummary, results: Sequence[Result] = ()) -> str:
+    """One run's summary as JSON (:meth:`RunSummary.to_dict`, with the results given)."""
+    data = summary.to_dict()
+    data["results"] = [result.to_dict() for result in results]
+    return _to_json(data)
 
 
-def _better(direction: Direction, kind: MetricKind) -> str:
-    if kind is MetricKind.STRING or direction is Direction.NONE:
-        return "–"
-    return direction.value
+def first_datapoints(ids: Sequence[str], limit: int) -> list[str]:
+    """The first ``limit`` datapoint ids in natural order (``q2`` before ``q10``)."""
+    return natural_sorted(ids)[: max(limit, 0)]
 
 
 # -- comparisons ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class _MetricRow:
-    """One metric's row of a comparison, as text, shared by the table and Markdown."""
+class _Column:
+    """A column of the comparison table, and how much keeping it matters."""
 
-    delta: MetricDelta
-    baseline: str
-    new: str
-    difference: str
-    percent: str
-    trend: Trend | None
-    interval: str
-    p_adjusted: str
-    verdict: str
-    verdict_style: str
+    header: str
+    cell: Callable[[MetricLine], Text]
+    priority: int
+    """Lower is kept longer when the table must fit a narrow terminal."""
+    right: bool = True
 
 
-def _metric_rows(comparison: RunComparisonResult) -> list[_MetricRow]:
-    rows = []
-    for delta in comparison.metric_deltas.values():
-        scale = max(abs(delta.old_aggregate or 0.0), abs(delta.new_aggregate or 0.0))
-        rows.append(
-            _MetricRow(
-                delta=delta,
-                baseline=format_number(delta.old_aggregate),
-                new=format_number(delta.new_aggregate),
-                difference=format_delta(delta.delta, reference=scale),
-                percent=format_percent(delta.percent_change),
-                trend=trend(delta),
-                interval=format_interval(delta),
-                p_adjusted=format_p(delta.p_adjusted),
-                verdict=_verdict_label(delta)[0],
-                verdict_style=_verdict_label(delta)[1],
+def _count_cell(count: int, text: str, style: str) -> Text:
+    return _text(text, style if count else "dim")
+
+
+def _columns(report: ComparisonReport) -> list[_Column]:
+    def verdict(line: MetricLine) -> Text:
+        return _text(line.verdict.text, TONE_STYLES[line.verdict.tone])
+
+    def difference(line: MetricLine) -> Text:
+        tone = line.trend.tone
+        return _text(line.difference_with_percent, TONE_STYLES[tone] if tone in _JUDGED else "")
+
+    columns = [
+        _Column("metric", lambda line: _text(line.metric, "bold"), 0, right=False),
+        _Column("baseline", lambda line: _text(line.baseline), 1),
+        _Column("this run", lambda line: _text(line.new), 1),
+        _Column("delta (change)", difference, 3),
+        _Column(
+            "trend", lambda line: _text(line.trend.text, TONE_STYLES[line.trend.tone]), 9, False
+        ),
+        _Column("mean diff [95% CI]", lambda line: _text(line.interval), 6),
+        _Column("p (Holm)", lambda line: _text(line.p_adjusted), 7),
+        _Column("verdict", verdict, 2, right=False),
+        _Column(
+            "improved",
+            lambda line: _count_cell(line.delta.improved_count, line.improved, "green"),
+            5,
+        ),
+        _Column(
+            "degraded",
+            lambda line: _count_cell(line.delta.degraded_count, line.degraded, "red"),
+            4,
+        ),
+        _Column("same", lambda line: _count_cell(line.delta.same_count, line.same, ""), 8),
+    ]
+    if report.shows_changed:
+        columns.append(
+            _Column(
+                "changed",
+                lambda line: _count_cell(line.delta.changed_count, line.changed, "yellow"),
+                10,
             )
         )
-    return rows
+    return columns
 
 
-def _with_percent(row: _MetricRow) -> str:
-    return row.difference if row.percent == MISSING else f"{row.difference} ({row.percent})"
+_JUDGED = (Tone.BETTER, Tone.WORSE)
 
 
-def _verdict_label(delta: MetricDelta) -> tuple[str, str]:
-    if delta.verdict is None:
-        return "not tested", "dim"
-    if delta.verdict is Verdict.INSUFFICIENT_DATA and delta.found_count >= 2:
-        # Enough pairs, but not one of them changed: nothing for a test to work on.
-        return "= no change", "dim"
-    label, style = _VERDICT_LABELS[delta.verdict]
-    if delta.verdict is Verdict.INCONCLUSIVE and delta.mde is not None:
-        # The smallest change this sample could have detected (80% power).
-        scale, unit = (100.0, " pp") if delta.kind is MetricKind.BOOL else (1.0, "")
-        label += f" ±{format_number(delta.mde * scale)}{unit}"
-    return label, style
+def _metrics_table(
+    report: ComparisonReport, columns: Sequence[_Column], *, name_width: int | None = None
+) -> Table:
+    table = _table()
+    for column in columns:
+        is_name = column.header == "metric"
+        table.add_column(
+            column.header,
+            justify="right" if column.right else "left",
+            no_wrap=not is_name,
+            overflow="fold",
+            max_width=name_width if is_name else None,
+        )
+    for line in report.lines:
+        table.add_row(*(column.cell(line) for column in columns))
+    return table
 
 
-def verdict_summary(comparison: RunComparisonResult) -> str:
-    """One line: how many metrics improved, regressed or were inconclusive, and how judged."""
-    verdicts = [v for v in comparison.verdicts().values() if v is not None]
-    counts = [
-        f"{sum(v is kind for v in verdicts)} {kind.value}"
-        for kind in (Verdict.IMPROVED, Verdict.REGRESSED, Verdict.INCONCLUSIVE)
-    ]
-    short = sum(v is Verdict.INSUFFICIENT_DATA for v in verdicts)
-    if short:
-        counts.append(f"{short} not testable (too few pairs, or no change)")
-    return (
-        f"verdicts: {', '.join(counts)} (paired tests over shared datapoints, "
-        f"Holm-adjusted, α={comparison.alpha:g})"
-    )
+#: The narrowest the metric column gets (longer names wrap) before columns are left out.
+_NAME_WIDTH = 16
 
 
-def _shows_changed(comparison: RunComparisonResult) -> bool:
-    # The "changed" column only means something for direction-none and string metrics.
-    return any(d.direction is Direction.NONE for d in comparison.metric_deltas.values())
+def _fitted(report: ComparisonReport, width: int) -> tuple[Table, list[str]]:
+    """The metrics table with as many columns as fit ``width``; the dropped headers.
 
-
-def _run_label(info: RunInfo | None, run_id: str) -> tuple[str, str]:
-    return (info.name if info is not None else run_id), short_id(run_id)
-
-
-def _run_facts(info: RunInfo | None) -> str:
-    if info is None:
-        return ""
-    facts = [info.status.value]
-    if info.dataset:
-        facts.append(f"dataset {info.dataset}")
-    facts.append(f"{format_count(info.datapoint_count)} datapoints")
-    return " · ".join(facts)
-
-
-def _metadata_differences(comparison: RunComparisonResult) -> list[str]:
-    new, old = comparison.new_run, comparison.old_run
-    if new is None or old is None:
-        return []
-    differences = []
-    for key in sorted(set(new.metadata) | set(old.metadata)):
-        before, after = old.metadata.get(key), new.metadata.get(key)
-        if before != after:
-            differences.append(f"{key}: {excerpt(before, width=30)} → {excerpt(after, width=30)}")
-    return differences
-
-
-def _scope_line(comparison: RunComparisonResult) -> str:
-    scope = f"step {comparison.step}" if comparison.step else "session"
-    line = f"{scope} · aggregate {comparison.aggregate_function}"
-    if comparison.steps and comparison.step is None:
-        line += f" · steps: {', '.join(comparison.steps)} (--step NAME)"
-    return line
-
-
-def _datapoints_line(comparison: RunComparisonResult) -> str:
-    return (
-        f"{format_count(len(comparison.common_datapoints))} shared · "
-        f"{format_count(len(comparison.new_only_datapoints))} only in this run · "
-        f"{format_count(len(comparison.old_only_datapoints))} only in the baseline"
-    )
-
-
-def _lower_is_better(comparison: RunComparisonResult) -> list[str]:
-    return [name for name, d in comparison.metric_deltas.items() if d.direction is Direction.LOWER]
-
-
-def comparison_table(comparison: RunComparisonResult) -> RenderableType:
-    """A comparison as a terminal table: both runs, the datapoint counts, one row per metric.
-
-    Improvements are green and regressions red, and each also says so in words
-    (``▲ better``, ``▼ worse``, and the ``improved`` / ``degraded`` columns), so the table
-    reads the same without colour.
+    Long metric names wrap first; then the least needed columns are left out, one by one.
     """
-    labels = [
-        ("this run", *_run_label(comparison.new_run, comparison.new_run_id), comparison.new_run),
-        ("baseline", *_run_label(comparison.old_run, comparison.old_run_id), comparison.old_run),
-    ]
-    name_width = max(len(printable(name)) for _, name, _, _ in labels)
+    every = _columns(report)
+    columns = list(every)
+    # Measured on an unbounded console: the natural width, before rich squashes columns.
+    measurer = Console(width=100_000, color_system=None, file=io.StringIO())
+    while True:
+        for name_width in (None, _NAME_WIDTH):
+            table = _metrics_table(report, columns, name_width=name_width)
+            if measurer.measure(table).maximum <= width:
+                return table, [c.header for c in every if c not in columns]
+        droppable = [c for c in columns if c.priority > 2]
+        if not droppable:
+            return table, [c.header for c in every if c not in columns]
+        last = max(droppable, key=lambda c: c.priority)
+        columns = [c for c in columns if c is not last]
+
+
+def comparison_table(comparison: RunComparisonResult, *, width: int = 200) -> RenderableType:
+    """A comparison as a terminal table that fits ``width`` columns.
+
+    Both runs, the datapoint counts, the scope, and one row per metric. Improvements are
+    green and regressions red, and each also says so in words (``▲ improved``, ``▼ worse``),
+    so the table reads the same without colour. On a narrow terminal the least needed
+    columns are left out, and a note says which.
+    """
+    report = comparison_report(comparison)
+    runs = [report.new, report.old]
+    name_width = max(len(printable(run.name)) for run in runs)
     header = Table.grid(padding=(0, 2))
     header.add_column(style="dim", no_wrap=True)
     header.add_column()
-    for label, name, identifier, info in labels:
+    for run in runs:
         header.add_row(
-            label,
+            run.role,
             Text.assemble(
-                (printable(name).ljust(name_width), "bold"),
+                (printable(run.name).ljust(name_width), "bold"),
                 "  ",
-                (identifier, "cyan"),
+                (run.short_id, "cyan"),
                 "  ",
-                printable(_run_facts(info)),
+                printable(run.facts),
             ),
         )
-    header.add_row("datapoints", _text(_datapoints_line(comparison)))
-    header.add_row("scope", _text(_scope_line(comparison)))
-    differences = _metadata_differences(comparison)
+    header.add_row("datapoints", _text(report.datapoints))
+    header.add_row("scope", _text(report.scope))
+    differences = report.metadata_differences
     if differences:
-        shown = differences[:_METADATA_DIFFERENCES_SHOWN]
+        shown = [excerpt(d, width=64) for d in differences[:_METADATA_DIFFERENCES_SHOWN]]
         more = len(differences) - len(shown)
         header.add_row(
             "metadata", _text(" · ".join(shown) + (f" · and {more} more" if more else ""))
         )
-    parts: list[RenderableType] = [header, Text()]
-
-    rows = _metric_rows(comparison)
-    if not rows:
+    parts: list[RenderableType] = [header]
+    parts += [_text(f"warning: {w}", "yellow") for w in report.warnings]
+    parts.append(Text())
+    if not report.lines:
         parts.append(Text("Neither run has metrics at this scope.", style="dim"))
         return Group(*parts)
-    changed_column = _shows_changed(comparison)
-    table = _table()
-    table.add_column(
-        "metric", no_wrap=True, min_width=min(40, max(len(r.delta.metric) for r in rows))
-    )
-    for name in ("baseline", "this run", "delta (change)"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("trend", no_wrap=True)
-    table.add_column("mean diff [95% CI]", justify="right", no_wrap=True)
-    table.add_column("p (Holm)", justify="right", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
-    for name in ("improved", "degraded", "same"):
-        table.add_column(name, justify="right")
-    if changed_column:
-        table.add_column("changed", justify="right")
-    for row in rows:
-        d = row.delta
-        label, style = _TREND_LABELS[row.trend] if row.trend else (MISSING, "dim")
-        judged = row.trend in (Trend.BETTER, Trend.WORSE)
-        cells = [
-            _text(d.metric, "bold"),
-            _text(row.baseline),
-            _text(row.new),
-            _text(_with_percent(row), style if judged else ""),
-            _text(label, style),
-            _text(row.interval),
-            _text(row.p_adjusted),
-            _text(row.verdict, row.verdict_style),
-            _text(format_count(d.improved_count), "green" if d.improved_count else "dim"),
-            _text(format_count(d.degraded_count), "red" if d.degraded_count else "dim"),
-            _text(format_count(d.same_count), "" if d.same_count else "dim"),
-        ]
-        if changed_column:
-            cells.append(
-                _text(format_count(d.changed_count), "yellow" if d.changed_count else "dim")
-            )
-        table.add_row(*cells)
+    table, dropped = _fitted(report, width)
     parts.append(table)
-    parts.append(_text(verdict_summary(comparison)))
-    lower = _lower_is_better(comparison)
-    note = (
-        "trend: how the aggregate moved, judged by each metric's direction; "
-        "± after inconclusive: the smallest change this sample could detect"
-    )
-    if lower:
-        note += f" (lower is better for {', '.join(lower)})"
-    parts.append(_text(note, "dim"))
+    parts.append(_text(report.verdicts))
+    notes = list(report.notes)
+    if "trend" not in dropped:
+        notes.append("trend: how the aggregate moved, judged by each metric's direction")
+    if dropped:
+        notes.append(
+            f"left out to fit {width} columns: {', '.join(dropped)} "
+            "(a wider terminal, or --format markdown or json, shows them)"
+        )
+    parts += [_text(note, "dim") for note in notes]
     return Group(*parts)
 
 
@@ -457,61 +400,82 @@ def comparison_json(comparison: RunComparisonResult) -> str:
 
 
 def comparison_markdown(comparison: RunComparisonResult) -> str:
-    """A comparison as a GitHub-flavoured Markdown table, for a CI comment."""
-    new_name, new_id = _run_label(comparison.new_run, comparison.new_run_id)
-    old_name, old_id = _run_label(comparison.old_run, comparison.old_run_id)
+    """A comparison as GitHub-flavoured Markdown, for a CI comment: both runs, one row per
+    metric, and the datapoints that regressed most on each metric."""
+    report = comparison_report(comparison)
+    new, old = report.new, report.old
     lines = [
-        f"### evalyard: {markdown_escape(new_name)} vs baseline {markdown_escape(old_name)}",
+        f"### evalyard: {markdown_escape(new.name)} vs baseline {markdown_escape(old.name)}",
         "",
         "| | run | id | details |",
         "|:--|:--|:--|:--|",
-        f"| **this run** | {markdown_escape(new_name)} | {markdown_escape(new_id)} "
-        f"| {markdown_escape(_run_facts(comparison.new_run))} |",
-        f"| **baseline** | {markdown_escape(old_name)} | {markdown_escape(old_id)} "
-        f"| {markdown_escape(_run_facts(comparison.old_run))} |",
+        f"| **this run** | {markdown_escape(new.name)} | {markdown_escape(new.short_id)} "
+        f"| {markdown_escape(new.facts)} |",
+        f"| **baseline** | {markdown_escape(old.name)} | {markdown_escape(old.short_id)} "
+        f"| {markdown_escape(old.facts)} |",
         "",
-        f"**Datapoints:** {markdown_escape(_datapoints_line(comparison))}  ",
-        f"**Scope:** {markdown_escape(_scope_line(comparison))}",
+        f"**Datapoints:** {markdown_escape(report.datapoints)}  ",
+        f"**Scope:** {markdown_escape(report.scope)}",
     ]
-    differences = _metadata_differences(comparison)
-    if differences:
+    if report.metadata_differences:
         lines[-1] += "  "
-        lines.append(f"**Metadata:** {' · '.join(markdown_escape(d) for d in differences)}")
+        lines.append(
+            f"**Metadata:** {' · '.join(markdown_escape(d) for d in report.metadata_differences)}"
+        )
+    for warning in report.warnings:
+        lines += ["", f"> **Warning:** {markdown_escape(warning)}"]
     lines.append("")
-    rows = _metric_rows(comparison)
-    if not rows:
+    if not report.lines:
         lines.append("Neither run has metrics at this scope.")
         return "\n".join(lines) + "\n"
-    changed_column = _shows_changed(comparison)
     columns = ["metric", "baseline", "this run", "delta", "change", "trend"]
-    columns += ["mean diff [95% CI]", "p (Holm)", "verdict"]
-    columns += ["improved", "degraded", "same"] + (["changed"] if changed_column else [])
+    columns += ["mean diff [95% CI]", "p (Holm)", "verdict", "improved", "degraded", "same"]
     alignment = [":--", "--:", "--:", "--:", "--:", ":--", "--:", "--:", ":--", "--:", "--:"]
     alignment += ["--:"]
-    alignment += ["--:"] if changed_column else []
+    if report.shows_changed:
+        columns.append("changed")
+        alignment.append("--:")
     lines.append("| " + " | ".join(columns) + " |")
     lines.append("|" + "|".join(alignment) + "|")
-    for row in rows:
-        d = row.delta
+    for line in report.lines:
+        d = line.delta
         cells = [
-            markdown_escape(d.metric),
-            row.baseline,
-            row.new,
-            row.difference,
-            row.percent,
-            _TREND_LABELS[row.trend][0] if row.trend else MISSING,
-            row.interval,
-            row.p_adjusted,
-            f"**{row.verdict}**" if d.verdict is Verdict.REGRESSED else row.verdict,
-            format_count(d.improved_count),
-            f"**{format_count(d.degraded_count)}**" if d.degraded_count else "0",
-            format_count(d.same_count),
+            markdown_escape(line.metric),
+            line.baseline,
+            line.new,
+            line.difference,
+            line.percent,
+            line.trend.text,
+            line.interval,
+            line.p_adjusted,
+            f"**{line.verdict.text}**" if d.verdict is Verdict.REGRESSED else line.verdict.text,
+            line.improved,
+            f"**{line.degraded}**" if d.degraded_count else line.degraded,
+            line.same,
         ]
-        if changed_column:
-            cells.append(format_count(d.changed_count))
+        if report.shows_changed:
+            cells.append(line.changed)
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", markdown_escape(verdict_summary(comparison)) + "."]
-    lower = _lower_is_better(comparison)
-    if lower:
-        lines += ["", f"Lower is better for {markdown_escape(', '.join(lower))}."]
-    return "\n".join(lines) + "\n"
+    lines += ["", markdown_escape(report.verdicts) + "."]
+    if report.notes:
+        note = markdown_escape("; ".join(report.notes))
+        lines += ["", note[:1].upper() + note[1:] + "."]
+    if report.regressions:
+        lines += ["", "#### Regressed datapoints", ""]
+        for regression in report.regressions:
+            shown = regression.top[:REGRESSIONS_LISTED]
+            more = regression.count - len(shown)
+            lines.append(
+                f"**{markdown_escape(regression.metric)}**: {format_count(regression.count)} "
+                "got worse" + (f"; the {len(shown)} that moved most:" if more else ":")
+            )
+            lines += ["", "| datapoint | baseline | this run | change |", "|:--|--:|--:|--:|"]
+            for change in shown:
+                lines.append(
+                    f"| {markdown_escape(change.datapoint_id)} | {change.baseline} "
+                    f"| {change.new} | {change.change} |"
+                )
+            if more:
+                lines += ["", f"…and {format_count(more)} more."]
+            lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"

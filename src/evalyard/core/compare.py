@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from evalyard.core.aggregate import aggregate, check_aggregate_function
 from evalyard.core.columns import MetricColumn, ScopeValues, merge_kinds, present_mask
-from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo, default_direction
+from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo
 from evalyard.core.stats import (
     ALPHA,
     PairedEstimate,
@@ -35,9 +35,13 @@ from evalyard.core.stats import (
     non_inferior,
     paired_difference,
 )
-from evalyard.errors import InvalidInputError
+from evalyard.core.summary import direction_of
+from evalyard.errors import InvalidInputError, MissingDependencyError, UnknownMetricError
 
 __all__ = [
+    "TOP_CHANGES",
+    "Alignment",
+    "DatapointChange",
     "IdUnion",
     "MetricDelta",
     "RunComparisonResult",
@@ -50,6 +54,30 @@ __all__ = [
 # Differences this small relative to the values compared are float rounding (epoch means,
 # pass fractions), not change.
 _RELATIVE_EPSILON = 1e-12
+
+#: How many of the largest per-datapoint changes a metric delta keeps, each way.
+TOP_CHANGES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class DatapointChange:
+    """How one datapoint's value of a metric moved (epochs averaged first)."""
+
+    datapoint_id: str
+    """The datapoint's id."""
+    old: float
+    """Its value in the old run (a bool as 0/1, or its pass fraction over epochs)."""
+    new: float
+    """Its value in the new run."""
+
+    @property
+    def change(self) -> float:
+        """``new − old``."""
+        return self.new - self.old
+
+    def to_dict(self) -> dict[str, Any]:
+        """The change as JSON-serialisable data."""
+        return {"datapoint_id": self.datapoint_id, "old": self.old, "new": self.new}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +159,10 @@ class MetricDelta:
     flaky_datapoints: list[str] = field(default_factory=list, repr=False)
     """Datapoints (of either run) whose value varies across epochs within one run, sorted.
     Only flagged: they are tested and counted like any other."""
+    top_improved: list[DatapointChange] = field(default_factory=list, repr=False)
+    """The (up to :data:`TOP_CHANGES`) improved datapoints that moved most, largest first."""
+    top_degraded: list[DatapointChange] = field(default_factory=list, repr=False)
+    """The (up to :data:`TOP_CHANGES`) degraded datapoints that moved most, largest first."""
 
     def to_dict(self) -> dict[str, Any]:
         """The delta as JSON-serialisable data."""
@@ -168,6 +200,8 @@ class MetricDelta:
             "changed_share": self.changed_share,
             "non_inferior": self.non_inferior,
             "flaky_datapoints": self.flaky_datapoints,
+            "top_improved": [c.to_dict() for c in self.top_improved],
+            "top_degraded": [c.to_dict() for c in self.top_degraded],
         }
 
     @property
@@ -178,6 +212,45 @@ class MetricDelta:
         non-inferior: the drop is real but confidently within what the project accepts.
         """
         return self.verdict is Verdict.REGRESSED and self.non_inferior is not True
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """How two runs' datapoints line up: the join :func:`compare_scopes` computed.
+
+    Row ``new_rows[i]`` of the new run's values and row ``old_rows[i]`` of the old run's
+    hold the same datapoint (the i-th common one, in id order).
+    """
+
+    new_ids: npt.NDArray[np.object_]
+    """The new run's datapoint ids at the scope, sorted."""
+    old_ids: npt.NDArray[np.object_]
+    """The old run's datapoint ids at the scope, sorted."""
+    new_rows: npt.NDArray[np.int64]
+    """The new run's row of each common datapoint."""
+    old_rows: npt.NDArray[np.int64]
+    """The old run's row of each common datapoint."""
+
+    def union(self) -> IdUnion:
+        """Every datapoint of either run in id order, with each run's rows in it."""
+        return id_union(self.new_ids, self.old_ids, new_rows=self.new_rows, old_rows=self.old_rows)
+
+
+def align(new_ids: list[str], old_ids: list[str]) -> Alignment:
+    """Join two runs' sorted datapoint ids: one hash join, with its loops in C."""
+    old_index = dict(zip(old_ids, range(len(old_ids)), strict=True))
+    match = np.fromiter(
+        map(old_index.get, new_ids, itertools.repeat(-1)),
+        dtype=np.int64,
+        count=len(new_ids),
+    )
+    new_rows = np.flatnonzero(match >= 0)
+    return Alignment(
+        np.array(new_ids, dtype=object),
+        np.array(old_ids, dtype=object),
+        new_rows,
+        match[new_rows],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +265,8 @@ class ScopeComparison:
     """Ids present only in the old run, sorted."""
     metric_deltas: dict[str, MetricDelta]
     """One delta per metric present in either run, by name (sorted)."""
+    alignment: Alignment
+    """How the two runs' datapoints line up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +303,59 @@ class RunComparisonResult:
     """The old run's description, when the comparison came from a store."""
     alpha: float = ALPHA
     """The significance level of the verdicts; the intervals have confidence 1 − alpha."""
+    alignment: Alignment | None = field(default=None, repr=False, compare=False)
+    """How the two runs' datapoints line up at this scope (the join behind every count)."""
 
-    def get_metric_delta(self, name: str) -> MetricDelta | None:
-        """The delta of metric ``name``, or None when neither run has it."""
-        return self.metric_deltas.get(name)
+    def __repr__(self) -> str:
+        verdicts = [v for v in self.verdicts().values() if v is not None]
+        counts = ", ".join(
+            f"{sum(v is kind for v in verdicts)} {kind.value}"
+            for kind in (Verdict.IMPROVED, Verdict.REGRESSED, Verdict.INCONCLUSIVE)
+        )
+        scope = "" if self.step is None else f" at step {self.step!r}"
+        return (
+            f"<RunComparisonResult {self._label(self.new_run, self.new_run_id)} vs "
+            f"{self._label(self.old_run, self.old_run_id)}{scope}: "
+            f"{len(self.common_datapoints):,} shared datapoints, "
+            f"{len(self.metric_deltas)} metrics ({counts})>"
+        )
+
+    @staticmethod
+    def _label(info: RunInfo | None, run_id: str) -> str:
+        return repr(info.name) if info is not None else run_id[:8]
+
+    def get_metric_delta(self, name: str) -> MetricDelta:
+        """The delta of metric ``name``.
+
+        Raises:
+            UnknownMetricError: (a KeyError) when neither run has the metric at this
+                scope; the message lists the metrics there are.
+        """
+        found = self.metric_deltas.get(name)
+        if found is None:
+            scope = "this comparison" if self.step is None else f"step {self.step!r}"
+            raise UnknownMetricError(name, list(self.metric_deltas), where=scope)
+        return found
+
+    @property
+    def warnings(self) -> list[str]:
+        """What makes this comparison say little: a run compared with itself, or two runs
+        without a shared datapoint. ``compare_runs`` also issues each as a Python warning
+        (:class:`~evalyard.errors.ComparisonWarning`)."""
+        found = []
+        if self.new_run_id == self.old_run_id:
+            found.append(
+                "the run is compared with itself: every datapoint is the same, so nothing "
+                "can improve or regress; pick another run as the baseline"
+            )
+        elif not self.common_datapoints:
+            where = "" if self.step is None else f" at step {self.step!r}"
+            found.append(
+                f"the runs share no datapoints{where}: nothing can be paired, so no datapoint "
+                "improved or regressed and no metric was tested; compare runs of the same "
+                "dataset (datapoints are matched by datapoint_id)"
+            )
+        return found
 
     def list_improved_metrics(self) -> list[str]:
         """Names of the metrics where at least one datapoint improved."""
@@ -278,8 +402,46 @@ class RunComparisonResult:
                 name: None if v is None else v.value for name, v in self.verdicts().items()
             },
             "regressed_metrics": self.regressed_metrics(),
+            "warnings": self.warnings,
             "metric_deltas": {name: d.to_dict() for name, d in self.metric_deltas.items()},
         }
+
+    def summary(self) -> str:
+        """The comparison as a few lines of plain text: both runs, the datapoints, and each
+        metric's aggregates, change and verdict (in the words of ``evalyard compare``)."""
+        from evalyard.core.report import comparison_report, report_text
+
+        return report_text(comparison_report(self))
+
+    def _repr_html_(self) -> str:
+        """The comparison as an HTML table, for notebooks (every name escaped)."""
+        from evalyard.core.report import comparison_report, report_html
+
+        return report_html(comparison_report(self))
+
+    def to_pandas(self) -> Any:
+        """One row per metric as a ``pandas.DataFrame``: aggregates, counts and statistics.
+
+        Raises:
+            MissingDependencyError: when pandas is not installed (``pip install pandas``).
+        """
+        try:
+            import pandas
+        except ImportError:
+            raise MissingDependencyError("pandas", "RunComparisonResult.to_pandas()") from None
+        columns = [
+            *("metric", "step", "kind", "direction", "aggregate_function"),
+            *("old_aggregate", "new_aggregate", "delta", "percent_change"),
+            *("old_count", "new_count", "found_count"),
+            *("improved_count", "degraded_count", "same_count", "changed_count"),
+            *("mean_diff", "ci_low", "ci_high", "p_value", "p_adjusted"),
+            *("verdict", "test", "mde", "non_inferior"),
+        ]
+        rows = []
+        for d in self.metric_deltas.values():
+            data = d.to_dict()
+            rows.append({name: data[name] for name in columns})
+        return pandas.DataFrame(rows, columns=columns).set_index("metric")
 
 
 def compare_scopes(
@@ -307,28 +469,22 @@ def compare_scopes(
     """
     check_aggregate_function(aggregate_function)
     check_alpha(alpha)
-    # One hash join, with the loops in C: dict(zip(...)) and map(dict.get, ...).
-    old_index = dict(zip(old.ids, range(len(old.ids)), strict=True))
-    match = np.fromiter(
-        map(old_index.get, new.ids, itertools.repeat(-1)),
-        dtype=np.int64,
-        count=len(new.ids),
-    )
-    new_rows = np.flatnonzero(match >= 0)
-    old_rows = match[new_rows]
-    new_ids = np.array(new.ids, dtype=object)
+    alignment = align(new.ids, old.ids)
+    new_ids, old_ids = alignment.new_ids, alignment.old_ids
+    new_rows, old_rows = alignment.new_rows, alignment.old_rows
     common_ids = new_ids[new_rows]
-    old_matched = np.zeros(len(old.ids), dtype=bool)
+    new_matched = np.zeros(len(new_ids), dtype=bool)
+    new_matched[new_rows] = True
+    old_matched = np.zeros(len(old_ids), dtype=bool)
     old_matched[old_rows] = True
     # ScopeValues ids are sorted, so these selections are sorted too.
     common = common_ids.tolist()
-    new_only = new_ids[match < 0].tolist()
-    old_only = np.array(old.ids, dtype=object)[~old_matched].tolist()
+    new_only = new_ids[~new_matched].tolist()
+    old_only = old_ids[~old_matched].tolist()
 
-    old_ids = np.array(old.ids, dtype=object)
     union = None
     if any(c.epoch_spread is not None for c in (*new.columns.values(), *old.columns.values())):
-        union = id_union(new_ids, old_ids, new_rows=new_rows, old_rows=old_rows)
+        union = alignment.union()
     deltas: dict[str, MetricDelta] = {}
     estimates: dict[str, PairedEstimate] = {}
     for name in sorted(set(new.columns) | set(old.columns)):
@@ -340,14 +496,15 @@ def compare_scopes(
             old_rows=old_rows,
             common_ids=common_ids,
             union=union,
-            definition=definitions.get(name),
+            definitions=definitions,
             aggregate_function=aggregate_function,
             step=step,
             alpha=alpha,
         )
         if estimate is not None:
             estimates[name] = estimate
-    return ScopeComparison(common, new_only, old_only, _judge(deltas, estimates, alpha=alpha))
+    judged = _judge(deltas, estimates, alpha=alpha)
+    return ScopeComparison(common, new_only, old_only, judged, alignment)
 
 
 def check_alpha(alpha: float) -> float:
@@ -400,7 +557,7 @@ def _metric_delta(
     old_rows: npt.NDArray[np.int64],
     common_ids: npt.NDArray[np.object_],
     union: IdUnion | None,
-    definition: MetricDefinition | None,
+    definitions: Mapping[str, MetricDefinition],
     aggregate_function: str,
     step: str | None,
     alpha: float,
@@ -410,13 +567,7 @@ def _metric_delta(
         kind = merge_kinds(new.kind, old.kind)
     else:
         kind = (new or old).kind  # type: ignore[union-attr]
-    if kind is MetricKind.STRING:
-        direction = Direction.NONE
-        tolerance = 0.0
-    elif definition is not None:
-        direction, tolerance = definition.direction, definition.tolerance
-    else:
-        direction, tolerance = default_direction(kind), 0.0
+    direction, tolerance = direction_of(name, kind, definitions)
 
     new_values = _values_as(new, kind)
     old_values = _values_as(old, kind)
@@ -443,6 +594,8 @@ def _metric_delta(
     improved = degraded = np.zeros(len(found_ids), dtype=bool)
     estimate: PairedEstimate | None = None
     flips: dict[str, int] | None = None
+    top_improved: list[DatapointChange] = []
+    top_degraded: list[DatapointChange] = []
     if kind is MetricKind.STRING:
         same = np.fromiter((x == y for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
     else:
@@ -463,6 +616,8 @@ def _metric_delta(
                 (better, worse) if direction is Direction.HIGHER else (worse, better)
             )
             same = ~(improved | degraded)
+            top_improved = _top_changes(improved, found_ids, a, b)
+            top_degraded = _top_changes(degraded, found_ids, a, b)
     changed = ~(improved | degraded | same)
     found_count = len(found_ids)
     changed_count = int(changed.sum())
@@ -498,7 +653,29 @@ def _metric_delta(
         flips=flips,
         changed_share=None if judged or not found_count else changed_count / found_count,
         flaky_datapoints=[] if union is None else _flaky(new, old, union),
+        top_improved=top_improved,
+        top_degraded=top_degraded,
     ), (estimate if judged else None)
+
+
+def _top_changes(
+    mask: npt.NDArray[np.bool_],
+    ids: npt.NDArray[np.object_],
+    new: npt.NDArray[np.float64],
+    old: npt.NDArray[np.float64],
+) -> list[DatapointChange]:
+    """The datapoints of ``mask`` whose value moved most, largest first (ties by id)."""
+    rows = np.flatnonzero(mask)
+    if not rows.size:
+        return []
+    size = np.abs(new[rows] - old[rows])
+    if rows.size > TOP_CHANGES:
+        keep = np.argpartition(-size, TOP_CHANGES - 1)[:TOP_CHANGES]
+        rows, size = rows[keep], size[keep]
+    order = np.lexsort((rows, -size))  # largest first; rows are in id order for ties
+    return [
+        DatapointChange(str(ids[r]), float(old[r]), float(new[r])) for r in rows[order].tolist()
+    ]
 
 
 def _single_epoch_bool(column: MetricColumn | None) -> bool:

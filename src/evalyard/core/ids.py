@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from evalyard.errors import InvalidInputError, InvalidRecordError
@@ -21,6 +22,8 @@ __all__ = [
     "check_datapoint_id",
     "check_name",
     "derive_datapoint_id",
+    "natural_key",
+    "natural_sorted",
 ]
 
 #: The longest datapoint id evalyard stores, in characters.
@@ -31,6 +34,7 @@ MAX_NAME_LENGTH = 200
 # Control characters are refused in ids and names: they break terminals, CSV and the
 # newline-separated id columns of the store, and PostgreSQL cannot hold NUL in text.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DIGITS = re.compile(r"(\d+)")
 
 
 def canonical_json(value: Any) -> str:
@@ -122,3 +126,20 @@ def check_name(value: Any, *, what: str) -> str:
     if _CONTROL.search(value):
         raise InvalidInputError(f"{what} {value!r} contains a control character")
     return value
+
+
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """A sort key that orders runs of digits by their value: ``q2`` before ``q10``.
+
+    Text parts compare as text, digit runs as numbers (ties broken by the digits
+    themselves, so ``q01`` and ``q1`` keep a fixed order).
+    """
+    return tuple(
+        (1, int(part), part) if index % 2 else (0, 0, part)
+        for index, part in enumerate(_DIGITS.split(text))
+    )
+
+
+def natural_sorted(ids: Iterable[str]) -> list[str]:
+    """Datapoint ids in natural order (see :func:`natural_key`), as people read them."""
+    return sorted(ids, key=natural_key)

@@ -47,6 +47,7 @@ __all__ = [
     "holm",
     "mcnemar",
     "mcnemar_p_value",
+    "mean_interval",
     "minimum_detectable_effect",
     "needs_bootstrap",
     "newcombe_interval",
@@ -459,6 +460,23 @@ def mcnemar_p_value(lost: int, gained: int) -> float:
     if m == 0:
         return 1.0
     return float(min(1.0, 2.0 * _special().bdtr(min(lost, gained), m, 0.5)))
+
+
+def mean_interval(values: FloatArray, *, alpha: float = ALPHA) -> tuple[float, float] | None:
+    """The t interval of the mean of ``values``: ``mean ± t₁₋α/₂·sd/√n``.
+
+    Returns:
+        None with fewer than 2 values; ``(mean, mean)`` when they do not vary.
+    """
+    n = values.size
+    if n < 2:
+        return None
+    mean = float(values.mean())
+    sd = float(values.std(ddof=1))
+    if not sd > 0.0:
+        return mean, mean
+    half = _t_quantile(1.0 - alpha / 2.0, n - 1) * sd / math.sqrt(n)
+    return mean - half, mean + half
 
 
 def wilson_interval(successes: int, n: int, *, alpha: float = ALPHA) -> tuple[float, float]:

@@ -37,6 +37,7 @@ from rich.console import Console
 from evalyard.core.compare import RunComparisonResult
 from evalyard.core.ids import canonical_json
 from evalyard.core.model import Direction, RunStatus
+from evalyard.core.summary import MetricSummary
 from evalyard.errors import InvalidInputError, InvalidRecordError
 from evalyard.runner.datasets import Dataset, as_dataset
 from evalyard.runner.evaluator import Evaluator, as_evaluator, is_async_callable
@@ -50,10 +51,10 @@ from evalyard.runner.execution import (
 from evalyard.runner.logging import Run, define_metric, start_run
 from evalyard.runner.progress import ProgressDisplay
 from evalyard.runner.shards import check_shard, in_shard
-from evalyard.runner.summary import MetricSummary, print_summary, summarise
+from evalyard.runner.summary import print_summary
 from evalyard.runner.workers import run_async, run_threads
 from evalyard.runner.writer import ResultWriter
-from evalyard.runs import RunReference, compare_runs, resolve_run
+from evalyard.runs import RunReference, compare_runs, resolve_run, summarise_run
 from evalyard.store import Store, get_store
 
 __all__ = ["EvaluationResult", "evaluate"]
@@ -237,13 +238,15 @@ def evaluate(
         _end(run, writer, RunStatus.FAILED, exc, print_results, shard)
         raise
 
-    metrics = summarise(target, run.run_id)
+    metrics = summarise_run(run.run_id, store=target).metrics
     result = EvaluationResult(
         run_id=run.run_id,
         name=run.name,
         project=run.project,
         status=info.status,
-        aggregates={m.metric: m.mean for m in metrics if m.step is None and m.mean is not None},
+        aggregates={
+            m.metric: m.aggregate for m in metrics if m.step is None and m.aggregate is not None
+        },
         step_aggregates=_step_aggregates(metrics),
         metrics=metrics,
         result_count=writer.written,
@@ -419,8 +422,8 @@ def _stand_in(record: dict[str, Any], error: InvalidInputError) -> dict[str, Any
 def _step_aggregates(metrics: list[MetricSummary]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for summary in metrics:
-        if summary.step is not None and summary.mean is not None:
-            out.setdefault(summary.step, {})[summary.metric] = summary.mean
+        if summary.step is not None and summary.aggregate is not None:
+            out.setdefault(summary.step, {})[summary.metric] = summary.aggregate
     return out
 
 

@@ -33,13 +33,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from evalyard import __version__
 from evalyard.core.model import RunInfo
 from evalyard.errors import RunNotFoundError
 from evalyard.server.bodies import FORM_MEDIA_TYPE, JSON_MEDIA_TYPE, read_body
 from evalyard.server.errors import AuthenticationError, PermissionDeniedError
 from evalyard.server.tokens import hash_token
 from evalyard.store.base import Store, TokenStore
+from evalyard.version import __version__
 
 __all__ = [
     "CSRF_COOKIE",

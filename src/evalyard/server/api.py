@@ -24,7 +24,6 @@ import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
 
-from evalyard.core.aggregate import aggregate
 from evalyard.core.model import MetricKind
 from evalyard.server.access import grant_of
 from evalyard.server.loaders import RunData, load_datapoint, load_datasets, load_run
@@ -73,7 +72,12 @@ def runs(request: Request) -> Response:
     out = []
     for info in chosen[part.start : part.stop]:
         summary = reader.summary(info)
-        out.append({**info.to_dict(), "averages": summary.averages})
+        averages = {
+            name: m.aggregate
+            for name, m in summary.metrics.items()
+            if m.kind is not MetricKind.STRING
+        }
+        out.append({**info.to_dict(), "averages": averages})
     return ORJSONResponse(
         {
             "runs": out,
@@ -167,18 +171,18 @@ def run(request: Request) -> Response:
     """A run: its description, steps, aggregates at the scope, and a page of datapoints."""
     query = parse_run_query(request.query_params).with_changes(compare=None)
     data = load_run(_reader(request), request.path_params["run_id"], query, with_candidates=False)
-    aggregates: dict[str, Any] = {}
-    for name, column in data.values.columns.items():
-        present = column.present()
-        value = None
-        if column.kind is not MetricKind.STRING:
-            value = aggregate(column.values[present].astype(np.float64), data.query.aggregate)
-        aggregates[name] = {
-            "kind": column.kind.value,
-            "direction": data.directions.get(name),
-            "count": int(present.sum()),
-            "aggregate": value,
+    aggregates = {
+        m.metric: {
+            "kind": m.kind.value,
+            "direction": m.direction.value,
+            "count": m.count,
+            "aggregate": m.aggregate,
+            "ci_low": m.ci_low,
+            "ci_high": m.ci_high,
+            "most_common": m.most_common,
         }
+        for m in data.summaries
+    }
     return ORJSONResponse(
         {
             "run": data.info.to_dict(),

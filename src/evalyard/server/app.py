@@ -31,7 +31,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from evalyard import __version__
 from evalyard.errors import EvalyardError, StoreError
 from evalyard.server.access import login_page, session_of
 from evalyard.server.bodies import DEFAULT_MAX_BODY_BYTES
@@ -41,6 +40,7 @@ from evalyard.server.reader import Reader
 from evalyard.server.responses import ORJSONResponse
 from evalyard.server.routes import build_routes
 from evalyard.store import Store, get_store
+from evalyard.version import __version__
 
 __all__ = ["CONTENT_SECURITY_POLICY", "DEFAULT_ALLOWED_HOSTS", "create_app"]
 

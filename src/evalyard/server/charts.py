@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from markupsafe import Markup, escape
 
-from evalyard.server.formatting import format_number, format_tick
+from evalyard.core.formats import format_number, format_tick
 
 __all__ = ["Bins", "distribution_chart", "histogram_bins"]
 

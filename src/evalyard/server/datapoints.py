@@ -17,19 +17,13 @@ import numpy as np
 
 from evalyard.core.columns import ScopeValues, merge_kinds
 from evalyard.core.compare import MetricDelta, RunComparisonResult
+from evalyard.core.formats import MISSING, format_delta, format_value
 from evalyard.core.model import MetricKind, Result
 from evalyard.server.diff import Diff, DiffLevel, diff_texts, diff_values
-from evalyard.server.formatting import (
-    MISSING,
-    clip,
-    compact_json,
-    format_delta,
-    format_value,
-    value_text,
-)
 from evalyard.server.parts import Number, Pagination, make_number, make_pagination
 from evalyard.server.query import RunQuery, datapoint_path
 from evalyard.server.table import Frame, PageSlice, order_rows, page_slice
+from evalyard.server.text import clip, compact_json, value_text
 from evalyard.server.traces import step_outputs
 
 __all__ = [
@@ -117,7 +111,7 @@ def plan_table(
         old_col = old_col.as_kind(kind)
     rows = frame.all_rows()
     if comparison is not None and query.show != "all":
-        delta = comparison.get_metric_delta(metric) if metric else None
+        delta = comparison.metric_deltas.get(metric) if metric else None
         lists: dict[str, list[str]] = {
             "new_only": comparison.new_only_datapoints,
             "old_only": comparison.old_only_datapoints,
@@ -132,7 +126,12 @@ def plan_table(
     if key == "delta" and kind is MetricKind.STRING:
         key = "id"
     ordered = order_rows(
-        rows, key=key, descending=query.descending, new_values=new_values, old_values=old_values
+        rows,
+        key=key,
+        descending=query.descending,
+        new_values=new_values,
+        old_values=old_values,
+        natural=frame.natural_rank(),
     )
     part = page_slice(len(ordered), query.page)
     page_rows = ordered[part.start : part.stop]
@@ -310,7 +309,7 @@ def table_view(
     results_old: Mapping[str, list[Result]],
 ) -> TableView:
     """The rows of the table's page, with their outputs, values and change markers."""
-    delta = comparison.get_metric_delta(plan.metric) if (comparison and plan.metric) else None
+    delta = comparison.metric_deltas.get(plan.metric) if (comparison and plan.metric) else None
     kind = plan.kind.value
     rows = []
     for row, datapoint_id in zip(plan.rows.tolist(), plan.ids, strict=True):

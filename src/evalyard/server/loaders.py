@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from evalyard.core.columns import ScopeValues
 from evalyard.core.model import Result, RunInfo
+from evalyard.core.summary import MetricSummary, summarise_scope
 from evalyard.server.errors import PageNotFoundError
 from evalyard.server.query import ExperimentsQuery, RunQuery
 from evalyard.server.reader import Candidate, Comparison, Reader
@@ -65,10 +66,17 @@ class RunData:
     frame: Frame
     plan: TablePlan
     candidates: list[Candidate]
-    directions: dict[str, str]
+    summaries: list[MetricSummary]
     results_new: dict[str, list[Result]]
     results_old: dict[str, list[Result]]
     notices: list[str] = field(default_factory=list)
+
+
+def _steps(reader: Reader, info: RunInfo, baseline: RunInfo | None) -> list[str]:
+    found = set(reader.list_steps(info))
+    if baseline is not None:
+        found |= set(reader.list_steps(baseline))
+    return sorted(found)
 
 
 def _resolve_step(query: RunQuery, steps: list[str], notices: list[str]) -> RunQuery:
@@ -86,16 +94,17 @@ def load_run(
     info = reader.get_run(run_id)
     notices: list[str] = []
     baseline = reader.get_run(query.compare) if query.compare is not None else None
-    steps = sorted(
-        set(reader.list_steps(info.run_id))
-        | (set(reader.list_steps(baseline.run_id)) if baseline else set())
-    )
+    steps = _steps(reader, info, baseline)
     query = _resolve_step(query, steps, notices)
-    candidates = reader.candidates(info) if with_candidates else []
-    definitions = reader.store.metric_definitions(info.project)
-    directions = {name: d.direction.value for name, d in definitions.items()}
     if baseline is None:
+        candidates = reader.candidates(info) if with_candidates else []
         values, frame = reader.single(info, step=query.step)
+        summaries = summarise_scope(
+            values,
+            definitions=reader.definitions(info),
+            step=query.step,
+            aggregate_function=query.aggregate,
+        )
         kinds = {name: column.kind for name, column in values.columns.items()}
         metric, notice = resolve_metric(list(values.columns), kinds, query.metric)
         if notice:
@@ -112,14 +121,16 @@ def load_run(
             frame,
             plan,
             candidates,
-            directions,
+            summaries,
             reader.results(info.run_id, plan.ids),
             {},
             notices,
         )
     comparison = reader.comparison(
-        info, baseline, aggregate_function=query.aggregate, step=query.step
+        info, baseline, aggregate_function=query.aggregate, step=query.step, steps=steps
     )
+    # After the comparison: its runs' values are then cached, and read only once.
+    candidates = reader.candidates(info) if with_candidates else []
     result = comparison.result
     kinds = {name: d.kind for name, d in result.metric_deltas.items()}
     metric, notice = resolve_metric(list(result.metric_deltas), kinds, query.metric)
@@ -144,7 +155,7 @@ def load_run(
         comparison.frame,
         plan,
         candidates,
-        directions,
+        [],
         reader.results(info.run_id, plan.ids),
         reader.results(baseline.run_id, plan.ids),
         notices,
@@ -180,16 +191,13 @@ def load_datapoint(
         where = f"run {info.name!r}" + (f" or baseline {baseline.name!r}" if baseline else "")
         raise PageNotFoundError(f"datapoint {datapoint_id!r} is not in {where}")
     notices: list[str] = []
-    steps = sorted(
-        set(reader.list_steps(info.run_id))
-        | (set(reader.list_steps(baseline.run_id)) if baseline else set())
-    )
+    steps = _steps(reader, info, baseline)
     query = _resolve_step(query, steps, notices)
     comparison = None
     values = None
     if baseline is not None:
         comparison = reader.comparison(
-            info, baseline, aggregate_function=query.aggregate, step=query.step
+            info, baseline, aggregate_function=query.aggregate, step=query.step, steps=steps
         )
     else:
         values, _ = reader.single(info, step=query.step)

@@ -12,12 +12,12 @@ from jinja2 import Environment
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from evalyard import __version__
 from evalyard.server.access import grant_of, session_of
 from evalyard.server.loaders import load_datapoint, load_datasets, load_experiments, load_run
 from evalyard.server.query import BadParameterError, parse_experiments_query, parse_run_query
 from evalyard.server.reader import Reader
 from evalyard.server.viewmodels import comparison_view, datapoint_view, run_view
+from evalyard.version import __version__
 
 __all__ = ["datapoint", "datasets", "experiments", "home", "run"]
 
@@ -71,7 +71,7 @@ def run(request: Request) -> Response:
             data.query,
             steps=data.steps,
             values=data.values,
-            directions=data.directions,
+            summaries=data.summaries,
             plan=data.plan,
             frame=data.frame,
             candidates=data.candidates,

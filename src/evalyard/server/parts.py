@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from evalyard.core.formats import MISSING, format_count, format_time
 from evalyard.core.model import RunInfo
-from evalyard.server.formatting import MISSING, format_count, format_time
 from evalyard.server.query import run_path
 from evalyard.server.table import PageSlice
 

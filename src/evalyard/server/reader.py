@@ -10,8 +10,10 @@ whenever results are logged or the run is finished or resumed. A running run's r
 be replaced without changing its counts, so its fingerprint also changes every
 :data:`RUNNING_TTL` seconds.
 
-The numbers always come from :func:`evalyard.compare_runs`; this module only decides when
-to call it again. The cache lives in the server, never in the store.
+The numbers always come from :func:`evalyard.runs.compare_values` (what
+``compare_runs`` ends in), given the values this module has cached: a cold comparison page
+reads each run's values at its scope once. The cache lives in the server, never in the
+store.
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ from typing import Generic, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from evalyard.core.aggregate import aggregate
 from evalyard.core.columns import ScopeValues
 from evalyard.core.compare import RunComparisonResult
-from evalyard.core.model import MetricKind, Result, RunInfo, RunStatus
+from evalyard.core.model import MetricDefinition, Result, RunInfo, RunStatus
+from evalyard.core.summary import MetricSummary, summarise_scope
 from evalyard.errors import RunNotFoundError
-from evalyard.runs import compare_runs
-from evalyard.server.table import Frame, build_frame
+from evalyard.runs import compare_values, definitions_for
+from evalyard.server.table import Frame, build_frame, frame_of
 from evalyard.store import SESSION_SCOPE, Store
 
 __all__ = [
@@ -106,10 +108,8 @@ class RunSummary:
     id_hashes: npt.NDArray[np.int64]
     """The hashes of the run's datapoint ids (session level), sorted: for counting shared
     datapoints without keeping the ids."""
-    averages: dict[str, float | None]
-    """Each numeric or bool metric's average at the session level."""
-    kinds: dict[str, MetricKind]
-    """Each metric's kind."""
+    metrics: dict[str, MetricSummary]
+    """Each metric's summary at the session level (its average), by name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +157,7 @@ class Reader:
         self._summaries: _LRU[Hashable, RunSummary] = _LRU(256)
         self._shared: _LRU[Hashable, int] = _LRU(4096)
         self._frames: _LRU[Hashable, tuple[ScopeValues, Frame]] = _LRU(cache_size)
+        self._steps: _LRU[Hashable, list[str]] = _LRU(256)
         self._project: str | None = None
 
     def restricted(self, project: str | None) -> Reader:
@@ -178,6 +179,7 @@ class Reader:
         self._summaries.clear()
         self._shared.clear()
         self._frames.clear()
+        self._steps.clear()
 
     def _fingerprint(self, info: RunInfo) -> tuple[Hashable, ...]:
         return fingerprint(info, now=self._clock())
@@ -199,9 +201,15 @@ class Reader:
             raise RunNotFoundError(run_id)
         return info
 
-    def list_steps(self, run_id: str) -> list[str]:
-        """The step names of a run, sorted."""
-        return self.store.list_steps(run_id)
+    def list_steps(self, info: RunInfo) -> list[str]:
+        """The step names of a run, sorted (cached)."""
+        return self._steps.get_or_make(
+            self._fingerprint(info), lambda: self.store.list_steps(info.run_id)
+        )
+
+    def definitions(self, *infos: RunInfo) -> dict[str, MetricDefinition]:
+        """The metric definitions that apply to these runs (see ``definitions_for``)."""
+        return definitions_for(self.store, *infos)
 
     def scope(self, info: RunInfo, step: str | None) -> ScopeValues:
         """A run's values at the session level or one step (cached)."""
@@ -218,14 +226,8 @@ class Reader:
         # Python's string hash is stable within a process, which is all the cache needs.
         hashes = np.fromiter(map(hash, values.ids), dtype=np.int64, count=len(values.ids))
         hashes.sort()
-        averages: dict[str, float | None] = {}
-        kinds: dict[str, MetricKind] = {}
-        for name, column in values.columns.items():
-            kinds[name] = column.kind
-            if column.kind is not MetricKind.STRING:
-                present = column.present()
-                averages[name] = aggregate(column.values[present].astype(np.float64), "average")
-        return RunSummary(hashes, averages, kinds)
+        metrics = summarise_scope(values, definitions=self.definitions(info))
+        return RunSummary(hashes, {m.metric: m for m in metrics})
 
     def candidates(self, info: RunInfo, *, limit: int = CANDIDATE_LIMIT) -> list[Candidate]:
         """The project's recent runs that share datapoints with ``info``, newest first."""
@@ -256,13 +258,17 @@ class Reader:
     # -- comparisons --------------------------------------------------------------------
 
     def comparison(
-        self, new: RunInfo, old: RunInfo, *, aggregate_function: str, step: str | None
+        self,
+        new: RunInfo,
+        old: RunInfo,
+        *,
+        aggregate_function: str,
+        step: str | None,
+        steps: list[str],
     ) -> Comparison:
-        """The comparison of ``new`` with the baseline ``old`` (cached), from
-        :func:`evalyard.compare_runs`."""
-        definitions = self.store.metric_definitions(old.project)
-        if new.project != old.project:
-            definitions.update(self.store.metric_definitions(new.project))
+        """The comparison of ``new`` with the baseline ``old`` at a scope (cached), from
+        :func:`evalyard.runs.compare_values` over the cached values of both runs."""
+        definitions = self.definitions(new, old)
         key = (
             self._fingerprint(new),
             self._fingerprint(old),
@@ -272,11 +278,19 @@ class Reader:
         )
 
         def make() -> Comparison:
-            result = compare_runs(
-                new, old, aggregate_function=aggregate_function, step=step, store=self.store
-            )
             new_values, old_values = self.scope(new, step), self.scope(old, step)
-            return Comparison(result, new_values, old_values, build_frame(new_values, old_values))
+            result = compare_values(
+                new,
+                old,
+                new_values=new_values,
+                old_values=old_values,
+                definitions=definitions,
+                steps=steps,
+                aggregate_function=aggregate_function,
+                step=step,
+            )
+            assert result.alignment is not None
+            return Comparison(result, new_values, old_values, frame_of(result.alignment))
 
         return self._comparisons.get_or_make(key, make)
 

@@ -18,6 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from evalyard.core.columns import MetricColumn, ScopeValues
+from evalyard.core.compare import Alignment
+from evalyard.core.ids import natural_key
 from evalyard.core.model import MetricKind
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "Frame",
     "PageSlice",
     "build_frame",
+    "frame_of",
     "order_rows",
     "page_slice",
 ]
@@ -48,6 +51,7 @@ class Frame:
     old_rows: IntArray
     """Each id's row in the baseline's scope values, or -1 (all -1 without a baseline)."""
     _index: list[dict[str, int]] = field(default_factory=list, repr=False)
+    _natural: list[IntArray] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -67,6 +71,15 @@ class Frame:
     def all_rows(self) -> IntArray:
         """Every row, in id order."""
         return np.arange(len(self.ids), dtype=np.int64)
+
+    def natural_rank(self) -> IntArray:
+        """Each row's place in natural id order (``q2`` before ``q10``), computed once."""
+        if not self._natural:
+            order = sorted(range(len(self.ids)), key=lambda i: natural_key(self.ids[i]))
+            rank = np.empty(len(self.ids), dtype=np.int64)
+            rank[np.asarray(order, dtype=np.int64)] = np.arange(len(self.ids), dtype=np.int64)
+            self._natural[:] = [rank]
+        return self._natural[0]
 
     def new_only_rows(self) -> IntArray:
         """Rows only this run has."""
@@ -93,6 +106,17 @@ class Frame:
         return out
 
 
+def frame_of(alignment: Alignment) -> Frame:
+    """The frame of a comparison, from the join ``compare_scopes`` made."""
+    union = alignment.union()
+    n = len(union.ids)
+    new_rows = np.full(n, -1, dtype=np.int64)
+    old_rows = np.full(n, -1, dtype=np.int64)
+    new_rows[union.of_new] = np.arange(len(union.of_new), dtype=np.int64)
+    old_rows[union.of_old] = np.arange(len(union.of_old), dtype=np.int64)
+    return Frame(union.ids.tolist(), new_rows, old_rows)
+
+
 def build_frame(new: ScopeValues, old: ScopeValues | None) -> Frame:
     """Line up this run's datapoints with the baseline's (or alone, on a run's own page)."""
     if old is None:
@@ -113,9 +137,16 @@ def order_rows(
     descending: bool,
     new_values: FloatArray | ObjectArray,
     old_values: FloatArray | ObjectArray,
+    natural: IntArray | None = None,
 ) -> IntArray:
     """``rows`` (in id order) sorted by ``key``: ``id``, ``value`` (this run's value),
-    ``baseline`` or ``delta``. Missing values go last either way; ties keep id order."""
+    ``baseline`` or ``delta``. Missing values go last either way; ties keep id order.
+
+    With ``natural`` (each row's rank in natural id order, :meth:`Frame.natural_rank`),
+    ids and ties sort naturally: ``q2`` before ``q10``.
+    """
+    if natural is not None and len(rows):
+        rows = rows[np.argsort(natural[rows], kind="stable")]
     if key == "id":
         return rows[::-1].copy() if descending else rows
     keys: FloatArray

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from evalyard.core.formats import format_number, format_value
 from evalyard.server.diff import Diff, diff_values
-from evalyard.server.formatting import clip, format_number, format_value, value_text
+from evalyard.server.text import clip, value_text
 
 __all__ = ["StepPair", "StepView", "pair_traces", "step_outputs"]
 

@@ -13,28 +13,23 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from evalyard.core.aggregate import AGGREGATE_FUNCTIONS, aggregate
-from evalyard.core.columns import MetricColumn, ScopeValues
+from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
+from evalyard.core.columns import ScopeValues
+from evalyard.core.formats import format_aggregate, format_count, format_time
 from evalyard.core.model import MetricKind, Result, RunInfo
+from evalyard.core.report import comparison_report, format_summary
+from evalyard.core.summary import MetricSummary
+from evalyard.core.words import direction_word
 from evalyard.server.aggregates import (
     Chart,
     MetricRow,
     Summary,
     charts,
-    has_statistics,
     metric_rows,
     summary,
 )
 from evalyard.server.datapoints import TablePlan, TableView, plan_table, resolve_metric, table_view
 from evalyard.server.detail import DatapointView, datapoint_view
-from evalyard.server.formatting import (
-    MISSING,
-    format_aggregate,
-    format_count,
-    format_time,
-)
 from evalyard.server.parts import (
     MetadataRow,
     Number,
@@ -108,7 +103,7 @@ class ExperimentsView:
 def _key_metrics(summaries: Sequence[RunSummary]) -> list[str]:
     seen: Counter[str] = Counter()
     for run_summary in summaries:
-        seen.update(run_summary.averages.keys())
+        seen.update(n for n, m in run_summary.metrics.items() if m.kind is not MetricKind.STRING)
     ranked = sorted(seen, key=lambda name: (-seen[name], name))
     return ranked[:KEY_METRICS]
 
@@ -134,8 +129,9 @@ def experiments_view(
     for info, run_summary in zip(shown, summaries, strict=True):
         cells = []
         for name in metrics:
-            value = run_summary.averages.get(name)
-            kind = run_summary.kinds.get(name, MetricKind.NUMBER)
+            found = run_summary.metrics.get(name)
+            value = None if found is None else found.aggregate
+            kind = MetricKind.NUMBER if found is None else found.kind
             text = format_aggregate(value, kind=kind, aggregate_function="average")
             cells.append(make_number(value, text))
         rows.append(RunRow(run_header(info), cells))
@@ -246,11 +242,11 @@ class SingleMetricRow:
     kind: str
     """number, bool or string."""
     direction: str
-    """higher, lower or none."""
+    """Which way is better, in words."""
     count: str
     """Datapoints having it, as text."""
     value: Number
-    """Its aggregate (the most common value for a category)."""
+    """Its aggregate with its interval (the most common value for a category)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +277,7 @@ def run_view(
     *,
     steps: Sequence[str],
     values: ScopeValues,
-    directions: Mapping[str, str],
+    summaries: Sequence[MetricSummary],
     plan: TablePlan,
     frame: Frame,
     candidates: Sequence[Candidate],
@@ -290,24 +286,16 @@ def run_view(
 ) -> RunView:
     """A run's page: header, aggregated metrics at the scope, and its datapoint table."""
     path = run_path(info.run_id)
-    metrics = []
-    for name, column in values.columns.items():
-        present = column.present()
-        count = int(present.sum())
-        value = None
-        if column.kind is not MetricKind.STRING:
-            value = aggregate(column.values[present].astype(np.float64), query.aggregate)
-        text = (
-            format_aggregate(value, kind=column.kind, aggregate_function=query.aggregate)
-            if column.kind is not MetricKind.STRING
-            else _top_category(column)
+    metrics = [
+        SingleMetricRow(
+            m.metric,
+            m.kind.value,
+            direction_word(m.direction, m.kind),
+            format_count(m.count),
+            make_number(m.aggregate, format_summary(m)),
         )
-        direction = directions.get(name, "none" if column.kind is MetricKind.STRING else "higher")
-        metrics.append(
-            SingleMetricRow(
-                name, column.kind.value, direction, format_count(count), make_number(value, text)
-            )
-        )
+        for m in summaries
+    ]
     table = table_view(
         plan,
         query,
@@ -338,14 +326,6 @@ def run_view(
     )
 
 
-def _top_category(column: MetricColumn) -> str:
-    tally = Counter(v for v in column.values.tolist() if v is not None)
-    if not tally:
-        return MISSING
-    value, count = tally.most_common(1)[0]
-    return f"{value} ({count:,})"
-
-
 def _hidden(query: RunQuery, metric: str | None) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in query.pairs(metric=metric, page=1) if v is not None]
 
@@ -368,8 +348,8 @@ class ComparisonView:
     """The summary strip."""
     metrics: list[MetricRow]
     """The aggregated metrics."""
-    statistics: bool
-    """Whether the comparison has statistics (verdicts, intervals)."""
+    warnings: list[str]
+    """Why this comparison may say little (a run with itself, nothing shared)."""
     charts: list[Chart]
     """One distribution chart per numeric or bool metric."""
     table: TableView
@@ -397,6 +377,7 @@ def comparison_view(
     """The comparison page: both runs, summary, aggregated metrics, charts and the table."""
     path = run_path(info.run_id)
     result = comparison.result
+    report = comparison_report(result)
     table = table_view(
         plan,
         query,
@@ -421,9 +402,9 @@ def comparison_view(
         metadata=metadata_rows(info, baseline),
         query=query,
         controls=controls,
-        summary=summary(result),
-        metrics=metric_rows(result, query, path),
-        statistics=has_statistics(result),
+        summary=summary(report),
+        metrics=metric_rows(report, query, path),
+        warnings=report.warnings,
         charts=charts(comparison),
         table=table,
         notices=list(notices),

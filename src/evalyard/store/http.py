@@ -64,6 +64,7 @@ from evalyard.store.uploader import (
     Uploader,
 )
 from evalyard.store.wire import record_json, unpack_block
+from evalyard.version import __version__
 
 __all__ = ["HTTPStore", "ServerUnreachableError"]
 
@@ -136,8 +137,6 @@ class HTTPStore:
         return f"HTTPStore({self.url!r})"
 
     def _new_client(self) -> httpx.Client:
-        from evalyard import __version__  # the package, fully imported by now
-
         headers = {"user-agent": f"evalyard/{__version__}"}
         if self._token:
             headers["authorization"] = f"Bearer {self._token}"
