@@ -1,19 +1,27 @@
-"""Every error evalyard raises, in one tree.
+"""Every error evalyard raises, in one tree, with its exit code and its HTTP status.
 
 ```
-EvalyardError
-├── InvalidInputError (also ValueError)       bad input from a caller: exit code 2
-│   ├── InvalidMetricError                    a metric name or value that cannot be stored
-│   ├── InvalidRecordError                    a result record that cannot be stored
+                                                                          exit  HTTP
+EvalyardError                                                                1   500
+├── InvalidInputError (also ValueError)       bad input from a caller       2   422
+│   ├── InvalidMetricError                    a metric that cannot be stored
+│   ├── InvalidRecordError                    a record that cannot be stored
 │   ├── InvalidReferenceError                 an empty or malformed run reference
 │   └── UnknownAggregateError                 an aggregate function that does not exist
-├── UnknownMetricError (also KeyError)        a metric a comparison does not hold: exit code 2
-├── MissingDependencyError (also ImportError) an optional library is not installed
-├── RunNotFoundError (also LookupError)       no run matches a reference: exit code 2
-├── RunExistsError                            a run with the id to create exists: exit code 2
-├── AmbiguousRunError (also LookupError)      several runs match a reference: exit code 2
-└── StoreError                                the store cannot be opened or is unusable: exit code 2
+├── UnknownMetricError (also KeyError)        a metric a comparison lacks   2   404
+├── MissingDependencyError (also ImportError) an optional library missing   2   500
+├── RunNotFoundError (also LookupError)       no run matches a reference    2   404
+├── RunExistsError                            a run with that id exists     2   409
+├── AmbiguousRunError (also LookupError)      several runs match            2   409
+└── StoreError                                the store is unusable         2   503
 ```
+
+The web server adds its own (401, 403, 413, 415...: see ``evalyard.server.errors``). The
+CLI exits with an error's ``exit_code`` and the server answers with its ``http_status``,
+each mapped in one place. Over HTTP an error travels as ``{"error": {"status", "type",
+"message", ...details}}``; the client finds the class by its ``type`` name
+(:func:`error_class`) and :meth:`EvalyardError.rebuild` restores it with its details, so a
+refused record raises the same ``InvalidRecordError`` through a team server as locally.
 
 Warnings (``EvalyardWarning``, a UserWarning) say that something worked but says little,
 such as ``ComparisonWarning`` for a run compared with itself.
@@ -25,8 +33,8 @@ exit code through the class attribute ``exit_code``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 __all__ = [
     "AmbiguousRunError",
@@ -43,13 +51,50 @@ __all__ = [
     "StoreError",
     "UnknownAggregateError",
     "UnknownMetricError",
+    "error_class",
 ]
+
+_E = TypeVar("_E", bound="EvalyardError")
 
 
 class EvalyardError(Exception):
     """The base of every error evalyard raises."""
 
     exit_code: ClassVar[int] = 1
+    """The CLI's exit code for it (1 is kept for ``--fail-on``: see evalyard.cli)."""
+    http_status: ClassVar[int] = 500
+    """The HTTP status the server answers it with."""
+    context: ClassVar[Mapping[str, str]] = {}
+    """The details it carries over HTTP: body key → attribute name."""
+
+    def details(self) -> dict[str, Any]:
+        """The error's context as JSON data: each detail that is set."""
+        found = {}
+        for key, attribute in self.context.items():
+            value = getattr(self, attribute, None)
+            if value is not None:
+                found[key] = list(value) if isinstance(value, tuple) else value
+        return found
+
+    @classmethod
+    def rebuild(cls: type[_E], message: str, details: Mapping[str, Any]) -> _E:
+        """The error again from its message and :meth:`details` (as a client receives it)."""
+        error = cls.__new__(cls)
+        Exception.__init__(error, message)
+        for key, attribute in cls.context.items():
+            setattr(error, attribute, details.get(key))
+        return error
+
+
+def error_class(name: str) -> type[EvalyardError] | None:
+    """The evalyard error class called ``name`` (of those imported), or None."""
+    pending: list[type[EvalyardError]] = [EvalyardError]
+    while pending:
+        found = pending.pop()
+        if found.__name__ == name:
+            return found
+        pending.extend(found.__subclasses__())
+    return None
 
 
 class InvalidInputError(EvalyardError, ValueError):
@@ -61,6 +106,8 @@ class InvalidInputError(EvalyardError, ValueError):
     """
 
     exit_code: ClassVar[int] = 2
+    http_status: ClassVar[int] = 422
+    context: ClassVar[Mapping[str, str]] = {"index": "index"}
     index: int | None = None
     logged_count: int = 0
 
@@ -73,6 +120,15 @@ class InvalidMetricError(InvalidInputError):
         datapoint_id: the datapoint the value was logged for, when known.
         step: the step the metric belongs to, or None at the result level.
     """
+
+    context: ClassVar[Mapping[str, str]] = {
+        "field": "field",
+        "metric": "metric",
+        "datapoint_id": "datapoint_id",
+        "step": "step",
+        "index": "index",
+    }
+    field: str = "metrics"
 
     def __init__(
         self,
@@ -95,6 +151,12 @@ class InvalidRecordError(InvalidInputError):
         field: the field at fault (``"outputs"``, ``"datapoint_id"``, ...).
         datapoint_id: the record's datapoint id, when it has a usable one.
     """
+
+    context: ClassVar[Mapping[str, str]] = {
+        "field": "field",
+        "datapoint_id": "datapoint_id",
+        "index": "index",
+    }
 
     def __init__(
         self,
@@ -124,6 +186,8 @@ class UnknownAggregateError(InvalidInputError):
         known: the names evalyard knows.
     """
 
+    context: ClassVar[Mapping[str, str]] = {"aggregate_function": "name", "known": "known"}
+
     def __init__(self, name: str, known: Sequence[str]) -> None:
         super().__init__(f"unknown aggregate function {name!r}; use one of: {', '.join(known)}")
         self.name = name
@@ -139,6 +203,8 @@ class UnknownMetricError(EvalyardError, KeyError):
     """
 
     exit_code: ClassVar[int] = 2
+    http_status: ClassVar[int] = 404
+    context: ClassVar[Mapping[str, str]] = {"metric": "metric", "known": "known"}
 
     def __init__(
         self, metric: str, known: Sequence[str], *, where: str = "this comparison"
@@ -161,6 +227,7 @@ class MissingDependencyError(EvalyardError, ImportError):
     """
 
     exit_code: ClassVar[int] = 2
+    context: ClassVar[Mapping[str, str]] = {"package": "package"}
 
     def __init__(self, package: str, feature: str) -> None:
         super().__init__(f"{feature} needs {package}: pip install {package}")
@@ -184,6 +251,8 @@ class RunNotFoundError(EvalyardError, LookupError):
     """
 
     exit_code: ClassVar[int] = 2
+    http_status: ClassVar[int] = 404
+    context: ClassVar[Mapping[str, str]] = {"run_id": "reference", "project": "project"}
 
     def __init__(self, reference: str, *, project: str | None = None) -> None:
         where = f" in project {project!r}" if project else ""
@@ -207,6 +276,8 @@ class RunExistsError(EvalyardError):
     """
 
     exit_code: ClassVar[int] = 2
+    http_status: ClassVar[int] = 409
+    context: ClassVar[Mapping[str, str]] = {"run_id": "run_id"}
 
     def __init__(self, run_id: str) -> None:
         super().__init__(
@@ -224,6 +295,8 @@ class AmbiguousRunError(EvalyardError, LookupError):
     """
 
     exit_code: ClassVar[int] = 2
+    http_status: ClassVar[int] = 409
+    context: ClassVar[Mapping[str, str]] = {"reference": "reference", "candidates": "candidates"}
 
     def __init__(self, reference: str, candidates: Sequence[tuple[str, str, str]]) -> None:
         listing = "; ".join(
@@ -244,3 +317,4 @@ class StoreError(EvalyardError):
 
     # Exit code 1 means "the --fail-on condition held"; a broken store must not read so.
     exit_code: ClassVar[int] = 2
+    http_status: ClassVar[int] = 503

@@ -30,17 +30,10 @@ route runs: see :mod:`.app`.)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from evalyard.errors import (
-    EvalyardError,
-    InvalidInputError,
-    InvalidMetricError,
-    InvalidRecordError,
-    RunExistsError,
-    RunNotFoundError,
-    StoreError,
-)
+from evalyard.errors import EvalyardError, InvalidInputError
 
 __all__ = [
     "AuthenticationError",
@@ -59,7 +52,7 @@ _HTTP_TYPES = {404: "NotFound", 405: "MethodNotAllowed"}
 class PageNotFoundError(EvalyardError, LookupError):
     """A page that does not exist, such as a datapoint neither run has (HTTP 404)."""
 
-    status_code: ClassVar[int] = 404
+    http_status: ClassVar[int] = 404
 
     def __str__(self) -> str:
         # LookupError would otherwise show the message wrapped in quotes.
@@ -73,7 +66,8 @@ class RequestBodyError(InvalidInputError):
         field: where in the body, such as ``records[3].epoch`` (None: the whole body).
     """
 
-    status_code: ClassVar[int] = 422
+    http_status: ClassVar[int] = 422
+    context: ClassVar[Mapping[str, str]] = {"field": "field"}
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -83,14 +77,14 @@ class RequestBodyError(InvalidInputError):
 class AuthenticationError(EvalyardError):
     """No access token, or one the server does not know (or that was revoked) (401)."""
 
-    status_code: ClassVar[int] = 401
+    http_status: ClassVar[int] = 401
 
 
 class PermissionDeniedError(EvalyardError):
     """A valid token that does not allow this: a read token on a write call, another
     project named explicitly, or a form without a valid CSRF token or Origin (403)."""
 
-    status_code: ClassVar[int] = 403
+    http_status: ClassVar[int] = 403
 
 
 class BodyTooLargeError(EvalyardError):
@@ -100,7 +94,8 @@ class BodyTooLargeError(EvalyardError):
         limit: the limit, in bytes.
     """
 
-    status_code: ClassVar[int] = 413
+    http_status: ClassVar[int] = 413
+    context: ClassVar[Mapping[str, str]] = {"limit": "limit"}
 
     def __init__(self, limit: int, size: int | None = None) -> None:
         got = f" of {size:,} bytes" if size is not None else ""
@@ -114,45 +109,19 @@ class BodyTooLargeError(EvalyardError):
 class UnsupportedMediaTypeError(EvalyardError):
     """A JSON endpoint called with another content type (415)."""
 
-    status_code: ClassVar[int] = 415
+    http_status: ClassVar[int] = 415
 
 
 def status_of(exc: BaseException) -> int:
-    """The HTTP status of an error: from its class's ``status_code``, else its family."""
-    status = getattr(exc, "status_code", None)
-    if isinstance(status, int):
-        return status
-    if isinstance(exc, InvalidInputError):
-        return 422
-    if isinstance(exc, RunExistsError):
-        return 409
-    if isinstance(exc, LookupError):
-        return 404
-    if isinstance(exc, StoreError):
-        return 503
-    return 500
+    """The HTTP status of an error: its class's ``http_status`` (500 for anything else)."""
+    return exc.http_status if isinstance(exc, EvalyardError) else 500
 
 
 def error_body(status: int, message: str, exc: BaseException | None = None) -> dict[str, Any]:
     """The JSON body of an API error (the one shape described in the module docstring)."""
     if exc is None or not isinstance(exc, EvalyardError):
         kind = _HTTP_TYPES.get(status, "HTTPError" if status < 500 else "ServerError")
-    else:
-        kind = type(exc).__name__
-    error: dict[str, Any] = {"status": status, "type": kind, "message": message}
-    if isinstance(exc, RequestBodyError | InvalidRecordError) and exc.field is not None:
-        error["field"] = exc.field
-    if isinstance(exc, InvalidMetricError):
-        error["field"] = "metrics"
-        error["metric"] = exc.metric
-        if exc.step is not None:
-            error["step"] = exc.step
-    if isinstance(exc, InvalidRecordError | InvalidMetricError) and exc.datapoint_id:
-        error["datapoint_id"] = exc.datapoint_id
-    if isinstance(exc, InvalidInputError) and exc.index is not None:
-        error["index"] = exc.index
-    if isinstance(exc, RunNotFoundError):
-        error["run_id"] = exc.reference
-    if isinstance(exc, RunExistsError):
-        error["run_id"] = exc.run_id
-    return {"error": error}
+        return {"error": {"status": status, "type": kind, "message": message}}
+    return {
+        "error": {"status": status, "type": type(exc).__name__, "message": message, **exc.details()}
+    }

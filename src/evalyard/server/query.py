@@ -60,7 +60,8 @@ class BadParameterError(InvalidInputError):
         value: the value given (possibly cut short for display).
     """
 
-    status_code: ClassVar[int] = 400
+    http_status: ClassVar[int] = 400
+    context: ClassVar[Mapping[str, str]] = {"parameter": "parameter"}
 
     def __init__(self, parameter: str, value: str, allowed: str) -> None:
         shown = value if len(value) <= 60 else value[:60] + "…"

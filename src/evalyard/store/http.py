@@ -48,12 +48,9 @@ from evalyard.core.model import (
 from evalyard.errors import (
     EvalyardError,
     InvalidInputError,
-    InvalidMetricError,
-    InvalidRecordError,
-    InvalidReferenceError,
-    RunExistsError,
     RunNotFoundError,
     StoreError,
+    error_class,
 )
 from evalyard.store.base import SESSION_SCOPE, WriteBatch
 from evalyard.store.spool import Spool, SpoolEntry
@@ -193,17 +190,13 @@ class HTTPStore:
         return self._request(method, path, **kwargs).json()
 
     def _error(self, response: httpx.Response) -> EvalyardError:
-        """The evalyard error a 4xx answer stands for."""
+        """The evalyard error a 4xx answer stands for, found by its ``type`` name."""
         try:
             error = response.json()["error"]
             kind, message = str(error.get("type", "")), str(error["message"])
         except (ValueError, KeyError, TypeError):
             error, kind, message = {}, "", _message(response)
         status = response.status_code
-        if status == 404 and "run_id" in error:
-            return RunNotFoundError(str(error["run_id"]))
-        if status == 409 and kind == "RunExistsError":
-            return RunExistsError(str(error.get("run_id", "")))
         if status in (401, 403):
             hint = " (set EVALYARD_TOKEN to a token from `evalyard token create`)"
             return AccessRefusedError(
@@ -212,28 +205,12 @@ class HTTPStore:
             )
         if status == 413:
             return BodyTooLarge(message)
+        found = error_class(kind)
+        if found is not None and found.http_status == status:
+            return found.rebuild(message, error)
         if status in (400, 415, 422):
-            found: InvalidInputError
-            if kind == "InvalidRecordError":
-                found = InvalidRecordError(
-                    message,
-                    field=str(error.get("field", "record")),
-                    datapoint_id=error.get("datapoint_id"),
-                )
-            elif kind == "InvalidMetricError":
-                found = InvalidMetricError(
-                    message,
-                    metric=str(error.get("metric", "")),
-                    datapoint_id=error.get("datapoint_id"),
-                    step=error.get("step"),
-                )
-            elif kind == "InvalidReferenceError":
-                found = InvalidReferenceError(message)
-            else:
-                found = InvalidInputError(message)
-            index = error.get("index")
-            found.index = index if isinstance(index, int) else None
-            return found
+            # A refusal this client has no class for (the server's own): still bad input.
+            return InvalidInputError.rebuild(message, error)
         return StoreError(f"the evalyard server at {self.url} answered {status}: {message}")
 
     @staticmethod
