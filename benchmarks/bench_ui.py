@@ -10,7 +10,7 @@ server time is the ``Server-Timing: app;dur=`` header the app sets (handler and 
 not the network); the first request of all, which computes the comparison, is reported
 apart. The target is p95 < 300 ms for every kind at 100k datapoints.
 
-It also times the output diff (:mod:`evalyard.server.diff`) on texts of growing size, to
+It also times the output diff (:mod:`evalyard.core.diff`) on texts of growing size, to
 show that it stays bounded.
 
 Usage:
@@ -48,7 +48,7 @@ import httpx
 import numpy as np
 
 import evalyard
-from evalyard.server.diff import DiffLevel, diff_texts, diff_values
+from evalyard.core.diff import DiffLevel, diff_texts, diff_values
 from evalyard.store import open_store
 
 SCRIPT = Path(__file__).resolve()
@@ -294,7 +294,7 @@ def report(
         "",
         f"Worst p95: {worst:,.1f} ms ({verdict} the target).",
         "",
-        "Output diff (`evalyard.server.diff`; table cells diff at most 1,500 characters per side):",
+        "Output diff (`evalyard.core.diff`; table cells diff at most 1,500 characters per side):",
         "",
         diff_table(),
         "",

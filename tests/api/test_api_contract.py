@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evalyard.server.openapi import openapi_document
+from evalyard.server.api.openapi import openapi_document
 from evalyard.server.routes import route_table
 from evalyard.store import open_store
 from tests.api.conftest import ServerProcess, running_server

@@ -50,8 +50,8 @@ def test_auth_is_on_off_loopback_and_with_the_flag(
     url = f"sqlite:///{tmp_path / 'evalyard.db'}"
     result = CliRunner().invoke(cli, ["server", *args, "--store", url])
     assert result.exit_code == 0, result.output
-    assert served["app"].state.auth is auth
-    assert served["app"].state.writable is True
+    assert served["app"].state.context.auth is auth
+    assert served["app"].state.context.writable is True
     assert served["host"] == args[1]
     if auth:
         assert "no access tokens yet" in result.output

@@ -8,6 +8,8 @@ import pytest
 
 from evalyard.core.formats import (
     MISSING,
+    clip,
+    compact_json,
     format_aggregate,
     format_delta,
     format_flips,
@@ -18,6 +20,7 @@ from evalyard.core.formats import (
     format_percent_change,
     format_time,
     format_value,
+    value_text,
 )
 from evalyard.core.model import Direction, MetricKind
 
@@ -99,3 +102,12 @@ def test_a_datapoints_bool_reads_through_its_direction() -> None:
 def test_times_are_utc() -> None:
     assert format_time(0) == "1970-01-01 00:00 UTC"
     assert format_time(None) == MISSING
+
+
+def test_logged_values_become_text() -> None:
+    assert value_text("plain") == "plain"
+    assert value_text({"b": 1, "a": [1]}) == '{\n  "a": [\n    1\n  ],\n  "b": 1\n}'
+    assert value_text(None) == ""
+    assert compact_json({"a": [1, 2]}) == '{"a": [1, 2]}'
+    assert clip("abcdef", 3) == ("abc…", True)
+    assert clip("abc", 3) == ("abc", False)

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from evalyard.server.charts import MAX_BINS, distribution_chart, histogram_bins
+from evalyard.server.web.charts import MAX_BINS, distribution_chart, histogram_bins
 
 
 def _bars(svg: str, css: str) -> list[float]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import html
 import re
+import sqlite3
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -483,24 +485,22 @@ def test_datapoint_ids_with_slashes_and_url_characters_have_working_pages(tmp_pa
         store.close()
 
 
-class _BrokenStore:
-    """A store whose reads fail unexpectedly."""
-
-    url = "broken://"
-
-    def list_runs(self, **_: object) -> list[object]:
-        raise RuntimeError("disk on fire: <secret path>")
-
-
-def test_an_unexpected_error_is_a_500_without_details() -> None:
-    app = create_app(_BrokenStore())  # type: ignore[arg-type]
+def test_an_unexpected_error_is_a_500_without_details(tmp_path: Path) -> None:
+    # A real store broken under the server's feet: its tables dropped behind its back.
+    path = tmp_path / "broken.db"
+    store = open_store(f"sqlite:///{path}")
+    with sqlite3.connect(path) as raw:
+        raw.execute("DROP TABLE runs")
+    app = create_app(store)
     with serve(app) as base:
         # After a 500 the server closes the connection (Starlette re-raises to log the
         # error), so each request gets its own.
         page = httpx.get(base + "/experiments")
         api = httpx.get(base + "/api/v1/runs")
+    store.close()
     assert page.status_code == 500
-    assert "RuntimeError" in page.text
-    assert "disk on fire" not in page.text
+    assert "OperationalError" in page.text
+    assert "no such table" not in page.text
+    assert "no such table" not in api.text
     assert api.status_code == 500
     assert api.json()["error"]["status"] == 500

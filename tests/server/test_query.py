@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from evalyard.server.query import (
+from evalyard.server.web.query import (
     BadParameterError,
     RunQuery,
     datapoint_path,
@@ -60,7 +60,7 @@ def test_values_outside_the_allow_lists_are_refused(params: dict[str, str], name
     with pytest.raises(BadParameterError) as caught:
         parse_run_query(params)
     assert caught.value.parameter == name
-    assert caught.value.status_code == 400
+    assert caught.value.http_status == 400
     assert isinstance(caught.value, ValueError)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from evalyard.core.columns import MetricColumn, ScopeValues
 from evalyard.core.model import MetricKind
-from evalyard.server.table import build_frame, order_rows, page_slice
+from evalyard.server.web.table import build_frame, order_rows, page_slice
 
 
 def _scope(ids: list[str], values: list[float]) -> ScopeValues:

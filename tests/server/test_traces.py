@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evalyard.server.traces import pair_traces, step_outputs
+from evalyard.server.web.traces import pair_traces, step_outputs
 
 OLD = [
     {"name": "retrieve", "type": "tool", "outputs": ["a"], "metrics": {"hits": 1}},

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import evalyard
 from evalyard.core.report import comparison_report
-from evalyard.server.aggregates import metric_rows, summary
-from evalyard.server.query import ExperimentsQuery, RunQuery
 from evalyard.server.reader import Reader
-from evalyard.server.viewmodels import experiments_view
+from evalyard.server.web.aggregates import metric_rows, summary
+from evalyard.server.web.query import ExperimentsQuery, RunQuery
+from evalyard.server.web.views import experiments_view
 from evalyard.store import SQLStore
 
 

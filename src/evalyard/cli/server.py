@@ -15,13 +15,15 @@ PostgreSQL database (behind a load balancer) behave as one.
 from __future__ import annotations
 
 import ipaddress
+from typing import cast
 
 import click
 
 from evalyard.cli.ui import _WILDCARDS, allowed_hosts_for
 from evalyard.cli.ui import _display as display_url
 from evalyard.config import resolve_store_url
-from evalyard.store import SQLStore, get_store
+from evalyard.store import get_store
+from evalyard.store.base import TokenStore
 
 __all__ = ["is_loopback", "server"]
 
@@ -96,7 +98,7 @@ def server(
         auth=auth_on,
         max_body_bytes=max_body_bytes,
     )
-    if auth_on and isinstance(store, SQLStore) and not store.list_tokens():
+    if auth_on and store.capabilities.tokens and not cast(TokenStore, store).list_tokens():
         click.echo(
             "note: auth is on and the store has no access tokens yet; create one with "
             f"`evalyard token create --scope write --store {display_url(url)}`",

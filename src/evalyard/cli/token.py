@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import cast
 
 import click
 
 from evalyard.config import resolve_store_url
-from evalyard.store import SQLStore, get_store
-from evalyard.store.base import TOKEN_SCOPES
+from evalyard.store import get_store
+from evalyard.store.base import TOKEN_SCOPES, TokenStore
 
 __all__ = ["token"]
 
@@ -33,14 +34,14 @@ _store_option = click.option(
 )
 
 
-def _sql_store(store_url: str | None) -> SQLStore:
+def _sql_store(store_url: str | None) -> TokenStore:
     store = get_store(resolve_store_url(store_url))
-    if not isinstance(store, SQLStore):
+    if not store.capabilities.tokens:
         raise click.UsageError(
             "tokens live in the server's SQL store: give --store sqlite:///... or "
             "postgresql://..., not the server's URL"
         )
-    return store
+    return cast(TokenStore, store)
 
 
 @click.group("token")

@@ -13,6 +13,7 @@ outputs carry the exact values instead). Pure functions; no locale, no clock.
   above (``0.45``).
 - Times are UTC: ``2025-11-27 06:18 UTC``.
 - A missing value is an em dash, :data:`MISSING`.
+- A logged value reads as itself when it is text, else as pretty-printed JSON.
 
 Example:
     >>> format_aggregate(0.8333, kind="bool", aggregate_function="average")
@@ -24,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +35,8 @@ from evalyard.core.model import Direction, MetricKind
 __all__ = [
     "MINUS",
     "MISSING",
+    "clip",
+    "compact_json",
     "format_aggregate",
     "format_count",
     "format_delta",
@@ -46,6 +50,7 @@ __all__ = [
     "format_time",
     "format_value",
     "is_rate",
+    "value_text",
 ]
 
 #: What a missing value reads as (an em dash).
@@ -266,3 +271,35 @@ def format_time(timestamp: float | None) -> str:
         return MISSING
     moment = dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+# -- what users and models logged, as plain text (the pages escape it) --------------------
+
+
+def value_text(value: Any) -> str:
+    """A logged value as text: a string as is, anything else as pretty-printed JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def compact_json(value: Any) -> str:
+    """A logged value as one line of JSON (for table cells); None as empty text."""
+    if value is None:
+        return ""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def clip(text: str, limit: int) -> tuple[str, bool]:
+    """The first ``limit`` characters of ``text``, and whether anything was cut."""
+    if len(text) <= limit:
+        return text, False
+    return text[:limit].rstrip() + "…", True

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalyard import config
+from evalyard.config import judge_api_key, judge_base_url, judge_model
 from evalyard.errors import InvalidInputError
 from evalyard.evaluators.replies import JudgeError, number_text, parse_score, parse_verdict
 from evalyard.runner.evaluator import Evaluator, make_evaluator
@@ -241,8 +241,8 @@ def llm_judge(
     Raises:
         InvalidInputError: without a base URL or model, or with a bad option.
     """
-    url = config.judge_base_url(base_url)
-    chosen_model = config.judge_model(model)
+    url = judge_base_url(base_url)
+    chosen_model = judge_model(model)
     if not url:
         raise InvalidInputError(
             "llm_judge needs the base URL of an OpenAI-compatible API: pass base_url=... or "
@@ -269,7 +269,7 @@ def llm_judge(
     judge = _Judge(
         url=url,
         model=chosen_model,
-        api_key=config.judge_api_key(api_key),
+        api_key=judge_api_key(api_key),
         criteria=criteria,
         scale=scale,
         prompt=prompt,

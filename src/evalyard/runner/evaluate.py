@@ -319,12 +319,7 @@ def _open_run(
         )
     # A run killed outright is still "running": reopening it is what resuming means.
     run = start_run(run_id=info.run_id, project=info.project, store=store)
-    lister = getattr(store, "result_keys", None)
-    if lister is not None:
-        keys: list[tuple[str, int]] = lister(info.run_id)
-    else:  # a store without the cheap listing
-        keys = [(r.datapoint_id, r.epoch) for r in store.get_results(info.run_id)]
-    return run, set(keys)
+    return run, set(store.result_keys(info.run_id))
 
 
 def _end(

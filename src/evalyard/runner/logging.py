@@ -187,9 +187,7 @@ class Run:
     def _known_kinds(self) -> dict[tuple[str, str], MetricKind]:
         with self._lock:
             if not self._kinds_loaded:
-                loader = getattr(self._store, "metric_kinds", None)
-                if loader is not None:
-                    self._kinds.update(loader(self.run_id))
+                self._kinds.update(self._store.metric_kinds(self.run_id))
                 self._kinds_loaded = True
             return dict(self._kinds)
 

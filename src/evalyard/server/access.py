@@ -35,10 +35,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from evalyard.core.model import RunInfo
 from evalyard.errors import RunNotFoundError
-from evalyard.server.bodies import FORM_MEDIA_TYPE, JSON_MEDIA_TYPE, read_body
+from evalyard.server.api.bodies import FORM_MEDIA_TYPE, JSON_MEDIA_TYPE, read_body
+from evalyard.server.context import context_of
 from evalyard.server.errors import AuthenticationError, PermissionDeniedError
 from evalyard.server.tokens import hash_token
-from evalyard.store.base import Store, TokenStore
+from evalyard.store.base import Store
 from evalyard.version import __version__
 
 __all__ = [
@@ -123,8 +124,8 @@ def authorize(request: Request, access: Access) -> Grant:
         AuthenticationError: no token, or an unknown or revoked one (401).
         PermissionDeniedError: a read token where ``write`` is needed (403).
     """
-    state = request.app.state
-    if access == "public" or not state.auth:
+    context = context_of(request)
+    if access == "public" or context.tokens is None:
         return OPEN_GRANT
     secret = _bearer(request)
     if secret is None and request.method in _SAFE_METHODS:
@@ -134,8 +135,7 @@ def authorize(request: Request, access: Access) -> Grant:
             "this evalyard server needs an access token: send 'Authorization: Bearer TOKEN' "
             "(the SDK sends EVALYARD_TOKEN), or log in at /login"
         )
-    tokens: TokenStore = state.tokens
-    info = tokens.find_token(hash_token(secret))
+    info = context.tokens.find_token(hash_token(secret))
     if info is None:
         raise AuthenticationError(
             "the access token is not valid (unknown or revoked); ask for a new one "
@@ -181,7 +181,7 @@ def guarded(
         request.state.body = b""
         if body:
             request.state.body = await read_body(
-                request, media_type=JSON_MEDIA_TYPE, limit=request.app.state.max_body_bytes
+                request, media_type=JSON_MEDIA_TYPE, limit=context_of(request).max_body_bytes
             )
         return await run_in_threadpool(endpoint, request)
 
@@ -202,7 +202,7 @@ def _session_csrf(secret: str) -> str:
 
 def session_of(request: Request) -> dict[str, str] | None:
     """What a page needs to draw the logout button: None without a login session."""
-    if not request.app.state.auth:
+    if not context_of(request).auth:
         return None
     secret = request.cookies.get(SESSION_COOKIE)
     return None if not secret else {"csrf": _session_csrf(secret)}
@@ -218,14 +218,17 @@ def _safe_next(value: str | None) -> str:
 def _render_login(
     request: Request, *, status: int, message: str | None, next_path: str, csrf: str
 ) -> Response:
-    env = request.app.state.templates
-    html = env.get_template("login.html").render(
-        section="",
-        version=__version__,
-        session=None,
-        message=message,
-        next_path=next_path,
-        csrf=csrf,
+    html = (
+        context_of(request)
+        .templates.get_template("login.html")
+        .render(
+            section="",
+            version=__version__,
+            session=None,
+            message=message,
+            next_path=next_path,
+            csrf=csrf,
+        )
     )
     response = HTMLResponse(html, status_code=status)
     response.set_cookie(
@@ -252,7 +255,7 @@ def login_page(request: Request, *, status: int = 200, message: str | None = Non
 
 def login_form(request: Request) -> Response:
     """``GET /login``: the form (or, with auth off, the Experiments page)."""
-    if not request.app.state.auth:
+    if not context_of(request).auth:
         return RedirectResponse("/experiments", status_code=302)
     return login_page(request)
 
@@ -265,7 +268,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 async def login_submit(request: Request) -> Response:
     """``POST /login``: check the form's CSRF token and the access token; set the cookie."""
-    if not request.app.state.auth:
+    if not context_of(request).auth:
         return RedirectResponse("/experiments", status_code=303)
     _check_origin(request)
     fields = await _form(request)
@@ -276,8 +279,9 @@ async def login_submit(request: Request) -> Response:
         )
     secret = fields.get("token", "").strip()
     next_path = _safe_next(fields.get("next"))
-    tokens: TokenStore = request.app.state.tokens
-    info = await run_in_threadpool(tokens.find_token, hash_token(secret)) if secret else None
+    tokens = context_of(request).tokens
+    found = tokens.find_token if tokens is not None else None
+    info = await run_in_threadpool(found, hash_token(secret)) if secret and found else None
     if info is None:
         return _render_login(
             request,

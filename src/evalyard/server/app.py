@@ -31,13 +31,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from evalyard.errors import EvalyardError, StoreError
+from evalyard.errors import EvalyardError
 from evalyard.server.access import login_page, session_of
-from evalyard.server.bodies import DEFAULT_MAX_BODY_BYTES
+from evalyard.server.api.bodies import DEFAULT_MAX_BODY_BYTES
+from evalyard.server.api.openapi import openapi_document
+from evalyard.server.api.responses import ORJSONResponse
+from evalyard.server.context import context_of, make_context
 from evalyard.server.errors import BodyTooLargeError, error_body, status_of
-from evalyard.server.openapi import openapi_document
 from evalyard.server.reader import Reader
-from evalyard.server.responses import ORJSONResponse
 from evalyard.server.routes import build_routes
 from evalyard.store import Store, get_store
 from evalyard.version import __version__
@@ -53,7 +54,7 @@ CONTENT_SECURITY_POLICY = (
 #: The Host names accepted by default: loopback only.
 DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
 def _host_name(raw: str) -> str:
@@ -144,7 +145,7 @@ class SecurityMiddleware:
 def _templates() -> Environment:
     # Autoescape everywhere: every string a page shows comes from users or models.
     return Environment(
-        loader=PackageLoader("evalyard.server", "templates"),
+        loader=PackageLoader("evalyard.server.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -160,13 +161,16 @@ def _error_response(
         return JSONResponse(error_body(status, message, exc), status_code=status, headers=headers)
     if status == 401:
         return login_page(request, status=401)
-    env: Environment = request.app.state.templates
-    html = env.get_template("error.html").render(
-        status=status,
-        message=message,
-        section="",
-        version=__version__,
-        session=session_of(request),
+    html = (
+        context_of(request)
+        .templates.get_template("error.html")
+        .render(
+            status=status,
+            message=message,
+            section="",
+            version=__version__,
+            session=session_of(request),
+        )
     )
     return HTMLResponse(html, status_code=status)
 
@@ -213,11 +217,15 @@ def create_app(
         StoreError: when ``writable`` or ``auth`` is asked of a store that cannot do it.
     """
     opened = get_store(store)
-    if (writable or auth) and not hasattr(opened, "write_keyed_batch"):
-        raise StoreError(
-            f"the team server needs an SQL store (sqlite:///PATH or postgresql://...), "
-            f"not {opened.url}"
-        )
+    context = make_context(
+        opened,
+        reader=Reader(opened, cache_size=cache_size),
+        templates=_templates(),
+        writable=writable,
+        auth=auth,
+        max_body_bytes=max_body_bytes,
+        openapi=openapi_document(writable=writable),
+    )
     hosts = tuple(allowed_hosts) if allowed_hosts is not None else DEFAULT_ALLOWED_HOSTS
     app = Starlette(
         routes=build_routes(STATIC_DIR, writable=writable),
@@ -230,12 +238,5 @@ def create_app(
             Exception: _unexpected_error,
         },
     )
-    app.state.reader = Reader(opened, cache_size=cache_size)
-    app.state.templates = _templates()
-    app.state.store = opened
-    app.state.tokens = opened if auth else None
-    app.state.auth = auth
-    app.state.writable = writable
-    app.state.max_body_bytes = max_body_bytes
-    app.state.openapi = openapi_document(writable=writable)
+    app.state.context = context
     return app

@@ -3,7 +3,7 @@
 A comparison of two runs of 100k datapoints takes about 0.1 s to compute from the store
 (SPEC §6 allows 0.5 s) and a page must answer in under 0.3 s whatever its filter, sort or
 page, so the server keeps the last few comparisons, with both runs' values at that scope
-and the :class:`~evalyard.server.table.Frame` lining them up. An entry is keyed by both
+and the :class:`~evalyard.server.web.table.Frame` lining them up. An entry is keyed by both
 run ids, the scope, the aggregate function, the project's metric definitions and each
 run's *fingerprint*: its status, result and datapoint counts and finish time, which change
 whenever results are logged or the run is finished or resumed. A running run's records can
@@ -35,7 +35,7 @@ from evalyard.core.model import MetricDefinition, Result, RunInfo, RunStatus
 from evalyard.core.summary import MetricSummary, summarise_scope
 from evalyard.errors import RunNotFoundError
 from evalyard.runs import compare_values, definitions_for
-from evalyard.server.table import Frame, build_frame, frame_of
+from evalyard.server.web.table import Frame, build_frame, frame_of
 from evalyard.store import SESSION_SCOPE, Store
 
 __all__ = [

@@ -34,8 +34,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from evalyard.server import access, api, api_store, api_write, pages
+from evalyard.server import access
 from evalyard.server.access import Access, guarded
+from evalyard.server.api import reads as api_store
+from evalyard.server.api import twins as api
+from evalyard.server.api import writes as api_write
+from evalyard.server.web import pages
 
 __all__ = ["RouteSpec", "build_routes", "route_table"]
 

@@ -12,12 +12,13 @@ import threading
 
 from evalyard.config import resolve_store_url
 from evalyard.errors import StoreError
-from evalyard.store.base import SESSION_SCOPE, ResultRow, Store, WriteBatch
+from evalyard.store.base import SESSION_SCOPE, Capabilities, ResultRow, Store, WriteBatch
 from evalyard.store.http import HTTPStore
 from evalyard.store.sql import SQLStore
 
 __all__ = [
     "SESSION_SCOPE",
+    "Capabilities",
     "HTTPStore",
     "ResultRow",
     "SQLStore",
@@ -28,13 +29,13 @@ __all__ = [
     "open_store",
 ]
 
-_OPEN: dict[str, SQLStore | HTTPStore] = {}
+_OPEN: dict[str, Store] = {}
 _LOCK = threading.Lock()
 
 
-def open_store(url: str) -> SQLStore | HTTPStore:
+def open_store(url: str) -> Store:
     """A new store for ``url`` (an SQL store migrated to the current schema, or a team
-    server's API)."""
+    server's API). What it can do beyond :class:`Store` is in its ``capabilities``."""
     scheme = url.split("://", 1)[0].lower()
     if scheme in ("http", "https"):
         return HTTPStore(url)
@@ -71,10 +72,7 @@ def _forget_after_fork() -> None:
     # A forked child must not use its parent's database connections: drop them unclosed
     # (closing would close the parent's sockets) and let the pools open new ones.
     for opened in _OPEN.values():
-        if isinstance(opened, SQLStore):
-            opened.engine.dispose(close=False)
-        else:
-            opened.after_fork()
+        opened.after_fork()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)

@@ -19,6 +19,10 @@ __all__ = [
     "SESSION_SCOPE",
     "TOKEN_SCOPES",
     "BatchReceipt",
+    "BlockStore",
+    "Capabilities",
+    "KeyedBatchStore",
+    "ResultPager",
     "ResultRow",
     "Store",
     "TokenInfo",
@@ -110,6 +114,25 @@ class TokenInfo:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a store can do beyond :class:`Store`: each flag promises one more protocol.
+
+    Checked once, where a store is put to a use that needs more (the team server checks
+    them when its app is made), instead of probing methods at every call.
+    """
+
+    keyed_batches: bool = False
+    """:class:`KeyedBatchStore`: writes batches once per idempotency key (the team server
+    takes the SDK's writes through it)."""
+    tokens: bool = False
+    """:class:`TokenStore`: keeps the team server's access tokens."""
+    result_pages: bool = False
+    """:class:`ResultPager`: reads a run's results a page at a time."""
+    blocks: bool = False
+    """:class:`BlockStore`: reads a run's values one row per (datapoint, epoch)."""
+
+
 class TokenStore(Protocol):
     """Where the team server keeps its access tokens (an SQL store)."""
 
@@ -132,10 +155,38 @@ class TokenStore(Protocol):
         ...
 
 
+class KeyedBatchStore(Protocol):
+    """A store that writes each batch once per idempotency key."""
+
+    def write_keyed_batch(self, run_id: str, batch: WriteBatch, key: str) -> BatchReceipt:
+        """Write a batch unless a batch with this key was written before."""
+        ...
+
+
+class ResultPager(Protocol):
+    """A store that reads a run's results a page at a time."""
+
+    def result_page(
+        self, run_id: str, *, after: tuple[str, int] | None, limit: int
+    ) -> list[Result]:
+        """Up to ``limit`` results after the (datapoint id, epoch) ``after``, in key order."""
+        ...
+
+
+class BlockStore(Protocol):
+    """A store that reads a run's values one row per (datapoint, epoch)."""
+
+    def load_block(self, run_id: str, scope: str = SESSION_SCOPE) -> Block:
+        """A run's values at one scope, before epochs are averaged."""
+        ...
+
+
 class Store(Protocol):
     """What the SDK, the CLI and the UI need from a store."""
 
     url: str
+    capabilities: Capabilities
+    """What else it can do (see :class:`Capabilities`)."""
 
     def create_run(
         self,
@@ -219,4 +270,8 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the store's connections."""
+        ...
+
+    def after_fork(self) -> None:
+        """In a forked child process: drop the parent's connections (unclosed)."""
         ...

@@ -52,7 +52,7 @@ from evalyard.errors import (
     StoreError,
     error_class,
 )
-from evalyard.store.base import SESSION_SCOPE, WriteBatch
+from evalyard.store.base import SESSION_SCOPE, Capabilities, WriteBatch
 from evalyard.store.spool import Spool, SpoolEntry
 from evalyard.store.uploader import (
     AccessRefusedError,
@@ -112,6 +112,8 @@ class HTTPStore:
         spool: the folder for the spool file; default ``EVALYARD_SPOOL_DIR`` or
             ``.evalyard/spool``.
     """
+
+    capabilities = Capabilities(blocks=True)
 
     def __init__(
         self,

@@ -43,7 +43,14 @@ from evalyard.core.model import (
 )
 from evalyard.errors import InvalidMetricError, RunExistsError, RunNotFoundError, StoreError
 from evalyard.store import schema
-from evalyard.store.base import SESSION_SCOPE, BatchReceipt, ResultRow, TokenInfo, WriteBatch
+from evalyard.store.base import (
+    SESSION_SCOPE,
+    BatchReceipt,
+    Capabilities,
+    ResultRow,
+    TokenInfo,
+    WriteBatch,
+)
 from evalyard.store.dialect import Dialect
 from evalyard.store.migrations import migrate
 
@@ -81,6 +88,8 @@ _RESULT_FIELDS = (
 
 class SQLStore:
     """A store in an SQL database (SQLite file or PostgreSQL)."""
+
+    capabilities = Capabilities(keyed_batches=True, tokens=True, result_pages=True, blocks=True)
 
     def __init__(self, url: str, dialect: Dialect) -> None:
         self.url = url
@@ -131,6 +140,11 @@ class SQLStore:
             connection.begin(),
         ):
             yield connection
+
+    def after_fork(self) -> None:
+        """In a forked child: drop the parent's connections unclosed (closing would close
+        the parent's sockets); the pool opens new ones."""
+        self.engine.dispose(close=False)
 
     def close(self) -> None:
         """Release the store's connections."""

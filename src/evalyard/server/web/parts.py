@@ -9,8 +9,8 @@ from typing import Any
 
 from evalyard.core.formats import MISSING, format_count, format_time
 from evalyard.core.model import RunInfo
-from evalyard.server.query import run_path
-from evalyard.server.table import PageSlice
+from evalyard.server.web.query import run_path
+from evalyard.server.web.table import PageSlice
 
 __all__ = [
     "MetadataRow",

@@ -8,24 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import Environment
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from evalyard.server.access import grant_of, session_of
-from evalyard.server.loaders import load_datapoint, load_datasets, load_experiments, load_run
-from evalyard.server.query import BadParameterError, parse_experiments_query, parse_run_query
+from evalyard.server.context import context_of
 from evalyard.server.reader import Reader
-from evalyard.server.viewmodels import comparison_view, datapoint_view, run_view
+from evalyard.server.web.loaders import load_datapoint, load_datasets, load_experiments, load_run
+from evalyard.server.web.query import BadParameterError, parse_experiments_query, parse_run_query
+from evalyard.server.web.views import comparison_view, datapoint_view, run_view
 from evalyard.version import __version__
 
 __all__ = ["datapoint", "datasets", "experiments", "home", "run"]
 
 
 def _render(request: Request, template: str, *, section: str, **context: Any) -> Response:
-    env: Environment = request.app.state.templates
-    html = env.get_template(template).render(
-        section=section, version=__version__, session=session_of(request), **context
+    html = (
+        context_of(request)
+        .templates.get_template(template)
+        .render(section=section, version=__version__, session=session_of(request), **context)
     )
     return HTMLResponse(html)
 
@@ -39,7 +40,7 @@ def _datapoint_id(request: Request) -> str:
 
 
 def _reader(request: Request) -> Reader:
-    reader: Reader = request.app.state.reader
+    reader = context_of(request).reader
     return reader.restricted(grant_of(request).project)
 
 

@@ -24,8 +24,9 @@ from starlette.responses import Response
 from evalyard.core.ids import MAX_DATAPOINT_ID_LENGTH, MAX_NAME_LENGTH, check_name
 from evalyard.errors import InvalidInputError
 from evalyard.server.access import check_project, grant_of, visible_run
-from evalyard.server.query import BadParameterError
-from evalyard.server.responses import ORJSONResponse
+from evalyard.server.api.responses import ORJSONResponse
+from evalyard.server.context import context_of
+from evalyard.server.web.query import BadParameterError
 from evalyard.store.base import SESSION_SCOPE, Store
 from evalyard.store.wire import VALUES_MEDIA_TYPE, pack_block
 
@@ -48,8 +49,7 @@ _MAX_IDS = 1000
 
 
 def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
+    return context_of(request).store
 
 
 def _text(request: Request, name: str, *, limit: int) -> str | None:
@@ -121,7 +121,7 @@ def results(request: Request) -> Response:
     after_id = _text(request, "after_datapoint", limit=MAX_DATAPOINT_ID_LENGTH)
     after_epoch = _count(request, "after_epoch", low=0, high=1_000_000)
     after = None if after_id is None else (after_id, after_epoch or 0)
-    page = _page_of(store, run_id, after, limit)
+    page = _page_of(request, run_id, after, limit)
     following = None
     if len(page) == limit:
         last = page[-1]
@@ -130,12 +130,12 @@ def results(request: Request) -> Response:
 
 
 def _page_of(
-    store: Store, run_id: str, after: tuple[str, int] | None, limit: int
+    request: Request, run_id: str, after: tuple[str, int] | None, limit: int
 ) -> list[dict[str, object]]:
-    pager = getattr(store, "result_page", None)
-    if pager is not None:
-        return [r.to_dict() for r in pager(run_id, after=after, limit=limit)]
-    every = store.get_results(run_id)  # a store without paging: slice what it gives
+    context = context_of(request)
+    if context.pager is not None:
+        return [r.to_dict() for r in context.pager.result_page(run_id, after=after, limit=limit)]
+    every = context.store.get_results(run_id)  # a store without paging: slice what it gives
     if after is not None:
         every = [r for r in every if (r.datapoint_id, r.epoch) > after]
     return [r.to_dict() for r in every[:limit]]
@@ -143,13 +143,12 @@ def _page_of(
 
 def values(request: Request) -> Response:
     """The run's metric values at a scope, one row per (datapoint, epoch), binary."""
-    store = _store(request)
+    blocks = context_of(request).blocks
     run_id = _run(request)
     scope = _text(request, "scope", limit=MAX_NAME_LENGTH) or SESSION_SCOPE
-    loader = getattr(store, "load_block", None)
-    if loader is None:
+    if blocks is None:
         raise InvalidInputError("this server's store cannot send metric values")
-    return Response(pack_block(loader(run_id, scope)), media_type=VALUES_MEDIA_TYPE)
+    return Response(pack_block(blocks.load_block(run_id, scope)), media_type=VALUES_MEDIA_TYPE)
 
 
 def run_search(request: Request) -> Response:
@@ -193,4 +192,4 @@ def metric_definitions(request: Request) -> Response:
 
 def openapi(request: Request) -> Response:
     """The OpenAPI description of this API."""
-    return ORJSONResponse(request.app.state.openapi)
+    return ORJSONResponse(context_of(request).openapi)

@@ -12,9 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evalyard.core.formats import format_number, format_value
-from evalyard.server.diff import Diff, diff_values
-from evalyard.server.text import clip, value_text
+from evalyard.core.diff import Diff, diff_values
+from evalyard.core.formats import clip, format_number, format_value, value_text
 
 __all__ = ["StepPair", "StepView", "pair_traces", "step_outputs"]
 

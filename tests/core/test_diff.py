@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evalyard.server.diff import (
+from evalyard.core.diff import (
     LINE_LIMIT,
     WORD_TOKEN_LIMIT,
     DiffLevel,

@@ -17,14 +17,20 @@ import numpy as np
 
 from evalyard.core.columns import ScopeValues, merge_kinds
 from evalyard.core.compare import MetricDelta, RunComparisonResult
-from evalyard.core.formats import MISSING, format_delta, format_value
+from evalyard.core.diff import Diff, DiffLevel, diff_texts, diff_values
+from evalyard.core.formats import (
+    MISSING,
+    clip,
+    compact_json,
+    format_delta,
+    format_value,
+    value_text,
+)
 from evalyard.core.model import MetricKind, Result
-from evalyard.server.diff import Diff, DiffLevel, diff_texts, diff_values
-from evalyard.server.parts import Number, Pagination, make_number, make_pagination
-from evalyard.server.query import RunQuery, datapoint_path
-from evalyard.server.table import Frame, PageSlice, order_rows, page_slice
-from evalyard.server.text import clip, compact_json, value_text
-from evalyard.server.traces import step_outputs
+from evalyard.server.web.parts import Number, Pagination, make_number, make_pagination
+from evalyard.server.web.query import RunQuery, datapoint_path
+from evalyard.server.web.table import Frame, PageSlice, order_rows, page_slice
+from evalyard.server.web.traces import step_outputs
 
 __all__ = [
     "INPUT_EXCERPT_LIMIT",

@@ -31,11 +31,16 @@ from evalyard.errors import InvalidInputError, StoreError
 from evalyard.runner.logging import define_metric
 from evalyard.runner.records import checked_batch, prepare_mapping
 from evalyard.server.access import check_project, grant_of, visible_run
-from evalyard.server.bodies import parse_json, validator
-from evalyard.server.openapi import BATCH_ENVELOPE, METRIC_DEFINITION_BODY, RUN_CREATE, RUN_FINISH
-from evalyard.server.responses import ORJSONResponse
-from evalyard.store.base import Store
-from evalyard.store.sql import SQLStore
+from evalyard.server.api.bodies import parse_json, validator
+from evalyard.server.api.openapi import (
+    BATCH_ENVELOPE,
+    METRIC_DEFINITION_BODY,
+    RUN_CREATE,
+    RUN_FINISH,
+)
+from evalyard.server.api.responses import ORJSONResponse
+from evalyard.server.context import context_of
+from evalyard.store.base import KeyedBatchStore, Store
 
 __all__ = ["create_run", "define_metric_definition", "finish_run", "log_batch", "reopen_run"]
 
@@ -46,15 +51,14 @@ _METRIC = validator(METRIC_DEFINITION_BODY)
 
 
 def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
+    return context_of(request).store
 
 
-def _sql_store(request: Request) -> SQLStore:
-    store = request.app.state.store
-    if not isinstance(store, SQLStore):
-        raise StoreError("this server's store cannot take writes (it is not an SQL store)")
-    return store
+def _writer(request: Request) -> KeyedBatchStore:
+    writer = context_of(request).writer
+    if writer is None:
+        raise StoreError("this server does not take writes")
+    return writer
 
 
 def _body(request: Request, schema: Any) -> dict[str, Any]:
@@ -124,7 +128,7 @@ def finish_run(request: Request) -> Response:
 def log_batch(request: Request) -> Response:
     """Log a batch of results once per idempotency key, all or nothing."""
     body = _body(request, _BATCH)
-    store = _sql_store(request)
+    store = _store(request)
     info = visible_run(store, request.path_params["run_id"], grant_of(request))
     limit = max_field_bytes()
     prepared = [
@@ -136,7 +140,7 @@ def log_batch(request: Request) -> Response:
         error.index = position
         raise error
     assert batch is not None
-    receipt = store.write_keyed_batch(info.run_id, batch, body["idempotency_key"])
+    receipt = _writer(request).write_keyed_batch(info.run_id, batch, body["idempotency_key"])
     return ORJSONResponse({"record_count": receipt.record_count, "duplicate": receipt.duplicate})
 
 

@@ -20,10 +20,10 @@ from evalyard.core.model import MetricKind
 from evalyard.core.report import ComparisonReport, MetricLine
 from evalyard.core.stats import Verdict
 from evalyard.core.words import Tone, Word
-from evalyard.server.charts import distribution_chart
-from evalyard.server.parts import Number, make_number
-from evalyard.server.query import RunQuery
 from evalyard.server.reader import Comparison
+from evalyard.server.web.charts import distribution_chart
+from evalyard.server.web.parts import Number, make_number
+from evalyard.server.web.query import RunQuery
 
 __all__ = [
     "Chart",

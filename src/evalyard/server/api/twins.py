@@ -26,13 +26,14 @@ from starlette.responses import Response
 
 from evalyard.core.model import MetricKind
 from evalyard.server.access import grant_of
-from evalyard.server.loaders import RunData, load_datapoint, load_datasets, load_run
-from evalyard.server.query import BadParameterError, parse_experiments_query, parse_run_query
+from evalyard.server.api.responses import ORJSONResponse
+from evalyard.server.context import context_of
 from evalyard.server.reader import Reader
-from evalyard.server.responses import ORJSONResponse
-from evalyard.server.table import PAGE_SIZE, page_slice
-from evalyard.server.traces import step_outputs
-from evalyard.server.viewmodels import RUNS_PAGE_SIZE
+from evalyard.server.web.loaders import RunData, load_datapoint, load_datasets, load_run
+from evalyard.server.web.query import BadParameterError, parse_experiments_query, parse_run_query
+from evalyard.server.web.table import PAGE_SIZE, page_slice
+from evalyard.server.web.traces import step_outputs
+from evalyard.server.web.views import RUNS_PAGE_SIZE
 
 __all__ = ["comparison", "datapoint", "datapoints", "datasets", "run", "runs"]
 
@@ -46,7 +47,7 @@ def _datapoint_id(request: Request) -> str:
 
 
 def _reader(request: Request) -> Reader:
-    reader: Reader = request.app.state.reader
+    reader = context_of(request).reader
     return reader.restricted(grant_of(request).project)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.ids import MAX_DATAPOINT_ID_LENGTH, MAX_NAME_LENGTH
-from evalyard.server.query import MAX_PAGE, SHOW_OPTIONS, SORT_KEYS
+from evalyard.server.web.query import MAX_PAGE, SHOW_OPTIONS, SORT_KEYS
 from evalyard.version import __version__
 
 __all__ = [

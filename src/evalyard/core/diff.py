@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from evalyard.server.text import value_text
+from evalyard.core.formats import value_text
 
 __all__ = [
     "LINE_LIMIT",

@@ -14,10 +14,10 @@ from evalyard.core.columns import ScopeValues
 from evalyard.core.model import Result, RunInfo
 from evalyard.core.summary import MetricSummary, summarise_scope
 from evalyard.server.errors import PageNotFoundError
-from evalyard.server.query import ExperimentsQuery, RunQuery
 from evalyard.server.reader import Candidate, Comparison, Reader
-from evalyard.server.table import Frame
-from evalyard.server.viewmodels import (
+from evalyard.server.web.query import ExperimentsQuery, RunQuery
+from evalyard.server.web.table import Frame
+from evalyard.server.web.views import (
     DatasetRow,
     ExperimentsView,
     TablePlan,

@@ -20,7 +20,8 @@ from evalyard.core.model import MetricKind, Result, RunInfo
 from evalyard.core.report import comparison_report, format_summary
 from evalyard.core.summary import MetricSummary
 from evalyard.core.words import direction_word
-from evalyard.server.aggregates import (
+from evalyard.server.reader import Candidate, Comparison, RunSummary
+from evalyard.server.web.aggregates import (
     Chart,
     MetricRow,
     Summary,
@@ -28,9 +29,15 @@ from evalyard.server.aggregates import (
     metric_rows,
     summary,
 )
-from evalyard.server.datapoints import TablePlan, TableView, plan_table, resolve_metric, table_view
-from evalyard.server.detail import DatapointView, datapoint_view
-from evalyard.server.parts import (
+from evalyard.server.web.datapoints import (
+    TablePlan,
+    TableView,
+    plan_table,
+    resolve_metric,
+    table_view,
+)
+from evalyard.server.web.detail import DatapointView, datapoint_view
+from evalyard.server.web.parts import (
     MetadataRow,
     Number,
     Option,
@@ -41,9 +48,8 @@ from evalyard.server.parts import (
     metadata_rows,
     run_header,
 )
-from evalyard.server.query import SHOW_OPTIONS, ExperimentsQuery, RunQuery, run_path
-from evalyard.server.reader import Candidate, Comparison, RunSummary
-from evalyard.server.table import Frame, page_slice
+from evalyard.server.web.query import SHOW_OPTIONS, ExperimentsQuery, RunQuery, run_path
+from evalyard.server.web.table import Frame, page_slice
 
 __all__ = [
     "KEY_METRICS",

@@ -9,15 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalyard.core.columns import ScopeValues
-from evalyard.core.formats import MISSING, format_delta, format_number
+from evalyard.core.diff import Diff, diff_values
+from evalyard.core.formats import MISSING, clip, format_delta, format_number, value_text
 from evalyard.core.model import MetricKind, Result, RunInfo
-from evalyard.server.datapoints import STATUS_LABELS, datapoint_status, value_number
-from evalyard.server.diff import Diff, diff_values
-from evalyard.server.parts import Number, Option, RunHeader, make_number, run_header
-from evalyard.server.query import RunQuery, datapoint_path, run_path
 from evalyard.server.reader import Comparison
-from evalyard.server.text import clip, value_text
-from evalyard.server.traces import StepPair, pair_traces
+from evalyard.server.web.datapoints import STATUS_LABELS, datapoint_status, value_number
+from evalyard.server.web.parts import Number, Option, RunHeader, make_number, run_header
+from evalyard.server.web.query import RunQuery, datapoint_path, run_path
+from evalyard.server.web.traces import StepPair, pair_traces
 
 __all__ = [
     "DETAIL_TEXT_LIMIT",

@@ -1,0 +1,1 @@
+"""The JSON API: the twin of each page, the reads the SDK needs, and its writes."""
