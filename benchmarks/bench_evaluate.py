@@ -1,5 +1,5 @@
 """The evaluate benchmark: evaluate's own overhead per datapoint, and an async run's wall time,
-for the target of SPEC section 6 and the issue that added ``evaluate``.
+for the overhead target in benchmarks/README.md.
 
 - **Overhead.** ``evaluate`` over N datapoints of an application that returns at once (sync,
   on the thread pool; and async), with no evaluators: wall time of the whole call (run

@@ -9,7 +9,7 @@ store. Then:
   background and sends up to 5,000 per request). Each process starts on a barrier once
   imported and connected; the time is from the barrier to the last ``Run.flush``. The
   run must hold exactly clients x results afterwards, or the benchmark stops. Target
-  (issue 6): >= 20,000 results/s in total.
+  (the target): >= 20,000 results/s in total.
 - **Comparing.** Two runs of ``--datapoints`` datapoints x 10 metrics (95% shared) are
   logged straight into the store; then ``compare_runs`` is timed in this process on the
   store (the reference), through the server with the SDK (``store="http://..."``: both

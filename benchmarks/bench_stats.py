@@ -1,4 +1,4 @@
-"""The statistics benchmark: what the paired statistics of SPEC section 2 add to a comparison.
+"""The statistics benchmark: what the paired statistics (docs/statistics.md) add to a comparison.
 
 Two runs of N datapoints x 10 metrics of every kind are built in memory, as the store loads
 them (:class:`~evalyard.core.columns.ScopeValues`, epochs already averaged), with 95% of the
@@ -55,7 +55,7 @@ SCRIPT = Path(__file__).resolve()
 DEFAULT_README = SCRIPT.parent / "README.md"
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 SHARED_FRACTION = 0.95
-TARGET_SECONDS = 1.0  # the statistics add < 1 s at 100k datapoints x 10 metrics (issue 5)
+TARGET_SECONDS = 1.0  # the statistics add < 1 s at 100k datapoints x 10 metrics
 TARGET_SIZE = 100_000
 BEGIN = "<!-- bench_stats:begin (written by bench_stats.py) -->"
 END = "<!-- bench_stats:end -->"
@@ -425,7 +425,7 @@ def report_block(results: Sequence[Result], *, command: str, repeat: int) -> str
             "",
             f"Tests used: {used}.",
             "",
-            "Target (issue 5):",
+            "Target:",
             "",
             *target_lines(results),
         ]

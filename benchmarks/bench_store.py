@@ -1,5 +1,5 @@
 """The store benchmark: ``log_many`` throughput, ``compare_runs`` time and peak memory, and
-the pandas code a user would write instead, for the targets of SPEC section 6.
+the pandas code a user would write instead, for the targets in benchmarks/README.md.
 
 Two runs of N datapoints x 10 float metrics are logged into a fresh store (95% of the
 datapoint ids shared, values random but seeded); then ``compare_runs(new, old)`` and a
@@ -68,7 +68,7 @@ KEEP_PROBABILITY = 0.5
 AGGREGATE_TOLERANCE = 1e-9
 MB = 1024 * 1024
 
-# SPEC section 6, on a 2-core machine.
+# The targets, on a 2-core machine (benchmarks/README.md).
 LOG_MANY_TARGET = 50_000  # results/s into SQLite
 COMPARE_TARGETS = {100_000: 0.5, 1_000_000: 3.0}  # seconds
 RSS_TARGET = 1.5 * 1024 * MB  # peak RSS of compare_runs at 1M
@@ -573,7 +573,7 @@ def _profile_misses(
     speedup: float,
     run_ids: tuple[str, str],
 ) -> dict[str, str]:
-    """Profile what missed its target at this size (SPEC section 6)."""
+    """Profile what missed its target at this size (benchmarks/README.md)."""
     profiles: dict[str, str] = {}
     if store_spec == "sqlite" and log_rate < LOG_MANY_TARGET:
         records = workload.new_records()
@@ -702,7 +702,7 @@ def markdown_table(results: Sequence[SizeResult], *, store_spec: str) -> str:
 
 
 def target_lines(results: Sequence[SizeResult], *, store_spec: str) -> list[str]:
-    """One line per SPEC section 6 target that these sizes measure: met or MISSED."""
+    """One line per target that these sizes measure: met or MISSED."""
     lines: list[str] = []
 
     def verdict(ok: bool) -> str:
@@ -767,7 +767,7 @@ def report_block(
         "",
         markdown_table(results, store_spec=store_spec),
         "",
-        "Targets (SPEC section 6):",
+        "Targets (benchmarks/README.md):",
         "",
         *target_lines(results, store_spec=store_spec),
     ]

@@ -1,4 +1,4 @@
-"""The web UI benchmark: server time and page weight of the comparison page (SPEC §6).
+"""The web UI benchmark: server time and page weight of the comparison page (benchmarks/README.md).
 
 Two runs of N datapoints x 10 float metrics, with a two-step trace per datapoint (a
 ``retrieve`` step with 2 metrics, an ``answer`` step with 1), 95% of the datapoint ids

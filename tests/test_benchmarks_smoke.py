@@ -1,6 +1,6 @@
 """The store benchmark still runs, and compare_runs still agrees with its pandas reference.
 
-The benchmark itself is not a timed test (SPEC section 6); this only keeps the script from
+The benchmark itself is not a timed test (benchmarks/README.md); this only keeps it from
 rotting, at a size that takes a few seconds.
 """
 

@@ -1,4 +1,4 @@
-"""Real data: four τ-bench airline trials of the same agent are an A/A comparison (SPEC §2).
+"""Real data: four τ-bench airline trials of the same agent are an A/A comparison.
 
 The same gpt-4o agent ran the same 50 tasks four times. Per-datapoint counts say many tasks
 "improved" and "degraded" between any two trials; the statistics must not call ``success``

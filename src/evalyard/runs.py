@@ -135,7 +135,7 @@ def compare_values(
     step: str | None = None,
     alpha: float = ALPHA,
 ) -> RunComparisonResult:
-    """Compare two runs from values already loaded (SPEC-level rules: docs/comparison.md).
+    """Compare two runs from values already loaded (docs/comparison.md §2).
 
     What :func:`compare_runs` does once it has read the runs; a caller that keeps values
     (the web server's cache) passes them in and nothing is read again.
@@ -185,7 +185,7 @@ def compare_runs(
     store: Store | str | None = None,
     alpha: float = ALPHA,
 ) -> RunComparisonResult:
-    """Compare a new run with an old (baseline) run, datapoint by datapoint (SPEC §2).
+    """Compare a new run with an old (baseline) run, datapoint by datapoint (docs/comparison.md §2).
 
     Args:
         new_run: the run under test: an id, a unique name, or a run object.

@@ -1,4 +1,4 @@
-"""Calibration by simulation (SPEC §2, "Statistics"): false alarms, coverage and power.
+"""Calibration by simulation (docs/statistics.md): false alarms, coverage and power.
 
 Seeded simulations on the pure functions of :mod:`evalyard.core.stats` (and, for the family
 of ten metrics, on :func:`~evalyard.core.compare.compare_scopes`), never through a store, so
@@ -106,7 +106,7 @@ SCENARIOS: dict[str, tuple[Draw, float, Callable[[float], float]]] = {
 
 
 def _estimate(metric: str, new: Array, old: Array, epochs: int) -> PairedEstimate:
-    """What compare_scopes computes for one metric (SPEC §2)."""
+    """What compare_scopes computes for one metric (docs/comparison.md §2)."""
     if metric == "pass_fail" and epochs == 1:
         return mcnemar(new == 1.0, old == 1.0, alpha=ALPHA)
     d = new - old

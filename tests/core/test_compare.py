@@ -1,4 +1,4 @@
-"""The comparison rules of SPEC §2 as properties, checked against a plain computation."""
+"""The comparison rules of comparison.md §2 as properties, checked against a plain computation."""
 
 from __future__ import annotations
 

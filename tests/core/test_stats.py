@@ -1,4 +1,4 @@
-"""The paired statistics of SPEC §2: against scipy, against direct computations, as properties.
+"""The paired statistics: against scipy, against direct computations, as properties.
 
 Calibration by simulation (false alarms, coverage, power) is in ``test_calibration.py``.
 """
@@ -284,7 +284,7 @@ def test_minimum_detectable_effect() -> None:
 
 
 def test_flip_share_gives_the_textbook_pass_fail_mde() -> None:
-    # STATISTICS.md: 1,000 items with 10% flips can see about 2.8 percentage points.
+    # docs/statistics.md: 1,000 items with 10% flips can see about 2.8 percentage points.
     old = np.array([True] * 500 + [False] * 500)
     new = old.copy()
     new[:50] = False

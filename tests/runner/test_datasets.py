@@ -1,4 +1,4 @@
-"""Datasets: records, JSON Lines and CSV files, ids per SPEC §1, and errors that say where."""
+"""Datasets: records, JSON Lines and CSV files, ids (docs/comparison.md §1), errors saying where."""
 
 from __future__ import annotations
 

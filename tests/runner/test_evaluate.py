@@ -190,7 +190,7 @@ def test_repeats_run_each_datapoint_as_epochs(store: SQLStore) -> None:
     assert set(calls.values()) == {3}
     keys = store.result_keys(result.run_id)
     assert keys == [(f"q{n}", epoch) for n in range(4) for epoch in range(3)]
-    # each datapoint passed 2 of 3 epochs: the epochs are averaged first (SPEC §1)
+    # each datapoint passed 2 of 3 epochs: the epochs are averaged first (docs/comparison.md §1)
     assert result.aggregates["passed"] == pytest.approx(2 / 3)
 
 

@@ -1,4 +1,4 @@
-"""Evaluators: binding by name, results per SPEC §3, errors as data, the built-ins, and the
+"""Evaluators: binding by name, results per comparison.md §5, errors as data, the built-ins, and the
 LLM judge against a fake OpenAI-compatible server on 127.0.0.1."""
 
 from __future__ import annotations

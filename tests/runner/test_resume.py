@@ -1,6 +1,6 @@
 """A run killed with SIGKILL in the middle, then resumed: every datapoint exactly once.
 
-RELIABILITY.md, "Killed runs": a killed process cannot mark its run, so the run stays
+docs/reliability.md, "Killed runs": a killed process cannot mark its run, so the run stays
 ``running``; ``evaluate(resume=...)`` runs only the (datapoint, epoch) pairs it lacks and
 completes it.
 """

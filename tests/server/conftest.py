@@ -24,7 +24,7 @@ from evalyard.server import create_app
 from evalyard.store import SQLStore, open_store
 from tests.conftest import postgres_schema_url
 
-#: Text that would run script if it were not escaped (SPEC §5, RELIABILITY.md).
+#: Text that would run script if it were not escaped (docs/comparison.md §7, docs/reliability.md).
 XSS_PAYLOADS = (
     "<script>alert(1)</script>",
     "<img src=x onerror=alert(1)>",

@@ -1,5 +1,5 @@
 """The UI benchmark still runs end to end (tiny size) and writes its block; not a timed test
-(SPEC §6 targets are measured by the benchmark itself)."""
+(benchmarks/README.md targets are measured by the benchmark itself)."""
 
 from __future__ import annotations
 

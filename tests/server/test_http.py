@@ -504,3 +504,22 @@ def test_an_unexpected_error_is_a_500_without_details(tmp_path: Path) -> None:
     assert "no such table" not in api.text
     assert api.status_code == 500
     assert api.json()["error"]["status"] == 500
+
+
+def test_the_tables_default_metric_is_one_that_changed(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'default.db'}")
+    try:
+        for name, shift in (("old", 0.0), ("new", 0.5)):
+            with evalyard.start_run(name, store=store) as run:
+                for i in range(10):
+                    run.log(f"q{i}", metrics={"a_steady": 1.0, "b_moves": i / 10 + shift})
+            if name == "old":
+                old_id = run.run_id
+        with serve(create_app(store)) as base, httpx.Client(base_url=base) as client:
+            twin = client.get(f"/api/v1/runs/{run.run_id}/comparison", params={"compare": old_id})
+            alone = client.get(f"/api/v1/runs/{run.run_id}")
+    finally:
+        store.close()
+    # Compared: the metric that moved; alone: the first one.
+    assert twin.json()["datapoints"]["metric"] == "b_moves"
+    assert alone.json()["datapoints"]["metric"] == "a_steady"

@@ -76,7 +76,7 @@ def run_demo(
             Text(_describe(configuration)),
         )
     console.print(runs)
-    # By id: the names repeat each time the demo runs (SPEC §4: a name must be unique).
+    # By id: the names repeat each time the demo runs (comparison.md §6: a name must be unique).
     comparison = compare_runs(new_id, old_id, store=store)
     console.print()
     console.print(comparison_table(comparison))

@@ -1,4 +1,4 @@
-"""The CLI's exit codes (SPEC §4), and the ``--fail-on`` conditions that decide code 1.
+"""The CLI's exit codes (comparison.md §6), and the ``--fail-on`` conditions that decide code 1.
 
 | code | meaning |
 |---|---|
@@ -33,7 +33,7 @@ USAGE_ERROR = 2
 
 
 def regressed(comparison: RunComparisonResult) -> list[str]:
-    """The metrics whose verdict is ``regressed`` at the scope compared (SPEC §2).
+    """The metrics whose verdict is ``regressed`` at the scope compared (docs/comparison.md §2).
 
     A metric with a tolerance that stays non-inferior (its interval rules out a loss larger
     than the tolerance) does not fail the gate.

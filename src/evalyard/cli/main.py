@@ -1,4 +1,4 @@
-"""The ``evalyard`` command line: list, show and compare runs; run the demo (SPEC §4).
+"""The ``evalyard`` command line: list, show and compare runs; run the demo (docs/comparison.md §6).
 
 Example:
     $ evalyard demo
@@ -51,7 +51,7 @@ class _Group(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
-            # The boundary: no traceback, one line that says what and where (SPEC §4).
+            # The boundary: no traceback, one line that says what and where (docs/comparison.md §6).
             click.echo(f"error: {_one_line(exc)}", err=True)
             ctx.exit(exit_code_for(exc))
 

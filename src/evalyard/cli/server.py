@@ -1,4 +1,4 @@
-"""``evalyard server``: the team server — the UI and the API the SDK logs through (SPEC §4).
+"""``evalyard server``: the team server — the UI and the API the SDK logs through.
 
 Example:
     $ evalyard token create --scope write --store postgresql://evalyard@db/evalyard

@@ -1,4 +1,4 @@
-"""``evalyard token``: the access tokens of a team server (SPEC §4).
+"""``evalyard token``: the access tokens of a team server (docs/comparison.md §6).
 
 Example:
     $ evalyard token create --scope write --project qa --name "ci" --store postgresql://...

@@ -1,4 +1,4 @@
-"""``evalyard ui``: serve the web UI over a store (SPEC §4, §5).
+"""``evalyard ui``: serve the web UI over a store (docs/comparison.md §6, §7).
 
 Example:
     $ evalyard demo

@@ -1,4 +1,4 @@
-"""Aggregate functions over a run's per-datapoint values (SPEC §2)."""
+"""Aggregate functions over a run's per-datapoint values (docs/comparison.md §2)."""
 
 from __future__ import annotations
 

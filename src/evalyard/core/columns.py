@@ -3,7 +3,7 @@
 A run's metric values are kept per write batch and per scope (the session, or one step
 name) as a *block*: the datapoint ids, the epochs, and one numpy array per metric. Reading a
 scope merges the blocks in write order, keeps the last record for each (datapoint, epoch)
-(SPEC §1: logging again replaces), and then averages the epochs of each datapoint.
+(docs/comparison.md §1: logging again replaces), and then averages the epochs of each datapoint.
 Everything here works on whole columns; nothing makes one Python object per value.
 
 The stored encoding of a block:

@@ -1,10 +1,12 @@
-"""The comparison of two runs (SPEC §2): shared datapoints, aggregates, per-datapoint changes.
+"""The comparison of two runs: shared datapoints, aggregates, per-datapoint changes.
+
+The rules are those of docs/comparison.md §2.
 
 Pure: it takes each run's values at one scope (:class:`~evalyard.core.columns.ScopeValues`)
 and the project's metric definitions, and returns plain values. The store, the CLI and the
 UI all go through :func:`compare_scopes`, so they cannot disagree.
 
-Each metric also gets its statistics (SPEC §2, "Statistics"; the methods are in
+Each metric also gets its statistics (docs/comparison.md §3; the methods are in
 :mod:`evalyard.core.stats`): the mean paired difference with a confidence interval, a
 p-value, the Holm-adjusted p-value across the metrics tested in this one scope, a verdict,
 the minimum detectable effect, and the datapoints that are flaky across epochs.
@@ -206,7 +208,7 @@ class MetricDelta:
 
     @property
     def blocks_gate(self) -> bool:
-        """Whether this metric makes ``--fail-on regression`` fail (SPEC §2, §4).
+        """Whether this metric makes ``--fail-on regression`` fail (docs/comparison.md §3, §6).
 
         A metric blocks when its verdict is regressed, unless it has a tolerance and is
         non-inferior: the drop is real but confidently within what the project accepts.
@@ -453,7 +455,7 @@ def compare_scopes(
     step: str | None = None,
     alpha: float = ALPHA,
 ) -> ScopeComparison:
-    """Compare two runs' values at one scope, following SPEC §2 to the letter.
+    """Compare two runs' values at one scope, following docs/comparison.md §2 to the letter.
 
     Args:
         new: the new run's values at the scope.
@@ -522,7 +524,7 @@ def _judge(
 ) -> dict[str, MetricDelta]:
     """Adjust the p-values (Holm) across the metrics tested in this scope, then judge each.
 
-    SPEC §2: the family is the metrics of one comparison scope (the session, or one step).
+    comparison.md §2: the family is the metrics of one comparison scope (the session, or one step).
     """
     tested = [name for name, e in estimates.items() if e.p_value is not None]
     adjusted = dict(
@@ -698,7 +700,7 @@ def _estimate(
 ) -> tuple[PairedEstimate, dict[str, int] | None]:
     """The paired statistics of a number or bool metric, and the flip table of a bool.
 
-    SPEC §2: a bool with one epoch gets exact McNemar; a bool whose epochs repeat is a pass
+    comparison.md §2: a bool with one epoch gets exact McNemar; a bool whose epochs repeat is a pass
     fraction and is treated as a number, like every other metric. A metric of direction
     ``none`` is not tested: it only gets its mean difference.
     """
@@ -759,7 +761,7 @@ def id_union(
 
 
 def _flaky(new: MetricColumn | None, old: MetricColumn | None, union: IdUnion) -> list[str]:
-    """The datapoints whose value varies across the epochs of either run, sorted (SPEC §2)."""
+    """The datapoints whose value varies across the epochs of either run, sorted."""
     flaky = np.zeros(len(union.ids), dtype=bool)
     for column, rows in ((new, union.of_new), (old, union.of_old)):
         if column is not None and column.epoch_spread is not None:

@@ -1,8 +1,8 @@
 """Differences between two outputs, as segments the pages render as ``<ins>``/``<del>``.
 
-Word level for text, line level for pretty-printed JSON (SPEC §5), and always bounded in
+Word level for text, line level for pretty-printed JSON (comparison.md §7), and always bounded in
 time: :mod:`difflib` is quadratic at worst and can take minutes on a megabyte of words
-(RELIABILITY.md), so
+(docs/reliability.md), so
 
 1. the common prefix and suffix are split off first (linear, and most edits are local);
 2. the middle is diffed with ``SequenceMatcher`` on word tokens only while each side has

@@ -1,4 +1,4 @@
-"""Ids and names: validation, and datapoint ids derived from content (SPEC §1).
+"""Ids and names: validation, and datapoint ids derived from content (docs/comparison.md §1).
 
 A datapoint id a user gives is used as is. Otherwise it is derived from the datapoint's
 content (its inputs and ground truth), never from its position, so re-ordering or extending

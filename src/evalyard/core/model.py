@@ -1,4 +1,7 @@
-"""The domain values shared by every layer: runs, metric definitions, statuses (SPEC §1)."""
+"""The domain values shared by every layer: runs, metric definitions, statuses.
+
+The concepts are those of docs/comparison.md §1.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +52,7 @@ def default_direction(kind: MetricKind) -> Direction:
 
 @dataclass(frozen=True, slots=True)
 class MetricDefinition:
-    """How a project reads one metric (SPEC §1, "metric definition")."""
+    """How a project reads one metric (docs/comparison.md §1)."""
 
     name: str
     """The metric's name."""
@@ -102,7 +105,7 @@ class RunInfo:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    """What a run produced for one datapoint and epoch, as logged (SPEC §1, "result")."""
+    """What a run produced for one datapoint and epoch, as logged (docs/comparison.md §1)."""
 
     datapoint_id: str
     """The datapoint's id."""

@@ -1,7 +1,7 @@
-"""Paired statistics for comparing two runs (SPEC §2, "Statistics").
+"""Paired statistics for comparing two runs (docs/comparison.md §3, docs/statistics.md).
 
 Two runs over the same datapoints are a *paired* experiment: for each shared datapoint take
-``d = new − old`` (epochs averaged first, SPEC §1) and reason about the mean of ``d``.
+``d = new − old`` (epochs averaged first, docs/comparison.md §1) and reason about the mean of ``d``.
 
 - **Numbers**, and bool pass fractions when epochs repeat: the paired t on ``d`` (what
   ``scipy.stats.ttest_rel`` computes). Averaging each datapoint's epochs first makes the
@@ -79,7 +79,7 @@ _SLICE_VALUES: Final = 1_000_000
 
 
 class Verdict(StrEnum):
-    """What the statistics say about one metric of a comparison (SPEC §2)."""
+    """What the statistics say about one metric of a comparison (docs/comparison.md §2)."""
 
     IMPROVED = "improved"
     """Significantly better after the Holm adjustment, in the metric's direction."""

@@ -2,7 +2,7 @@
 
 A metric value is a number, a bool (pass/fail) or a string (a category); ``None`` means the
 metric is missing. NaN and ±inf are refused with an error that says how to log a missing
-score, because a store that keeps them silently corrupts every aggregate after it (SPEC §3).
+score, because a store that keeps them silently corrupts every aggregate after it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Datasets: the datapoints an application is evaluated on (SPEC §1).
+"""Datasets: the datapoints an application is evaluated on (docs/comparison.md §1).
 
 Example:
     >>> import evalyard
@@ -302,7 +302,7 @@ def as_dataset(dataset: Any) -> Dataset:
 
 
 def _unique(datapoints: Iterable[Datapoint], describe: Any) -> tuple[Datapoint, ...]:
-    # SPEC §1: two datapoints with the same id in one dataset are an error.
+    # docs/comparison.md §1: two datapoints with the same id in one dataset are an error.
     seen: dict[str, int] = {}
     out: list[Datapoint] = []
     for index, datapoint in enumerate(datapoints):

@@ -1,4 +1,4 @@
-"""``evaluate``: run an application over a dataset, score it, and log the run (SPEC §3).
+"""``evaluate``: run an application over a dataset, score it, and log the run (comparison.md §5).
 
 Example:
     >>> import evalyard
@@ -373,7 +373,7 @@ def _evaluators(evaluators: Iterable[Evaluator | Callable[..., Any]]) -> list[Ev
 
 
 def _wanted_directions(evaluators: list[Evaluator]) -> dict[str, Direction]:
-    # SPEC §3: the automatic error and latency_ms metrics are lower-is-better, everywhere.
+    # comparison.md §5: the automatic error and latency_ms metrics are lower-is-better, everywhere.
     wanted = {"error": Direction.LOWER, "latency_ms": Direction.LOWER}
     for evaluator in evaluators:
         if evaluator.direction is not None:

@@ -1,4 +1,4 @@
-"""Evaluators: functions that score what an application produced (SPEC §3).
+"""Evaluators: functions that score what an application produced (docs/comparison.md §5).
 
 Example:
     >>> import evalyard

@@ -29,7 +29,7 @@ __all__ = [
     "application_caller",
 ]
 
-#: Metrics evaluate sets itself (SPEC §3); evaluators may not return them.
+#: Metrics evaluate sets itself (docs/comparison.md §5); evaluators may not return them.
 RESERVED_METRICS = frozenset({"error", "latency_ms"})
 #: The metadata key under which a result records its evaluators' errors.
 EVALUATOR_ERRORS_KEY = "evaluator_errors"
@@ -156,7 +156,7 @@ class DatapointTask:
             if inspect.isawaitable(outputs):  # a sync function handing back a coroutine
                 outputs = _await_in_thread(outputs)
             error = None
-        except Exception as exc:  # the boundary: a failed datapoint is data (SPEC §3)
+        except Exception as exc:  # the boundary: a failed datapoint is data (docs/comparison.md §5)
             outputs, error = None, exc
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -181,7 +181,7 @@ class DatapointTask:
             if inspect.isawaitable(outputs):
                 outputs = await outputs
             error = None
-        except Exception as exc:  # the boundary: a failed datapoint is data (SPEC §3)
+        except Exception as exc:  # the boundary: a failed datapoint is data (docs/comparison.md §5)
             outputs, error = None, exc
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -220,7 +220,7 @@ class DatapointTask:
             for evaluator in self._scoped:
                 if record["name"] != evaluator.step:
                     continue
-                # SPEC §3: the step's inputs and outputs, the datapoint's ground truth and
+                # comparison.md §5: the step's inputs and outputs, the datapoint's ground truth and
                 # metadata; the metrics land on the step.
                 available = {
                     "outputs": record.get("outputs"),

@@ -1,7 +1,7 @@
 """Turning what a caller logs into a batch the store can write: checks, JSON, columns.
 
 Every check that can refuse a record happens here, before anything is written, so a
-refused record is never half-stored (SPEC §1, "Records").
+refused record is never half-stored (docs/comparison.md §1, Records).
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def _walk_steps(
 
 
 def _average(values: dict[str, list[tuple[MetricKind, float | str]]]) -> Checked:
-    # SPEC §2: several steps of one name in one epoch count as the mean of their values;
+    # comparison.md §2: several steps of one name in one epoch count as the mean of their values;
     # a category takes its most common value.
     averaged: dict[str, float | str] = {}
     special: list[tuple[str, MetricKind]] = []

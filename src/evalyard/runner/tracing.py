@@ -17,8 +17,8 @@ with its own trace. A thread you start yourself inside the application starts wi
 context (its steps are not recorded); run its work with ``contextvars.copy_context().run``,
 or use ``asyncio.to_thread``, which does that for you.
 
-A step becomes a dict of the result's trace (SPEC §1): ``name``, ``type``, ``inputs``,
-``outputs``, ``metrics`` (with ``latency_ms``, its duration, SPEC §3), ``error``,
+A step becomes a dict of the result's trace (docs/comparison.md §1): ``name``, ``type``, ``inputs``,
+``outputs``, ``metrics`` (with ``latency_ms``, its duration, docs/comparison.md §5), ``error``,
 ``duration_ms`` and ``children``.
 """
 
@@ -152,7 +152,7 @@ class Step:
             return
         elapsed_ms = (time.perf_counter() - self._started) * 1000
         record["duration_ms"] = elapsed_ms
-        # SPEC §3: each step's duration is its latency_ms, unless the step logged its own.
+        # comparison.md §5: each step's duration is its latency_ms, unless the step logged its own.
         record["metrics"].setdefault("latency_ms", elapsed_ms)
         if exc is not None:
             record["error"] = error_text(exc)

@@ -1,4 +1,4 @@
-"""Running many datapoints at once, at most ``max_workers`` of them (SPEC §3): threads for
+"""Running many datapoints at once, at most ``max_workers`` of them (comparison.md §5): threads for
 a sync application, tasks in flight for an async one.
 
 Both drivers stop taking new datapoints when ``stop`` is set, and return on Ctrl-C without

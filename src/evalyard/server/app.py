@@ -7,7 +7,7 @@ Example:
 
 Every response carries a Content-Security-Policy that allows only our own script, style
 and images (no inline script or style: every string on a page comes from users or models,
-RELIABILITY.md), ``X-Content-Type-Options: nosniff``, and a ``Server-Timing`` header with
+docs/reliability.md), ``X-Content-Type-Options: nosniff``, and a ``Server-Timing`` header with
 the time the app took. Requests whose ``Host`` is not in the allow-list (loopback names by
 default) get a 400: a page on another site cannot reach a local evalyard through DNS
 rebinding. A request announcing a body over the size limit gets a 413 before it is read.

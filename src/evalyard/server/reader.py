@@ -1,19 +1,18 @@
 """What the pages read from the store, and the small in-process cache that keeps them fast.
 
-A comparison of two runs of 100k datapoints takes about 0.1 s to compute from the store
-(SPEC §6 allows 0.5 s) and a page must answer in under 0.3 s whatever its filter, sort or
-page, so the server keeps the last few comparisons, with both runs' values at that scope
-and the :class:`~evalyard.server.web.table.Frame` lining them up. An entry is keyed by both
-run ids, the scope, the aggregate function, the project's metric definitions and each
-run's *fingerprint*: its status, result and datapoint counts and finish time, which change
-whenever results are logged or the run is finished or resumed. A running run's records can
-be replaced without changing its counts, so its fingerprint also changes every
+A comparison of two runs of 100k datapoints takes about 0.1 s to compute from the store (the
+target is 0.5 s: benchmarks/README.md) and a page must answer in under 0.3 s whatever its
+filter, sort or page, so the server keeps the last few comparisons, with both runs' values
+at that scope and the :class:`~evalyard.server.web.table.Frame` lining them up. An entry is
+keyed by both run ids, the scope, the aggregate function, the project's metric definitions
+and each run's *fingerprint*: its status, result and datapoint counts and finish time, which
+change whenever results are logged or the run is finished or resumed. A running run's
+records can be replaced without changing its counts, so its fingerprint also changes every
 :data:`RUNNING_TTL` seconds.
 
-The numbers always come from :func:`evalyard.runs.compare_values` (what
-``compare_runs`` ends in), given the values this module has cached: a cold comparison page
-reads each run's values at its scope once. The cache lives in the server, never in the
-store.
+The numbers always come from :func:`evalyard.runs.compare_values` (what ``compare_runs``
+ends in), given the values this module has cached: a cold comparison page reads each run's
+values at its scope once. The cache lives in the server, never in the store.
 """
 
 from __future__ import annotations

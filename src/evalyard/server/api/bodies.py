@@ -1,7 +1,7 @@
 """Request bodies: the content type, the size limit, JSON, and the schema, in that order.
 
 A JSON endpoint refuses another content type with 415 before reading anything (a web page
-can POST ``text/plain`` to a local server without asking: RELIABILITY.md), a body over the
+can POST ``text/plain`` to a local server without asking: docs/reliability.md), a body over the
 server's limit with 413, and malformed JSON or a schema violation with 422 naming the
 field (``records[3].epoch``). Bodies are read in the event loop and parsed in a worker
 thread, with the endpoint.

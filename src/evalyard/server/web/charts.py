@@ -1,4 +1,4 @@
-"""Metric distributions as small SVG charts, built by pure functions (SPEC §5).
+"""Metric distributions as small SVG charts, built by pure functions (docs/comparison.md §7).
 
 One chart per metric, two panels: both runs' histograms on the same bins (the baseline in
 grey, this run in blue), and the histogram of the per-datapoint deltas (this run minus the

@@ -9,8 +9,9 @@ word by word when Diff is on), both values of the metric and the change marker.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,15 +27,15 @@ from evalyard.core.formats import (
     format_value,
     value_text,
 )
-from evalyard.core.model import MetricKind, Result
+from evalyard.core.model import Direction, MetricKind, Result
+from evalyard.core.words import STATUS_WORDS
 from evalyard.server.web.parts import Number, Pagination, make_number, make_pagination
 from evalyard.server.web.query import RunQuery, datapoint_path
-from evalyard.server.web.table import Frame, PageSlice, order_rows, page_slice
+from evalyard.server.web.table import PAGE_SIZE, Frame, PageSlice, order_rows, page_slice
 from evalyard.server.web.traces import step_outputs
 
 __all__ = [
     "INPUT_EXCERPT_LIMIT",
-    "STATUS_LABELS",
     "TABLE_DIFF_LIMIT",
     "TABLE_TEXT_LIMIT",
     "OutputCell",
@@ -45,6 +46,7 @@ __all__ = [
     "datapoint_status",
     "plan_table",
     "resolve_metric",
+    "status_label",
     "table_view",
     "value_number",
 ]
@@ -83,6 +85,8 @@ class TablePlan:
     """The metric whose values the table shows, sorts and filters by."""
     kind: MetricKind
     """That metric's kind across both runs."""
+    direction: Direction
+    """Which way it gets better."""
     rows: np.ndarray[Any, np.dtype[np.int64]]
     """The frame rows of the page, in order."""
     ids: list[str]
@@ -103,6 +107,7 @@ def plan_table(
     new: ScopeValues,
     old: ScopeValues | None,
     comparison: RunComparisonResult | None,
+    direction: Direction = Direction.HIGHER,
 ) -> TablePlan:
     """Filter (with the comparison's id lists), sort and page the table's rows."""
     new_col = new.columns.get(metric) if metric else None
@@ -142,7 +147,7 @@ def plan_table(
     part = page_slice(len(ordered), query.page)
     page_rows = ordered[part.start : part.stop]
     ids = [frame.ids[i] for i in page_rows.tolist()]
-    return TablePlan(metric, kind, page_rows, ids, part, new_values, old_values)
+    return TablePlan(metric, kind, direction, page_rows, ids, part, new_values, old_values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +192,8 @@ class TableRow:
     """The status as words with a symbol (a second cue besides colour)."""
     epochs: int
     """How many epochs the datapoint has."""
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The row as exact JSON data (the page's JSON twin)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,17 +232,29 @@ class TableView:
     """Whether Diff is on."""
     step: str | None
     """The step the table is scoped to, or None."""
+    show: str = "all"
+    """Which datapoints it shows (a key of ``SHOW_OPTIONS``)."""
+    sort: str = "id"
+    """Its order (a key of ``SORT_KEYS``, ``-`` first for descending)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The table's page as exact JSON data (what the page's JSON twin carries)."""
+        part = self.pagination
+        return {
+            "metric": self.metric,
+            "show": self.show,
+            "sort": self.sort,
+            "page": part.page,
+            "page_count": part.page_count,
+            "page_size": PAGE_SIZE,
+            "total": part.total,
+            "rows": [row.data for row in self.rows],
+        }
 
 
-STATUS_LABELS = {
-    "improved": "▲ improved",
-    "regressed": "▼ regressed",
-    "unchanged": "= same",
-    "changed": "≠ changed",
-    "new_only": "only in this run",
-    "old_only": "only in baseline",
-    "missing": "no value",
-}
+def status_label(status: str) -> str:
+    """A datapoint's status in words, with its symbol (see ``core.words.STATUS_WORDS``)."""
+    return STATUS_WORDS[status].text
 
 
 def datapoint_status(
@@ -335,6 +354,16 @@ def table_view(
         if plan.kind is not MetricKind.STRING and new_v == new_v and old_v == old_v:
             delta_value = float(new_v) - float(old_v)
         css = {"improved": "better", "regressed": "worse", "changed": "changed"}.get(status, "")
+        data: dict[str, Any] = {
+            "datapoint_id": datapoint_id,
+            "inputs": _first(new_results or old_results, "inputs"),
+            "value": _plain(new_v),
+            "outputs": new_out if new_present else None,
+        }
+        if comparison is not None:
+            data["baseline_value"] = _plain(old_v)
+            data["baseline_outputs"] = old_out if old_present else None
+            data["status"] = None if status == "missing" else status
         rows.append(
             TableRow(
                 datapoint_id=datapoint_id,
@@ -358,8 +387,8 @@ def table_view(
                     else OutputCell("not in baseline", False, None, missing=True)
                 ),
                 diff=diff,
-                new_value=value_number(new_v, plan.kind),
-                old_value=value_number(old_v, plan.kind),
+                new_value=value_number(new_v, plan.kind, plan.direction),
+                old_value=value_number(old_v, plan.kind, plan.direction),
                 # Per datapoint a bool moves by whole passes (or pass fractions over epochs).
                 delta=make_number(
                     delta_value,
@@ -367,8 +396,9 @@ def table_view(
                     css=css,
                 ),
                 status=status,
-                status_label=STATUS_LABELS[status],
+                status_label=status_label(status),
                 epochs=len(new_results or old_results or []),
+                data=data,
             )
         )
     hidden = query.pairs(metric=plan.metric)
@@ -401,16 +431,32 @@ def table_view(
         comparing=comparison is not None,
         diff=query.diff,
         step=query.step,
+        show=query.show,
+        sort=query.sort,
     )
 
 
-def value_number(value: Any, kind: MetricKind) -> Number:
-    """A datapoint's value of a metric as shown: pass/fail, a number, a category."""
+def _plain(value: Any) -> Any:
+    """A numpy scalar as plain JSON data (NaN as None)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _first(results: list[Result] | None, name: str) -> Any:
+    return getattr(results[0], name) if results else None
+
+
+def value_number(value: Any, kind: MetricKind, direction: Direction = Direction.HIGHER) -> Number:
+    """A datapoint's value of a metric as shown: pass/fail (ok / not ok when lower is
+    better), a number, a category."""
     if value is None or (isinstance(value, float) and value != value):
         return Number(MISSING, None, "muted")
     if kind is MetricKind.STRING:
         return Number(str(value), None)
-    return make_number(float(value), format_value(float(value), kind=kind))
+    return make_number(float(value), format_value(float(value), kind=kind, direction=direction))
 
 
 def _empty_message(

@@ -4,16 +4,16 @@ metrics and both traces side by side (pure)."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from evalyard.core.columns import ScopeValues
 from evalyard.core.diff import Diff, diff_values
 from evalyard.core.formats import MISSING, clip, format_delta, format_number, value_text
-from evalyard.core.model import MetricKind, Result, RunInfo
+from evalyard.core.model import Direction, MetricKind, Result, RunInfo
 from evalyard.server.reader import Comparison
-from evalyard.server.web.datapoints import STATUS_LABELS, datapoint_status, value_number
+from evalyard.server.web.datapoints import datapoint_status, status_label, value_number
 from evalyard.server.web.parts import Number, Option, RunHeader, make_number, run_header
 from evalyard.server.web.query import RunQuery, datapoint_path, run_path
 from evalyard.server.web.traces import StepPair, pair_traces
@@ -102,6 +102,12 @@ class DatapointView:
     """The JSON twin of the page."""
     notices: list[str]
     """What the page changed in the request, and why."""
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The datapoint's results in both runs, as exact JSON data."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The page's JSON twin: both runs and the datapoint's results (every epoch)."""
+        return self.data
 
 
 def _pick_epoch(results: list[Result] | None, epoch: int) -> Result | None:
@@ -128,6 +134,7 @@ def datapoint_view(
     results_old: list[Result],
     comparison: Comparison | None,
     values: ScopeValues | None,
+    directions: Mapping[str, Direction] | None = None,
     notices: Sequence[str] = (),
 ) -> DatapointView:
     """A datapoint of a run, compared with the baseline's when there is one."""
@@ -154,7 +161,7 @@ def datapoint_view(
         new=_side(info, new_result),
         old=None if baseline is None else _side(baseline, old_result),
         diff=diff,
-        metrics=_datapoint_metrics(datapoint_id, comparison, values),
+        metrics=_datapoint_metrics(datapoint_id, comparison, values, directions or {}),
         traces=pair_traces(
             None if old_result is None or baseline is None else old_result.steps,
             None if new_result is None else new_result.steps,
@@ -164,6 +171,14 @@ def datapoint_view(
         step=query.step,
         api_url="/api/v1" + query.url(path, metric=None, show="all", sort="id", page=1, diff=False),
         notices=list(notices),
+        data={
+            "datapoint_id": datapoint_id,
+            "run": info.to_dict(),
+            "results": [r.to_dict() for r in results_new],
+            "baseline": None if baseline is None else baseline.to_dict(),
+            "baseline_results": [r.to_dict() for r in results_old],
+            "notices": list(notices),
+        },
     )
 
 
@@ -175,7 +190,10 @@ def _detail(value: Any) -> Any:
 
 
 def _datapoint_metrics(
-    datapoint_id: str, comparison: Comparison | None, values: ScopeValues | None
+    datapoint_id: str,
+    comparison: Comparison | None,
+    values: ScopeValues | None,
+    directions: Mapping[str, Direction],
 ) -> list[DatapointMetric]:
     """Each metric's per-datapoint value (epochs averaged) in both runs, and its status."""
     out = []
@@ -200,13 +218,13 @@ def _datapoint_metrics(
             out.append(
                 DatapointMetric(
                     name,
-                    value_number(b, kind),
-                    value_number(a, kind),
+                    value_number(b, kind, delta.direction),
+                    value_number(a, kind, delta.direction),
                     make_number(
                         d, format_delta(d, kind=MetricKind.NUMBER, aggregate_function=None), css=css
                     ),
                     status,
-                    STATUS_LABELS[status],
+                    status_label(status),
                 )
             )
         return out
@@ -219,7 +237,12 @@ def _datapoint_metrics(
         v = column.values[at]
         out.append(
             DatapointMetric(
-                name, Number(MISSING), value_number(v, column.kind), Number(""), "missing", ""
+                name,
+                Number(MISSING),
+                value_number(v, column.kind, directions.get(name, Direction.HIGHER)),
+                Number(""),
+                "missing",
+                "",
             )
         )
     return out

@@ -1,35 +1,35 @@
-"""What a page reads, in order: shared by the HTML pages and their JSON twins.
+"""One loader per page: what the page reads, in order, and the view model it makes.
 
-Each loader resolves the page's runs, checks the query against what they hold (an unknown
-step or metric falls back to the default with a notice; an unknown run is a 404), asks the
-:class:`~.reader.Reader` for the comparison, plans the datapoint table, and reads the
-results of that page's datapoints only.
+The HTML page renders the view model; the page's JSON twin under ``/api/v1`` is the same
+view model's ``to_json()``. Each loader resolves the page's runs, checks the query against
+what they hold (an unknown step or metric falls back to the default with a notice; an
+unknown run is a 404), asks the :class:`~evalyard.server.reader.Reader` for the values and
+the comparison (cached), plans the datapoint table, and reads the results of that page's
+datapoints only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from evalyard.core.columns import ScopeValues
-from evalyard.core.model import Result, RunInfo
-from evalyard.core.summary import MetricSummary, summarise_scope
+from evalyard.core.compare import RunComparisonResult
+from evalyard.core.model import Direction, MetricKind, RunInfo
+from evalyard.core.summary import summarise_scope
 from evalyard.server.errors import PageNotFoundError
-from evalyard.server.reader import Candidate, Comparison, Reader
+from evalyard.server.reader import Reader
+from evalyard.server.web.datapoints import plan_table, resolve_metric
+from evalyard.server.web.detail import DatapointView, datapoint_view
 from evalyard.server.web.query import ExperimentsQuery, RunQuery
-from evalyard.server.web.table import Frame
 from evalyard.server.web.views import (
-    DatasetRow,
+    ComparisonView,
+    DatasetsView,
     ExperimentsView,
-    TablePlan,
+    RunView,
+    comparison_view,
     datasets_view,
     experiments_view,
-    plan_table,
-    resolve_metric,
+    run_view,
 )
 
 __all__ = [
-    "DatapointData",
-    "RunData",
     "load_datapoint",
     "load_datasets",
     "load_experiments",
@@ -38,7 +38,7 @@ __all__ = [
 
 
 def load_experiments(reader: Reader, query: ExperimentsQuery) -> ExperimentsView:
-    """The Experiments page."""
+    """The Experiments page: the runs, newest first, a page at a time."""
     every = reader.list_runs()
     projects = sorted({info.project for info in every})
     runs = every if query.project is None else [r for r in every if r.project == query.project]
@@ -47,29 +47,9 @@ def load_experiments(reader: Reader, query: ExperimentsQuery) -> ExperimentsView
     )
 
 
-def load_datasets(reader: Reader) -> list[DatasetRow]:
-    """The Datasets page."""
+def load_datasets(reader: Reader) -> DatasetsView:
+    """The Datasets page: datasets named by runs, with their run counts."""
     return datasets_view(reader.list_runs())
-
-
-@dataclass(frozen=True, slots=True)
-class RunData:
-    """Everything a run page (alone or compared) shows, before formatting."""
-
-    info: RunInfo
-    query: RunQuery
-    """The query as applied (fallbacks resolved)."""
-    steps: list[str]
-    baseline: RunInfo | None
-    comparison: Comparison | None
-    values: ScopeValues
-    frame: Frame
-    plan: TablePlan
-    candidates: list[Candidate]
-    summaries: list[MetricSummary]
-    results_new: dict[str, list[Result]]
-    results_old: dict[str, list[Result]]
-    notices: list[str] = field(default_factory=list)
 
 
 def _steps(reader: Reader, info: RunInfo, baseline: RunInfo | None) -> list[str]:
@@ -87,17 +67,40 @@ def _resolve_step(query: RunQuery, steps: list[str], notices: list[str]) -> RunQ
     return query.with_changes(step=None)
 
 
+def changed_first(result: RunComparisonResult) -> list[str]:
+    """The metrics of a comparison, the one that changed most first: the table's default.
+
+    A metric whose verdict is regressed or improved comes first, then the one with the
+    most datapoints that moved; a category (text) metric comes after every number.
+    """
+
+    def rank(name: str) -> tuple[int, int, int]:
+        delta = result.metric_deltas[name]
+        moved = delta.improved_count + delta.degraded_count + delta.changed_count
+        judged = delta.verdict is not None and delta.verdict.value in ("regressed", "improved")
+        return (delta.kind is MetricKind.STRING, not judged, -moved)
+
+    return sorted(result.metric_deltas, key=rank)
+
+
 def load_run(
     reader: Reader, run_id: str, query: RunQuery, *, with_candidates: bool = True
-) -> RunData:
-    """A run's page: the run alone, or compared with ``query.compare``."""
+) -> RunView | ComparisonView:
+    """A run's page: the run alone, or compared with ``query.compare``.
+
+    Args:
+        reader: the store's reads.
+        run_id: the run's exact id.
+        query: the page's state.
+        with_candidates: also find the runs offered in "Compared with" (the HTML page
+            needs them, the JSON twin does not).
+    """
     info = reader.get_run(run_id)
     notices: list[str] = []
     baseline = reader.get_run(query.compare) if query.compare is not None else None
     steps = _steps(reader, info, baseline)
     query = _resolve_step(query, steps, notices)
     if baseline is None:
-        candidates = reader.candidates(info) if with_candidates else []
         values, frame = reader.single(info, step=query.step)
         summaries = summarise_scope(
             values,
@@ -110,33 +113,34 @@ def load_run(
         if notice:
             notices.append(notice)
         query = query.with_changes(metric=metric, show="all")
-        plan = plan_table(frame, query, metric=metric, new=values, old=None, comparison=None)
-        return RunData(
+        direction = next((m.direction for m in summaries if m.metric == metric), Direction.HIGHER)
+        plan = plan_table(
+            frame, query, metric=metric, new=values, old=None, comparison=None, direction=direction
+        )
+        return run_view(
             info,
             query,
-            steps,
-            None,
-            None,
-            values,
-            frame,
-            plan,
-            candidates,
-            summaries,
-            reader.results(info.run_id, plan.ids),
-            {},
-            notices,
+            steps=steps,
+            values=values,
+            summaries=summaries,
+            plan=plan,
+            frame=frame,
+            candidates=reader.candidates(info) if with_candidates else [],
+            results=reader.results(info.run_id, plan.ids),
+            notices=notices,
         )
     comparison = reader.comparison(
         info, baseline, aggregate_function=query.aggregate, step=query.step, steps=steps
     )
-    # After the comparison: its runs' values are then cached, and read only once.
+    # After the comparison: its runs' values are cached by then, and read only once.
     candidates = reader.candidates(info) if with_candidates else []
     result = comparison.result
     kinds = {name: d.kind for name, d in result.metric_deltas.items()}
-    metric, notice = resolve_metric(list(result.metric_deltas), kinds, query.metric)
+    metric, notice = resolve_metric(changed_first(result), kinds, query.metric)
     if notice:
         notices.append(notice)
     query = query.with_changes(metric=metric)
+    delta = result.metric_deltas.get(metric) if metric else None
     plan = plan_table(
         comparison.frame,
         query,
@@ -144,42 +148,24 @@ def load_run(
         new=comparison.new,
         old=comparison.old,
         comparison=result,
+        direction=Direction.HIGHER if delta is None else delta.direction,
     )
-    return RunData(
+    return comparison_view(
         info,
-        query,
-        steps,
         baseline,
-        comparison,
-        comparison.new,
-        comparison.frame,
-        plan,
-        candidates,
-        [],
-        reader.results(info.run_id, plan.ids),
-        reader.results(baseline.run_id, plan.ids),
-        notices,
+        query,
+        comparison=comparison,
+        plan=plan,
+        candidates=candidates,
+        results_new=reader.results(info.run_id, plan.ids),
+        results_old=reader.results(baseline.run_id, plan.ids),
+        notices=notices,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class DatapointData:
-    """Everything a datapoint page shows, before formatting."""
-
-    info: RunInfo
-    datapoint_id: str
-    query: RunQuery
-    baseline: RunInfo | None
-    results_new: list[Result]
-    results_old: list[Result]
-    comparison: Comparison | None
-    values: ScopeValues | None
-    notices: list[str]
 
 
 def load_datapoint(
     reader: Reader, run_id: str, datapoint_id: str, query: RunQuery
-) -> DatapointData:
+) -> DatapointView:
     """A datapoint of a run, and of the baseline when ``query.compare`` names one."""
     info = reader.get_run(run_id)
     baseline = reader.get_run(query.compare) if query.compare is not None else None
@@ -195,12 +181,24 @@ def load_datapoint(
     query = _resolve_step(query, steps, notices)
     comparison = None
     values = None
+    directions: dict[str, Direction] = {}
     if baseline is not None:
         comparison = reader.comparison(
             info, baseline, aggregate_function=query.aggregate, step=query.step, steps=steps
         )
     else:
         values, _ = reader.single(info, step=query.step)
-    return DatapointData(
-        info, datapoint_id, query, baseline, results_new, results_old, comparison, values, notices
+        summaries = summarise_scope(values, definitions=reader.definitions(info))
+        directions = {m.metric: m.direction for m in summaries}
+    return datapoint_view(
+        info,
+        datapoint_id,
+        query,
+        results_new=results_new,
+        baseline=baseline,
+        results_old=results_old,
+        comparison=comparison,
+        values=values,
+        directions=directions,
+        notices=notices,
     )

@@ -1,4 +1,5 @@
-"""The HTML pages: thin handlers that parse the query, load, build the view and render it.
+"""The HTML pages: thin handlers that parse the query, load the page's view model and
+render it (the JSON twins in :mod:`evalyard.server.api.twins` serialise the same models).
 
 Handlers are plain functions, so Starlette runs them in its thread pool: the store's
 reads block.
@@ -16,10 +17,10 @@ from evalyard.server.context import context_of
 from evalyard.server.reader import Reader
 from evalyard.server.web.loaders import load_datapoint, load_datasets, load_experiments, load_run
 from evalyard.server.web.query import BadParameterError, parse_experiments_query, parse_run_query
-from evalyard.server.web.views import comparison_view, datapoint_view, run_view
+from evalyard.server.web.views import ComparisonView
 from evalyard.version import __version__
 
-__all__ = ["datapoint", "datasets", "experiments", "home", "run"]
+__all__ = ["datapoint", "datapoint_id_of", "datasets", "experiments", "home", "reader_of", "run"]
 
 
 def _render(request: Request, template: str, *, section: str, **context: Any) -> Response:
@@ -31,7 +32,7 @@ def _render(request: Request, template: str, *, section: str, **context: Any) ->
     return HTMLResponse(html)
 
 
-def _datapoint_id(request: Request) -> str:
+def datapoint_id_of(request: Request) -> str:
     """The datapoint of ``/datapoints/{id}``, or of ``/datapoint?id=`` (see ``datapoint_path``)."""
     found = request.path_params.get("datapoint_id") or request.query_params.get("id")
     if not found:
@@ -39,9 +40,9 @@ def _datapoint_id(request: Request) -> str:
     return str(found)
 
 
-def _reader(request: Request) -> Reader:
-    reader = context_of(request).reader
-    return reader.restricted(grant_of(request).project)
+def reader_of(request: Request) -> Reader:
+    """The app's reader, seeing only what the caller's token may see."""
+    return context_of(request).reader.restricted(grant_of(request).project)
 
 
 def home(request: Request) -> Response:
@@ -51,67 +52,28 @@ def home(request: Request) -> Response:
 
 def experiments(request: Request) -> Response:
     """``/experiments``: the runs, newest first."""
-    query = parse_experiments_query(request.query_params)
-    view = load_experiments(_reader(request), query)
+    view = load_experiments(reader_of(request), parse_experiments_query(request.query_params))
     return _render(request, "runs.html", section="experiments", view=view)
 
 
 def datasets(request: Request) -> Response:
     """``/datasets``: datasets named by runs, with how many runs used each."""
-    rows = load_datasets(_reader(request))
-    return _render(request, "datasets.html", section="datasets", rows=rows)
+    view = load_datasets(reader_of(request))
+    return _render(request, "datasets.html", section="datasets", rows=view.rows)
 
 
 def run(request: Request) -> Response:
     """``/runs/{run_id}``: a run, or its comparison with ``?compare=BASELINE``."""
     query = parse_run_query(request.query_params)
-    data = load_run(_reader(request), request.path_params["run_id"], query)
-    if data.comparison is None or data.baseline is None:
-        view = run_view(
-            data.info,
-            data.query,
-            steps=data.steps,
-            values=data.values,
-            summaries=data.summaries,
-            plan=data.plan,
-            frame=data.frame,
-            candidates=data.candidates,
-            results=data.results_new,
-            notices=data.notices,
-        )
-        return _render(request, "run.html", section="experiments", view=view)
-    compared = comparison_view(
-        data.info,
-        data.baseline,
-        data.query,
-        comparison=data.comparison,
-        plan=data.plan,
-        candidates=data.candidates,
-        results_new=data.results_new,
-        results_old=data.results_old,
-        notices=data.notices,
-    )
-    return _render(request, "compare.html", section="experiments", view=compared)
+    view = load_run(reader_of(request), request.path_params["run_id"], query)
+    template = "compare.html" if isinstance(view, ComparisonView) else "run.html"
+    return _render(request, template, section="experiments", view=view)
 
 
 def datapoint(request: Request) -> Response:
     """``/runs/{run_id}/datapoints/{datapoint_id}``: one datapoint, both runs side by side."""
     query = parse_run_query(request.query_params)
-    data = load_datapoint(
-        _reader(request),
-        request.path_params["run_id"],
-        _datapoint_id(request),
-        query,
-    )
-    view = datapoint_view(
-        data.info,
-        data.datapoint_id,
-        data.query,
-        results_new=data.results_new,
-        baseline=data.baseline,
-        results_old=data.results_old,
-        comparison=data.comparison,
-        values=data.values,
-        notices=data.notices,
+    view = load_datapoint(
+        reader_of(request), request.path_params["run_id"], datapoint_id_of(request), query
     )
     return _render(request, "datapoint.html", section="experiments", view=view)

@@ -33,7 +33,7 @@ __all__ = [
     "run_path",
 ]
 
-#: The rows a datapoint table can show, with their labels (SPEC §5, "Show").
+#: The rows a datapoint table can show, with their labels (docs/comparison.md §7).
 SHOW_OPTIONS: dict[str, str] = {
     "all": "All",
     "improved": "Improved",

@@ -1,20 +1,23 @@
 """What each page shows, built from runs, a comparison and the query (pure).
 
-The handlers in :mod:`.pages` read from the store through :class:`~.reader.Reader` (via
-:mod:`.loaders`) and hand the results here; nothing in these modules touches the store, the
-request or the clock. This module builds the Experiments, Datasets, run and comparison
-pages from their parts: :mod:`.aggregates` (metrics table, summary, charts),
-:mod:`.datapoints` (the datapoint table) and :mod:`.detail` (the datapoint page).
+The loaders (:mod:`.loaders`) read through the :class:`~evalyard.server.reader.Reader` and
+hand the results here; nothing in these modules touches the store, the request or the
+clock. Each view model renders as a page and serialises (``to_json``) as its JSON twin.
+This module builds the Experiments, Datasets, run and comparison pages from their parts:
+:mod:`.aggregates` (metrics table, summary, charts), :mod:`.datapoints` (the datapoint
+table) and :mod:`.detail` (the datapoint page).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.columns import ScopeValues
+from evalyard.core.compare import RunComparisonResult
 from evalyard.core.formats import format_aggregate, format_count, format_time
 from evalyard.core.model import MetricKind, Result, RunInfo
 from evalyard.core.report import comparison_report, format_summary
@@ -29,14 +32,7 @@ from evalyard.server.web.aggregates import (
     metric_rows,
     summary,
 )
-from evalyard.server.web.datapoints import (
-    TablePlan,
-    TableView,
-    plan_table,
-    resolve_metric,
-    table_view,
-)
-from evalyard.server.web.detail import DatapointView, datapoint_view
+from evalyard.server.web.datapoints import TablePlan, TableView, table_view
 from evalyard.server.web.parts import (
     MetadataRow,
     Number,
@@ -55,17 +51,13 @@ __all__ = [
     "KEY_METRICS",
     "RUNS_PAGE_SIZE",
     "ComparisonView",
-    "DatapointView",
     "DatasetRow",
+    "DatasetsView",
     "ExperimentsView",
     "RunView",
-    "TablePlan",
     "comparison_view",
-    "datapoint_view",
     "datasets_view",
     "experiments_view",
-    "plan_table",
-    "resolve_metric",
     "run_view",
 ]
 
@@ -86,6 +78,8 @@ class RunRow:
     """The run."""
     aggregates: list[Number]
     """The average of each key metric (``ExperimentsView.metrics``)."""
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The run and every metric's average, as exact JSON data."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +98,17 @@ class ExperimentsView:
     """Where this page is."""
     any_runs: bool
     """Whether the store holds any run at all (else the empty state)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The page's JSON twin: the runs of the page with their metric averages."""
+        part = self.pagination
+        return {
+            "runs": [row.data for row in self.rows],
+            "page": part.page,
+            "page_count": part.page_count,
+            "page_size": RUNS_PAGE_SIZE,
+            "total": part.total,
+        }
 
 
 def _key_metrics(summaries: Sequence[RunSummary]) -> list[str]:
@@ -140,7 +145,12 @@ def experiments_view(
             kind = MetricKind.NUMBER if found is None else found.kind
             text = format_aggregate(value, kind=kind, aggregate_function="average")
             cells.append(make_number(value, text))
-        rows.append(RunRow(run_header(info), cells))
+        averages = {
+            name: m.aggregate
+            for name, m in run_summary.metrics.items()
+            if m.kind is not MetricKind.STRING
+        }
+        rows.append(RunRow(run_header(info), cells, {**info.to_dict(), "averages": averages}))
     options = [Option("", "All projects", query.project is None)]
     options += [Option(p, p, p == query.project) for p in projects]
     pagination = make_pagination(
@@ -167,7 +177,24 @@ class DatasetRow:
     """The Experiments page filtered to it."""
 
 
-def datasets_view(runs: Sequence[RunInfo]) -> list[DatasetRow]:
+@dataclass(frozen=True, slots=True)
+class DatasetsView:
+    """The Datasets page."""
+
+    rows: list[DatasetRow]
+    """The datasets, by name."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The page's JSON twin: each dataset with its run count and projects."""
+        return {
+            "datasets": [
+                {"name": r.name, "run_count": r.run_count, "projects": r.projects.split(", ")}
+                for r in self.rows
+            ]
+        }
+
+
+def datasets_view(runs: Sequence[RunInfo]) -> DatasetsView:
     """Datasets by name, as the runs name them, with how many runs used each."""
     by_name: dict[str, list[RunInfo]] = {}
     for info in runs:
@@ -182,7 +209,7 @@ def datasets_view(runs: Sequence[RunInfo]) -> list[DatasetRow]:
         rows.append(
             DatasetRow(name, len(infos), ", ".join(projects), format_time(latest), query.url())
         )
-    return rows
+    return DatasetsView(rows)
 
 
 # -- run and comparison pages -------------------------------------------------------------------
@@ -275,6 +302,12 @@ class RunView:
     """The state carried by the forms."""
     api_url: str
     """The JSON twin of the page."""
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The run, its steps and its aggregates at the scope, as exact JSON data."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The page's JSON twin: the run, its aggregates and the table's page."""
+        return {**self.data, "datapoints": self.table.to_json(), "notices": self.notices}
 
 
 def run_view(
@@ -329,6 +362,24 @@ def run_view(
         notices=list(notices),
         hidden=_hidden(query, plan.metric),
         api_url="/api/v1" + query.url(path, metric=None, show="all", sort="id", page=1, diff=False),
+        data={
+            "run": info.to_dict(),
+            "steps": list(steps),
+            "step": query.step,
+            "aggregate_function": query.aggregate,
+            "aggregates": {
+                m.metric: {
+                    "kind": m.kind.value,
+                    "direction": m.direction.value,
+                    "count": m.count,
+                    "aggregate": m.aggregate,
+                    "ci_low": m.ci_low,
+                    "ci_high": m.ci_high,
+                    "most_common": m.most_common,
+                }
+                for m in summaries
+            },
+        },
     )
 
 
@@ -338,7 +389,7 @@ def _hidden(query: RunQuery, metric: str | None) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True, slots=True)
 class ComparisonView:
-    """A run's page compared with a baseline (SPEC §5)."""
+    """A run's page compared with a baseline."""
 
     run: RunHeader
     """This run."""
@@ -366,6 +417,17 @@ class ComparisonView:
     """The state carried by the forms."""
     api_url: str
     """The JSON twin of the page."""
+    result: RunComparisonResult | None = field(default=None, repr=False)
+    """The comparison, with its exact values."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The page's JSON twin: ``RunComparisonResult.to_dict()``, the table's page and
+        the notices."""
+        assert self.result is not None
+        body = self.result.to_dict()
+        body["datapoints"] = self.table.to_json()
+        body["notices"] = self.notices
+        return body
 
 
 def comparison_view(
@@ -417,4 +479,5 @@ def comparison_view(
         hidden=_hidden(query, plan.metric),
         api_url="/api/v1"
         + query.url(path + "/comparison", metric=None, show="all", sort="id", page=1, diff=False),
+        result=result,
     )
