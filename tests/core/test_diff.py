@@ -26,9 +26,24 @@ def test_text_is_diffed_word_by_word() -> None:
     assert d.level is DiffLevel.WORD
     assert [(s.op, s.text) for s in d.segments] == [
         ("equal", "the "),
-        ("delete", "cat "),
-        ("insert", "dog "),
-        ("equal", "sat on the mat"),
+        ("delete", "cat"),
+        ("insert", "dog"),
+        ("equal", " sat on the mat"),
+    ]
+
+
+def test_an_unchanged_last_word_is_never_marked() -> None:
+    grown = diff_values("the cat sat", "the cat sat down")
+    assert [(s.op, s.text) for s in grown.segments] == [
+        ("equal", "the cat sat"),
+        ("insert", " down"),
+    ]
+    shrunk = diff_values("answer: 42 apples", "answer: 41 apples")
+    assert [(s.op, s.text) for s in shrunk.segments] == [
+        ("equal", "answer: "),
+        ("delete", "42"),
+        ("insert", "41"),
+        ("equal", " apples"),
     ]
 
 

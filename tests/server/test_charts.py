@@ -92,3 +92,22 @@ def test_bins_follow_the_values() -> None:
     symmetric = histogram_bins(np.array([-0.25, 0.5]), kind="number", symmetric=True)
     assert symmetric.edges[0] == -symmetric.edges[-1]
     assert len(histogram_bins(np.array([np.nan]), kind="number").edges) == 2
+
+
+def test_each_panel_has_a_count_axis_up_to_its_tallest_bar() -> None:
+    svg = distribution_chart(
+        "score",
+        new=np.array([1.0, 1.0, 1.0, 2.0]),
+        old=np.array([1.0, 2.0, 2.0, 2.0, 2.0]),
+        deltas=np.array([0.0, -1.0, -1.0, 0.0]),
+        direction="higher",
+        kind="number",
+    )
+    root = ET.fromstring(str(svg))
+    ticks = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    # Values: the tallest bar is the baseline's 4 at 2; changes: two at 0 and two at −1.
+    assert ticks.count("0") >= 2
+    assert "4" in ticks
+    assert "2" in ticks
+    assert ticks.count("n") == 2
+    assert "Values (datapoints per bin)" in ticks

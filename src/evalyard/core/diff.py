@@ -15,7 +15,7 @@ time: :mod:`difflib` is quadratic at worst and can take minutes on a megabyte of
 Example:
     >>> d = diff_values("the cat sat", "the dog sat")
     >>> [(s.op, s.text) for s in d.segments]
-    [('equal', 'the '), ('delete', 'cat '), ('insert', 'dog '), ('equal', 'sat')]
+    [('equal', 'the '), ('delete', 'cat'), ('insert', 'dog'), ('equal', ' sat')]
 """
 
 from __future__ import annotations
@@ -39,14 +39,16 @@ __all__ = [
     "diff_values",
 ]
 
-#: Most word tokens per side diffed at word level (about 25 KB of prose).
-WORD_TOKEN_LIMIT = 4_000
+#: Most tokens (words and the white space between them) per side diffed at word level
+#: (about 25 KB of prose).
+WORD_TOKEN_LIMIT = 8_000
 #: Most lines per side diffed at line level.
 LINE_LIMIT = 5_000
 
-# A word with the white space after it, or a run of white space: joining the tokens gives
-# the text back exactly.
-_WORDS = re.compile(r"\S+\s*|\s+")
+# A word, or a run of white space: joining the tokens gives the text back exactly. White
+# space is its own token, so a word compares equal wherever it stands: the last word of a
+# text (no space after it) matches the same word followed by more text.
+_WORDS = re.compile(r"\S+|\s+")
 
 Op = Literal["equal", "insert", "delete"]
 

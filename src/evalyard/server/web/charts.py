@@ -33,10 +33,11 @@ FloatArray = npt.NDArray[np.float64]
 #: Most bins of a histogram.
 MAX_BINS = 20
 
-_WIDTH = 560
-_HEIGHT = 150
+_LEFT = 34  # room for the count axis of the first panel
 _PANEL = 250
-_GAP = 60
+_GAP = 70  # between the panels, with room for the second count axis
+_WIDTH = _LEFT + 2 * _PANEL + _GAP + 6
+_HEIGHT = 150
 _TOP = 22
 _PLOT = 96  # height of the bars' area
 _AXIS = _TOP + _PLOT
@@ -163,6 +164,18 @@ def _rect(bar: _Bar, css: str, tip: str) -> str:
     )
 
 
+def _count_axis(x0: float, top: int) -> list[str]:
+    """The vertical axis of a panel: how many datapoints the tallest bar stands for."""
+    return [
+        f'<line class="axis" x1="{x0 - 0.5}" y1="{_TOP}" x2="{x0 - 0.5}" y2="{_AXIS}"/>',
+        f'<line class="axis" x1="{x0 - 4}" y1="{_TOP + 0.5}" x2="{x0}" y2="{_TOP + 0.5}"/>',
+        f'<text class="tick" x="{x0 - 6}" y="{_TOP + 4}" text-anchor="end">{top:,}</text>',
+        f'<text class="tick" x="{x0 - 6}" y="{_AXIS}" text-anchor="end">0</text>',
+        f'<text class="tick axis-title" x="{x0 - 6}" y="{_TOP + _PLOT / 2 + 4}" '
+        'text-anchor="end">n</text>',
+    ]
+
+
 def _axis(x0: float, low: str, high: str, caption: str) -> list[str]:
     return [
         f'<line class="axis" x1="{x0}" y1="{_AXIS + 0.5}" x2="{x0 + _PANEL}" y2="{_AXIS + 0.5}"/>',
@@ -179,19 +192,22 @@ def _value_panel(
     top = int(max(new_counts.max(initial=0), 0 if old_counts is None else old_counts.max()))
     top = max(top, 1)
     slots = 1 if old_counts is None else 2
-    out = _axis(0, bins.low_label, bins.high_label, "Values")
+    x0 = _LEFT
+    out = _axis(x0, bins.low_label, bins.high_label, "Values (datapoints per bin)")
+    out += _count_axis(x0, top)
+    right = x0 + _PANEL
     if old_counts is not None:
-        out.append(f'<rect class="key-old" x="{_PANEL - 118}" y="4" width="9" height="9"/>')
-        out.append(f'<text class="tick" x="{_PANEL - 106}" y="12">baseline</text>')
-    out.append(f'<rect class="key-new" x="{_PANEL - 52}" y="4" width="9" height="9"/>')
-    out.append(f'<text class="tick" x="{_PANEL - 40}" y="12">this run</text>')
+        out.append(f'<rect class="key-old" x="{right - 118}" y="4" width="9" height="9"/>')
+        out.append(f'<text class="tick" x="{right - 106}" y="12">baseline</text>')
+    out.append(f'<rect class="key-new" x="{right - 52}" y="4" width="9" height="9"/>')
+    out.append(f'<text class="tick" x="{right - 40}" y="12">this run</text>')
     edges = bins.edges
     if old_counts is not None:
-        for bar in _bars(old_counts, x0=0, width=_PANEL, top=top, slot=0, slots=2):
+        for bar in _bars(old_counts, x0=x0, width=_PANEL, top=top, slot=0, slots=2):
             tip = f"baseline: {bar.count:,} in {_range(edges, bar.index)}"
             out.append(_rect(bar, "bar-old", tip))
     slot = 0 if old_counts is None else 1
-    for bar in _bars(new_counts, x0=0, width=_PANEL, top=top, slot=slot, slots=slots):
+    for bar in _bars(new_counts, x0=x0, width=_PANEL, top=top, slot=slot, slots=slots):
         tip = f"this run: {bar.count:,} in {_range(edges, bar.index)}"
         out.append(_rect(bar, "bar-new", tip))
     return out
@@ -202,7 +218,7 @@ def _range(edges: FloatArray, i: int) -> str:
 
 
 def _delta_panel(deltas: FloatArray, *, direction: str) -> list[str]:
-    x0 = _PANEL + _GAP
+    x0 = _LEFT + _PANEL + _GAP
     if deltas.size == 0:
         out = _axis(x0, "", "", "Change per shared datapoint")
         out.append(
@@ -215,6 +231,7 @@ def _delta_panel(deltas: FloatArray, *, direction: str) -> list[str]:
     top = max(int(counts.max(initial=0)), 1)
     high = bins.high_label if bins.high_label in ("", "0") else "+" + bins.high_label
     out = _axis(x0, bins.low_label, high, "Change per shared datapoint")
+    out += _count_axis(x0, top)
     middle = x0 + _PANEL / 2
     out.append(f'<line class="zero" x1="{middle}" y1="{_TOP}" x2="{middle}" y2="{_AXIS}"/>')
     edges = bins.edges
