@@ -24,6 +24,7 @@ from evalyard.core.model import (
     RunInfo,
     RunStatus,
 )
+from evalyard.core.steps import Step, StepType
 from evalyard.core.summary import MetricSummary
 from evalyard.errors import (
     AmbiguousRunError,
@@ -82,6 +83,8 @@ __all__ = [
     "RunNotFoundError",
     "RunStatus",
     "RunSummary",
+    "Step",
+    "StepType",
     "StoreError",
     "UnknownAggregateError",
     "UnknownMetricError",

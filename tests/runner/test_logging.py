@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
 import evalyard
 from evalyard.core.model import RunStatus
+from evalyard.core.steps import MAX_STEP_DEPTH, walk_steps
 from evalyard.errors import (
     InvalidInputError,
     InvalidMetricError,
@@ -15,6 +17,14 @@ from evalyard.errors import (
     StoreError,
 )
 from evalyard.store import SQLStore
+
+
+def _chain(levels: int) -> list[dict[str, Any]]:
+    """A trace of ``levels`` steps, each the only child of the one before."""
+    steps: list[dict[str, Any]] = []
+    for level in reversed(range(levels)):
+        steps = [{"name": f"s{level}", "children": steps}]
+    return steps
 
 
 def _log_then_raise(run: evalyard.Run, error: BaseException) -> None:
@@ -90,6 +100,16 @@ def test_log_many_returns_how_many_it_logged(store: SQLStore) -> None:
             "has type 'llm'",
         ),
         (
+            {"id": "q2", "steps": [{"name": "s", "children": "t"}]},
+            InvalidRecordError,
+            "children of step 's' of datapoint 'q2' must be a list",
+        ),
+        (
+            {"id": "q2", "steps": _chain(MAX_STEP_DEPTH + 2)},
+            InvalidRecordError,
+            f"steps of datapoint 'q2' nest deeper than {MAX_STEP_DEPTH} levels",
+        ),
+        (
             {"id": "q2", "metrics": {"grade": 5}},
             InvalidMetricError,
             "metric 'grade' on datapoint 'q2' is a number, but run",
@@ -109,6 +129,18 @@ def test_a_bad_record_is_refused_and_the_ones_before_it_kept(
     assert caught.value.index == 1
     assert caught.value.logged_count == 1
     assert [r.datapoint_id for r in store.get_results(run.run_id)] == ["q0", "q1"]
+
+
+def test_a_trace_nests_as_deep_as_the_step_depth_limit_and_no_deeper(store: SQLStore) -> None:
+    run = evalyard.start_run("r", store=store)
+    run.log("q1", steps=_chain(MAX_STEP_DEPTH + 1), metrics={"m": 1.0})
+    with pytest.raises(InvalidRecordError, match="nest deeper than") as caught:
+        run.log("q2", steps=_chain(MAX_STEP_DEPTH + 2))
+    assert caught.value.field == "steps"
+    assert caught.value.datapoint_id == "q2"
+    (result,) = store.get_results(run.run_id)
+    depths = [depth for depth, _ in walk_steps(result.steps)]
+    assert depths == list(range(MAX_STEP_DEPTH + 1))
 
 
 def test_too_large_fields_name_the_limit(store: SQLStore, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from evalyard.core.steps import MAX_STEP_DEPTH
 from evalyard.server.web.traces import pair_traces, step_outputs
 
 OLD = [
@@ -43,3 +46,29 @@ def test_step_outputs_finds_nested_steps() -> None:
     assert step_outputs(NEW, "answer") == (True, "y")
     assert step_outputs(NEW, "format") == (True, None)
     assert step_outputs(NEW, "missing") == (False, None)
+
+
+def _chain(levels: int) -> list[dict[str, Any]]:
+    """A trace of ``levels`` steps, each the only child of the one before."""
+    steps: list[dict[str, Any]] = []
+    for level in reversed(range(levels)):
+        steps = [{"name": f"s{level}", "outputs": level, "children": steps}]
+    return steps
+
+
+def test_a_trace_is_drawn_and_searched_as_deep_as_steps_nest() -> None:
+    deep = _chain(MAX_STEP_DEPTH + 5)
+    pairs = pair_traces(deep, deep)
+    assert [p.depth for p in pairs] == list(range(MAX_STEP_DEPTH + 1))
+    assert all(p.old is not None and p.new is not None for p in pairs)
+    assert step_outputs(deep, f"s{MAX_STEP_DEPTH}") == (True, MAX_STEP_DEPTH)
+    assert step_outputs(deep, f"s{MAX_STEP_DEPTH + 1}") == (False, None)
+
+
+def test_what_is_not_a_step_is_left_out() -> None:
+    trace = [{"name": "a", "children": "not a list"}, "not a step", {"name": "b", "type": "llm"}]
+    pairs = pair_traces(trace, None)
+    assert [(p.depth, p.name) for p in pairs] == [(0, "a"), (0, "b")]
+    assert pairs[1].old is not None
+    assert pairs[1].old.type == "other"
+    assert step_outputs(trace, "b") == (True, None)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from evalyard.core.steps import Step, steps_from_dicts
+
 __all__ = [
     "Direction",
     "MetricDefinition",
@@ -122,7 +124,8 @@ class Result:
     metrics: dict[str, Any] = field(default_factory=dict)
     """The result-level metrics, by name."""
     steps: list[dict[str, Any]] = field(default_factory=list)
-    """The trace: nested step dicts (name, type, inputs, outputs, metrics, error, children)."""
+    """The trace as stored: nested step dicts (name, type, inputs, outputs, metrics, error,
+    duration_ms, children); :meth:`step_tree` reads it as :class:`Step` values."""
     error: str | None = None
     """The error the application raised, if it did."""
     duration_ms: float | None = None
@@ -142,3 +145,13 @@ class Result:
             "error": self.error,
             "duration_ms": self.duration_ms,
         }
+
+    def step_tree(self) -> tuple[Step, ...]:
+        """The trace as :class:`Step` values, read leniently from :attr:`steps`.
+
+        Example:
+            >>> result = Result("q1", 0, steps=[{"name": "retrieve", "type": "tool"}])
+            >>> [(step.name, step.type.value) for step in result.step_tree()]
+            [('retrieve', 'tool')]
+        """
+        return steps_from_dicts(self.steps)

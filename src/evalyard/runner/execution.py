@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalyard.core.model import Direction
+from evalyard.core.steps import walk_steps
 from evalyard.errors import InvalidInputError
 from evalyard.runner.datasets import Datapoint
 from evalyard.runner.evaluator import Evaluator, to_metrics
@@ -216,7 +217,7 @@ class DatapointTask:
             yield _Job(metrics, evaluator, available)
         if not self._scoped:
             return
-        for record in _walk(steps):
+        for _, record in walk_steps(steps):
             for evaluator in self._scoped:
                 if record["name"] != evaluator.step:
                     continue
@@ -285,12 +286,6 @@ class DatapointTask:
 
 def _label(evaluator: Evaluator) -> str:
     return evaluator.name if evaluator.step is None else f"{evaluator.name} (step {evaluator.step})"
-
-
-def _walk(steps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for record in steps:
-        yield record
-        yield from _walk(record.get("children") or [])
 
 
 def _await_in_thread(awaitable: Awaitable[Any]) -> Any:

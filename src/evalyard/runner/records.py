@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from evalyard.core.columns import Block, MixedKindsError, block_from_rows
 from evalyard.core.ids import check_datapoint_id, check_name, derive_datapoint_id
 from evalyard.core.model import MetricKind
+from evalyard.core.steps import MAX_STEP_DEPTH, StepType, walk_steps
 from evalyard.core.values import Checked, check_metrics, dump_json_field, dump_metrics
 from evalyard.errors import InvalidInputError, InvalidMetricError, InvalidRecordError
 from evalyard.store.base import SESSION_SCOPE, ResultRow, WriteBatch
@@ -45,9 +46,8 @@ RECORD_KEYS = frozenset(
         "duration_ms",
     }
 )
-#: The types a step may have.
-STEP_TYPES = ("model", "tool", "chain", "other")
-_MAX_STEP_DEPTH = 64
+#: The types a step may have, as text.
+STEP_TYPES = tuple(kind.value for kind in StepType)
 _MAX_EPOCH = 100_000
 
 
@@ -121,7 +121,7 @@ def prepare_record(
                     datapoint_id=datapoint_id,
                 )
             sums: dict[str, dict[str, list[tuple[MetricKind, float | str]]]] = {}
-            _walk_steps(steps, datapoint_id, sums, depth=0)
+            _check_steps(steps, datapoint_id, sums)
             step_metrics = {name: _average(values) for name, values in sums.items()}
     except InvalidRecordError as exc:
         exc.index = index
@@ -192,19 +192,22 @@ def prepare_mapping(record: Any, index: int, *, limit: int) -> PreparedRecord:
     )
 
 
-def _walk_steps(
+def _check_steps(
     steps: Sequence[Any],
     datapoint_id: str,
     sums: dict[str, dict[str, list[tuple[MetricKind, float | str]]]],
-    depth: int,
 ) -> None:
-    if depth > _MAX_STEP_DEPTH:
+    """Check every step of a trace, and gather its metrics into ``sums`` by step name."""
+
+    def refuse_depth(step: Any) -> NoReturn:
         raise InvalidRecordError(
-            f"steps of datapoint {datapoint_id!r} nest deeper than {_MAX_STEP_DEPTH} levels",
+            f"steps of datapoint {datapoint_id!r} nest deeper than {MAX_STEP_DEPTH} levels",
             field="steps",
             datapoint_id=datapoint_id,
         )
-    for step in steps:
+
+    # The walk is lazy: each step is checked before the walk goes into its children.
+    for _, step in walk_steps(steps, on_too_deep=refuse_depth):
         if not isinstance(step, Mapping) or "name" not in step:
             raise InvalidRecordError(
                 f"a step of datapoint {datapoint_id!r} is not a dict with a 'name': "
@@ -232,14 +235,12 @@ def _walk_steps(
         for metric, value in values.items():
             accumulated.setdefault(metric, []).append((kinds.get(metric, MetricKind.NUMBER), value))
         children = step.get("children")
-        if children:
-            if not isinstance(children, list | tuple):
-                raise InvalidRecordError(
-                    f"children of step {name!r} of datapoint {datapoint_id!r} must be a list",
-                    field="steps",
-                    datapoint_id=datapoint_id,
-                )
-            _walk_steps(children, datapoint_id, sums, depth + 1)
+        if children and not isinstance(children, list | tuple):
+            raise InvalidRecordError(
+                f"children of step {name!r} of datapoint {datapoint_id!r} must be a list",
+                field="steps",
+                datapoint_id=datapoint_id,
+            )
 
 
 def _average(values: dict[str, list[tuple[MetricKind, float | str]]]) -> Checked:

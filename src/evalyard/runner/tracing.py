@@ -47,7 +47,9 @@ R = TypeVar("R")
 #: list of top-level steps; None outside evaluate (steps are then no-ops).
 _CURRENT: ContextVar[list[dict[str, Any]] | None] = ContextVar("evalyard_trace", default=None)
 
-_MAX_DEPTH = 32
+#: How deep :func:`jsonable` converts the containers of a traced value (a limit on values;
+#: how deep steps nest is ``evalyard.core.steps.MAX_STEP_DEPTH``).
+_MAX_VALUE_DEPTH = 32
 _MAX_REPR = 1_000
 
 
@@ -72,7 +74,8 @@ def error_text(error: BaseException) -> str:
 class Step:
     """One step being recorded; what ``evalyard.step(...)`` returns.
 
-    Outside ``evaluate`` it records nothing, and :meth:`log` does nothing.
+    Outside ``evaluate`` it records nothing, and :meth:`log` does nothing. A recorded step
+    is read back from its result as an ``evalyard.Step`` (``Result.step_tree()``).
     """
 
     __slots__ = ("_record", "_started", "_token", "name", "type")
@@ -283,7 +286,7 @@ def jsonable(value: Any, depth: int = 0) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
-    if depth >= _MAX_DEPTH:
+    if depth >= _MAX_VALUE_DEPTH:
         return _short_repr(value)
     if isinstance(value, dict):
         return {str(key): jsonable(item, depth + 1) for key, item in value.items()}

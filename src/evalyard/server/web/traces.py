@@ -14,13 +14,12 @@ from typing import Any
 
 from evalyard.core.diff import Diff, diff_values
 from evalyard.core.formats import clip, format_number, format_value, value_text
+from evalyard.core.steps import Step, steps_from_dicts, walk_steps
 
 __all__ = ["StepPair", "StepView", "pair_traces", "step_outputs"]
 
 #: Characters of a step's inputs or outputs shown in a trace.
 STEP_TEXT_LIMIT = 4_000
-#: Deepest level of a trace drawn.
-MAX_DEPTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,38 +68,56 @@ def _metric_kind(value: Any) -> str:
     return "string"
 
 
-def _view(step: Mapping[str, Any]) -> StepView:
-    metrics = step.get("metrics") or {}
-    shown = []
-    if isinstance(metrics, Mapping):
-        for name in sorted(metrics, key=str):
-            value = metrics[name]
-            shown.append((str(name), format_value(value, kind=_metric_kind(value))))
-    duration = step.get("duration_ms")
-    error = step.get("error")
+def _view(step: Step) -> StepView:
+    shown = [
+        (name, format_value(value, kind=_metric_kind(value)))
+        for name, value in sorted(step.metrics.items())
+    ]
     return StepView(
-        name=str(step.get("name", "")),
-        type=str(step.get("type") or "other"),
+        name=step.name,
+        type=step.type.value,
         metrics=shown,
-        inputs=clip(value_text(step.get("inputs")), STEP_TEXT_LIMIT)[0],
-        outputs=clip(value_text(step.get("outputs")), STEP_TEXT_LIMIT)[0],
-        error=None if error is None else str(error),
-        duration=f"{format_number(float(duration))} ms"
-        if isinstance(duration, int | float) and not isinstance(duration, bool)
-        else None,
+        inputs=clip(value_text(step.inputs), STEP_TEXT_LIMIT)[0],
+        outputs=clip(value_text(step.outputs), STEP_TEXT_LIMIT)[0],
+        error=step.error,
+        duration=None if step.duration_ms is None else f"{format_number(step.duration_ms)} ms",
     )
 
 
-def _keyed(steps: Sequence[Any]) -> list[tuple[tuple[str, int], Mapping[str, Any]]]:
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    """A step of the baseline's trace and its match in this run's, or one alone."""
+
+    name: str
+    """The steps' name."""
+    old: Step | None
+    """The baseline's step, or None."""
+    new: Step | None
+    """This run's step, or None."""
+
+
+def _pairs(old: Sequence[Step], new: Sequence[Step]) -> list[_Pair]:
+    old_keyed, new_keyed = dict(_keyed(old)), dict(_keyed(new))
+    return [
+        _Pair(key[0], old_keyed.get(key), new_keyed.get(key))
+        for key in _order(list(old_keyed), list(new_keyed))
+    ]
+
+
+def _child_pairs(pair: _Pair) -> list[_Pair]:
+    return _pairs(
+        () if pair.old is None else pair.old.children,
+        () if pair.new is None else pair.new.children,
+    )
+
+
+def _keyed(steps: Sequence[Step]) -> list[tuple[tuple[str, int], Step]]:
     seen: dict[str, int] = {}
     out = []
     for step in steps:
-        if not isinstance(step, Mapping):
-            continue
-        name = str(step.get("name", ""))
-        nth = seen.get(name, 0)
-        seen[name] = nth + 1
-        out.append(((name, nth), step))
+        nth = seen.get(step.name, 0)
+        seen[step.name] = nth + 1
+        out.append(((step.name, nth), step))
     return out
 
 
@@ -120,45 +137,27 @@ def _order(old: list[tuple[str, int]], new: list[tuple[str, int]]) -> list[tuple
 
 def pair_traces(old: Sequence[Any] | None, new: Sequence[Any] | None) -> list[StepPair]:
     """The rows that draw two traces side by side (either may be None or empty)."""
-    rows: list[StepPair] = []
-    _pair(list(old or []), list(new or []), 0, rows)
-    return rows
+    top = _pairs(steps_from_dicts(old or []), steps_from_dicts(new or []))
+    return [_row(depth, pair) for depth, pair in walk_steps(top, children=_child_pairs)]
 
 
-def _pair(old: Sequence[Any], new: Sequence[Any], depth: int, rows: list[StepPair]) -> None:
-    if depth > MAX_DEPTH:
-        return
-    old_keyed, new_keyed = dict(_keyed(old)), dict(_keyed(new))
-    for key in _order(list(old_keyed), list(new_keyed)):
-        a, b = old_keyed.get(key), new_keyed.get(key)
-        old_view = None if a is None else _view(a)
-        new_view = None if b is None else _view(b)
-        diff = None
-        differing: frozenset[str] = frozenset()
-        if a is not None and b is not None:
-            if a.get("outputs") != b.get("outputs"):
-                diff = diff_values(_clipped(a.get("outputs")), _clipped(b.get("outputs")))
-            a_metrics = dict(old_view.metrics) if old_view else {}
-            b_metrics = dict(new_view.metrics) if new_view else {}
-            differing = frozenset(
-                name
-                for name in a_metrics.keys() | b_metrics.keys()
-                if a_metrics.get(name) != b_metrics.get(name)
-            )
-        rows.append(StepPair(depth, key[0], old_view, new_view, diff, differing))
-        _pair(
-            _children(a),
-            _children(b),
-            depth + 1,
-            rows,
+def _row(depth: int, pair: _Pair) -> StepPair:
+    a, b = pair.old, pair.new
+    old_view = None if a is None else _view(a)
+    new_view = None if b is None else _view(b)
+    diff = None
+    differing: frozenset[str] = frozenset()
+    if a is not None and b is not None:
+        if a.outputs != b.outputs:
+            diff = diff_values(_clipped(a.outputs), _clipped(b.outputs))
+        a_metrics = dict(old_view.metrics) if old_view else {}
+        b_metrics = dict(new_view.metrics) if new_view else {}
+        differing = frozenset(
+            name
+            for name in a_metrics.keys() | b_metrics.keys()
+            if a_metrics.get(name) != b_metrics.get(name)
         )
-
-
-def _children(step: Mapping[str, Any] | None) -> Sequence[Any]:
-    if step is None:
-        return []
-    children = step.get("children")
-    return children if isinstance(children, list | tuple) else []
+    return StepPair(depth, pair.name, old_view, new_view, diff, differing)
 
 
 def _clipped(value: Any) -> Any:
@@ -173,19 +172,11 @@ def _clipped(value: Any) -> Any:
 def step_outputs(steps: Sequence[Any] | None, name: str) -> tuple[bool, Any]:
     """The outputs of the steps called ``name`` in a trace, depth first: ``(found, value)``
     where value is the one step's outputs, or the list of them when there are several."""
-    found: list[Any] = []
-    _collect(steps or [], name, found, 0)
+    found = [
+        step.get("outputs")
+        for _, step in walk_steps(steps or [])
+        if isinstance(step, Mapping) and step.get("name") == name
+    ]
     if not found:
         return False, None
     return True, found[0] if len(found) == 1 else found
-
-
-def _collect(steps: Sequence[Any], name: str, found: list[Any], depth: int) -> None:
-    if depth > MAX_DEPTH:
-        return
-    for step in steps:
-        if not isinstance(step, Mapping):
-            continue
-        if step.get("name") == name:
-            found.append(step.get("outputs"))
-        _collect(_children(step), name, found, depth + 1)
