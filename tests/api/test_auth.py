@@ -174,7 +174,12 @@ def test_the_login_form_sets_a_strict_httponly_cookie(
         csrf = _csrf(form.text)
         bad = client.post("/login", data={"csrf": csrf, "token": "eyd_wrong", "next": "/datasets"})
         assert bad.status_code == 401
-        assert "not valid" in bad.text
+        # The refusal reads as an error, tied to the field it is about.
+        assert re.search(
+            r'<p id="login-error" class="form-error" role="alert">.*not valid', bad.text
+        )
+        assert 'aria-invalid="true" aria-describedby="login-error"' in bad.text
+        assert "form-error" not in form.text
         done = client.post(
             "/login",
             data={"csrf": csrf, "token": tokens.read, "next": "/datasets"},
