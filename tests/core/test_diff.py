@@ -38,6 +38,13 @@ def test_an_unchanged_last_word_is_never_marked() -> None:
         ("equal", "the cat sat"),
         ("insert", " down"),
     ]
+    words = diff_values("is 8 because we", "is 9 since we")
+    assert [(s.op, s.text) for s in words.segments] == [
+        ("equal", "is "),
+        ("delete", "8 because"),
+        ("insert", "9 since"),
+        ("equal", " we"),
+    ]
     shrunk = diff_values("answer: 42 apples", "answer: 41 apples")
     assert [(s.op, s.text) for s in shrunk.segments] == [
         ("equal", "answer: "),

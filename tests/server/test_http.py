@@ -325,8 +325,8 @@ def test_the_datapoint_page_shows_both_outputs_with_a_diff_and_both_traces(serve
     with served.client() as client:
         page = client.get(f"/runs/{runs.candidate}/datapoints/q004?compare={runs.baseline}").text
         alone = client.get(f"/runs/{runs.candidate}/datapoints/q004").text
-    assert "<del>8 because </del>" in page
-    assert "<ins>9 since </ins>" in page
+    assert "<del>8 because</del>" in page
+    assert "<ins>9 since</ins>" in page
     assert page.count('data-step="retrieve"') == 1
     assert 'data-step="format"' in page
     assert "What is 4 plus 4?" in page  # inputs

@@ -155,7 +155,32 @@ def _diff_tokens(
         if tag in ("insert", "replace"):
             parts.append(("insert", "".join(new_mid[j1:j2])))
     parts.append(("equal", "".join(old[len(old) - suffix :])))
-    return _merge(parts)
+    return _merge(_regroup(parts))
+
+
+def _regroup(parts: list[tuple[Op, str]]) -> list[tuple[Op, str]]:
+    """Join the changes on either side of a bare space into one deletion and one insertion.
+
+    ``8 because`` → ``9 since`` shares only the space between the words; shown as it is, it
+    reads as four scraps. White space alone between two changes joins them instead.
+    """
+    out: list[tuple[Op, str]] = []
+    deleted: list[str] = []
+    inserted: list[str] = []
+    for index, (op, text) in enumerate(parts):
+        between = 0 < index < len(parts) - 1 and (deleted or inserted)
+        if op == "equal" and between and not text.strip() and parts[index + 1][0] != "equal":
+            deleted.append(text)
+            inserted.append(text)
+        elif op == "delete":
+            deleted.append(text)
+        elif op == "insert":
+            inserted.append(text)
+        else:
+            out += [("delete", "".join(deleted)), ("insert", "".join(inserted)), (op, text)]
+            deleted, inserted = [], []
+    out += [("delete", "".join(deleted)), ("insert", "".join(inserted))]
+    return out
 
 
 def _coarse(old: Sequence[str], new: Sequence[str]) -> tuple[Segment, ...]:
