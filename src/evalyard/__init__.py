@@ -16,6 +16,10 @@ from __future__ import annotations
 from evalyard import evaluators
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.compare import MetricDelta, RunComparisonResult
+from evalyard.core.grid import DatapointGrid
+from evalyard.core.leaderboard import Leaderboard, Standing
+from evalyard.core.many import MultiComparison
+from evalyard.core.matrix import VerdictMatrix
 from evalyard.core.model import (
     Direction,
     MetricDefinition,
@@ -41,6 +45,7 @@ from evalyard.errors import (
     UnknownAggregateError,
     UnknownMetricError,
 )
+from evalyard.many import compare_many
 from evalyard.runner.datasets import Dataset
 from evalyard.runner.evaluate import EvaluationResult, evaluate
 from evalyard.runner.evaluator import evaluator
@@ -60,6 +65,7 @@ __all__ = [
     "AGGREGATE_FUNCTIONS",
     "AmbiguousRunError",
     "ComparisonWarning",
+    "DatapointGrid",
     "Dataset",
     "Direction",
     "EvaluationResult",
@@ -69,11 +75,13 @@ __all__ = [
     "InvalidMetricError",
     "InvalidRecordError",
     "InvalidReferenceError",
+    "Leaderboard",
     "MetricDefinition",
     "MetricDelta",
     "MetricKind",
     "MetricSummary",
     "MissingDependencyError",
+    "MultiComparison",
     "Result",
     "Run",
     "RunComparisonResult",
@@ -82,10 +90,13 @@ __all__ = [
     "RunNotFoundError",
     "RunStatus",
     "RunSummary",
+    "Standing",
     "StoreError",
     "UnknownAggregateError",
     "UnknownMetricError",
+    "VerdictMatrix",
     "__version__",
+    "compare_many",
     "compare_runs",
     "define_metric",
     "evaluate",

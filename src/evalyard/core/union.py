@@ -1,0 +1,116 @@
+"""The datapoints of many runs joined once: their sorted union, and each run's rows in it.
+
+A comparison of many runs pairs each run with the baseline, ranks them, lays their values
+side by side per datapoint and, on demand, tests every pair of runs. All of that rests on
+one join, :func:`datapoint_union`: each run's (sorted, unique) datapoint ids are looked up
+once in the first run's ids, and the few ids the first run lacks are merged in. Any two
+runs' :class:`~evalyard.core.compare.Alignment` is then a mask over the union, in numpy.
+
+Example:
+    >>> union = datapoint_union([["q1", "q2"], ["q2", "q3"]])
+    >>> union.ids.tolist(), union.rows[1].tolist()
+    (['q1', 'q2', 'q3'], [-1, 0, 1])
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from evalyard.core.compare import Alignment
+
+__all__ = ["ABSENT", "DatapointUnion", "datapoint_union"]
+
+#: The row of a run at a datapoint it does not have.
+ABSENT = -1
+
+IntArray = npt.NDArray[np.int64]
+ObjectArray = npt.NDArray[np.object_]
+
+
+@dataclass(frozen=True, slots=True)
+class DatapointUnion:
+    """Every datapoint id of some runs, sorted, and where each run's rows are in it."""
+
+    ids: ObjectArray
+    """Every datapoint id of any of the runs, sorted."""
+    positions: list[IntArray]
+    """Per run (in the order given): the position in ``ids`` of each of its rows."""
+    rows: list[IntArray]
+    """Per run: its row at each position of ``ids``, or :data:`ABSENT`."""
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def run_ids(self, run: int) -> ObjectArray:
+        """The datapoint ids of run ``run`` (its index), sorted: one of ``ids``' subsets."""
+        found: ObjectArray = self.ids[self.positions[run]]
+        return found
+
+    def alignment(self, new: int, old: int) -> Alignment:
+        """How run ``new`` and run ``old`` (indexes) line up: what ``align`` would compute."""
+        new_rows, old_rows = self.rows[new], self.rows[old]
+        common = np.flatnonzero((new_rows != ABSENT) & (old_rows != ABSENT))
+        return Alignment(self.run_ids(new), self.run_ids(old), new_rows[common], old_rows[common])
+
+
+def datapoint_union(ids_per_run: Sequence[Sequence[str]]) -> DatapointUnion:
+    """Join the datapoint ids of some runs (each sorted and unique, as in ``ScopeValues``).
+
+    One hash lookup per datapoint of each run, against the first run's ids (the baseline's,
+    in a comparison of many runs); the ids the first run lacks are sorted and merged in.
+    """
+    if not ids_per_run:
+        empty = np.zeros(0, dtype=object)
+        return DatapointUnion(empty, [], [])
+    first = list(ids_per_run[0])
+    index = dict(zip(first, range(len(first)), strict=True))
+    matches: list[IntArray] = []
+    extra: set[str] = set()
+    for ids in ids_per_run:
+        match = np.fromiter(
+            map(index.get, ids, itertools.repeat(ABSENT)), dtype=np.int64, count=len(ids)
+        )
+        matches.append(match)
+        missing = np.flatnonzero(match == ABSENT)
+        if missing.size:
+            extra.update(ids[row] for row in missing.tolist())
+
+    first_ids = np.array(first, dtype=object)
+    extras = np.array(sorted(extra), dtype=object)
+    # Where each extra id goes among the first run's ids; both arrays are sorted.
+    insert = (
+        np.searchsorted(first_ids, extras).astype(np.int64)
+        if extras.size
+        else np.zeros(0, dtype=np.int64)
+    )
+    counting = np.arange(len(first_ids), dtype=np.int64)
+    of_first = counting + np.searchsorted(insert, counting, side="right")
+    of_extra = insert + np.arange(len(extras), dtype=np.int64)
+    union = np.empty(len(first_ids) + len(extras), dtype=object)
+    union[of_first] = first_ids
+    union[of_extra] = extras
+    extra_index = dict(zip(extras.tolist(), of_extra.tolist(), strict=True))
+
+    positions: list[IntArray] = []
+    rows: list[IntArray] = []
+    for ids, match in zip(ids_per_run, matches, strict=True):
+        position = np.empty(len(ids), dtype=np.int64)
+        found = match != ABSENT
+        position[found] = of_first[match[found]]
+        missing = np.flatnonzero(~found)
+        if missing.size:
+            position[missing] = np.fromiter(
+                (extra_index[ids[row]] for row in missing.tolist()),
+                dtype=np.int64,
+                count=missing.size,
+            )
+        row = np.full(len(union), ABSENT, dtype=np.int64)
+        row[position] = np.arange(len(ids), dtype=np.int64)
+        positions.append(position)
+        rows.append(row)
+    return DatapointUnion(union, positions, rows)
