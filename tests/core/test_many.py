@@ -59,6 +59,19 @@ def test_the_union_joins_every_run_once(id_sets: list[set[str]]) -> None:
             assert ours.old_rows.tolist() == theirs.old_rows.tolist()
 
 
+def test_runs_with_the_baseline_s_ids_join_without_lookups() -> None:
+    ids = ["a", "b", "c"]
+    union = datapoint_union([ids, list(ids), ["a", "c", "d"], list(ids)])
+    assert union.ids.tolist() == ["a", "b", "c", "d"]
+    assert [rows.tolist() for rows in union.rows] == [
+        [0, 1, 2, -1],
+        [0, 1, 2, -1],
+        [0, -1, 1, 2],
+        [0, 1, 2, -1],
+    ]
+    assert union.alignment(3, 2).new_rows.tolist() == [0, 2]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(runs(), min_size=2, max_size=4))
 def test_each_run_is_compared_as_two_runs_are_then_judged_as_one_family(

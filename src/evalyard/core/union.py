@@ -68,6 +68,11 @@ def datapoint_union(ids_per_run: Sequence[Sequence[str]]) -> DatapointUnion:
     matches: list[IntArray] = [np.arange(len(first), dtype=np.int64)]
     extra: set[str] = set()
     for ids in ids_per_run[1:]:
+        if len(ids) == len(first) and list(ids) == first:
+            # Runs of one dataset usually have the same ids: comparing them is ~10x cheaper
+            # than looking each one up (and stops at the first difference).
+            matches.append(matches[0])
+            continue
         match = np.fromiter(
             map(index.get, ids, itertools.repeat(ABSENT)), dtype=np.int64, count=len(ids)
         )
