@@ -16,6 +16,10 @@ from __future__ import annotations
 from evalyard import evaluators
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.compare import MetricDelta, RunComparisonResult
+from evalyard.core.grid import DatapointGrid
+from evalyard.core.leaderboard import Leaderboard, Standing
+from evalyard.core.many import MultiComparison
+from evalyard.core.matrix import VerdictMatrix
 from evalyard.core.model import (
     Direction,
     MetricDefinition,
@@ -42,6 +46,7 @@ from evalyard.errors import (
     UnknownAggregateError,
     UnknownMetricError,
 )
+from evalyard.many import compare_many
 from evalyard.runner.datasets import Dataset
 from evalyard.runner.evaluate import EvaluationResult, evaluate
 from evalyard.runner.evaluator import evaluator
@@ -61,6 +66,7 @@ __all__ = [
     "AGGREGATE_FUNCTIONS",
     "AmbiguousRunError",
     "ComparisonWarning",
+    "DatapointGrid",
     "Dataset",
     "Direction",
     "EvaluationResult",
@@ -70,11 +76,13 @@ __all__ = [
     "InvalidMetricError",
     "InvalidRecordError",
     "InvalidReferenceError",
+    "Leaderboard",
     "MetricDefinition",
     "MetricDelta",
     "MetricKind",
     "MetricSummary",
     "MissingDependencyError",
+    "MultiComparison",
     "Result",
     "Run",
     "RunComparisonResult",
@@ -83,12 +91,15 @@ __all__ = [
     "RunNotFoundError",
     "RunStatus",
     "RunSummary",
+    "Standing",
     "Step",
     "StepType",
     "StoreError",
     "UnknownAggregateError",
     "UnknownMetricError",
+    "VerdictMatrix",
     "__version__",
+    "compare_many",
     "compare_runs",
     "define_metric",
     "evaluate",

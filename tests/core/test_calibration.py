@@ -29,7 +29,8 @@ import scipy.stats
 
 from evalyard.core.columns import MetricColumn, ScopeValues
 from evalyard.core.compare import compare_scopes
-from evalyard.core.model import MetricKind
+from evalyard.core.many import compare_many_values
+from evalyard.core.model import MetricKind, RunInfo, RunStatus
 from evalyard.core.stats import (
     PairedEstimate,
     Verdict,
@@ -220,6 +221,47 @@ def test_holm_holds_the_family_wise_rate_over_ten_metrics() -> None:
             d.verdict in (Verdict.IMPROVED, Verdict.REGRESSED) for d in deltas.values()
         )
     assert any_called / comparisons <= 0.06
+
+
+@pytest.mark.slow
+def test_holm_over_the_family_of_many_runs_holds_the_family_wise_rate() -> None:
+    # Four runs of the baseline's configuration, five metrics each: twenty tests. Judged one
+    # comparison at a time, some run would be called changed in nearly a fifth of these
+    # comparisons; judged as one family, in about alpha of them.
+    rng = np.random.default_rng(_seed("many"))
+    ids = [f"dp{i:04d}" for i in range(100)]
+    infos = [RunInfo(f"r{i}", f"r{i}", "p", RunStatus.COMPLETED, 0.0) for i in range(5)]
+    names = ("accuracy", "relevance", "faithfulness", "latency_ms", "passed")
+    comparisons = 1_000
+    family_called = alone_called = 0
+    for _ in range(comparisons):
+        quality = rng.normal(0.0, 1.0, len(ids))
+        pass_rate = rng.beta(2.0, 2.0, len(ids))
+        values = {}
+        for info in infos:
+            columns = {
+                name: MetricColumn(MetricKind.NUMBER, quality + rng.normal(0.0, 1.0, len(ids)))
+                for name in names[:4]
+            }
+            passed = (rng.random(len(ids)) < pass_rate).astype(np.float64)
+            columns["passed"] = MetricColumn(MetricKind.BOOL, passed)
+            values[info.run_id] = ScopeValues(ids, columns)
+        many = compare_many_values(
+            infos[1:], baseline=infos[0], values=values, definitions={}, steps=[]
+        )
+        assert many.family_size == 20
+        family_called += many.has_regression() or any(
+            v is Verdict.IMPROVED for found in many.verdicts().values() for v in found.values()
+        )
+        alone_called += any(
+            d.verdict in (Verdict.IMPROVED, Verdict.REGRESSED)
+            for info in infos[1:]
+            for d in compare_scopes(
+                values[info.run_id], values["r0"], definitions={}
+            ).metric_deltas.values()
+        )
+    assert family_called / comparisons <= 0.065
+    assert alone_called / comparisons >= 0.12
 
 
 @pytest.mark.slow

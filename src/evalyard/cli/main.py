@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console, RenderableType
 
-from evalyard.cli import render
+from evalyard.cli import leaderboards, render
 from evalyard.cli.demo import run_demo
 from evalyard.cli.exit_codes import CONDITION_HELD, FAIL_CONDITIONS, exit_code_for
 from evalyard.cli.server import server
@@ -28,8 +28,10 @@ from evalyard.cli.sync import sync
 from evalyard.cli.token import token
 from evalyard.cli.ui import ui
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
+from evalyard.core.compare import RunComparisonResult
 from evalyard.core.formats import format_interval, format_p
 from evalyard.errors import ComparisonWarning, EvalyardError
+from evalyard.many import compare_many
 from evalyard.runs import compare_runs, get_results, list_runs, summarise_run
 from evalyard.store import get_store
 from evalyard.version import __version__
@@ -143,7 +145,7 @@ def show_command(run: str, limit: int, output_format: str, store_url: str | None
 
 
 @cli.command("compare")
-@click.argument("run")
+@click.argument("runs", nargs=-1, required=True, metavar="RUN...")
 @click.option(
     "--with", "baseline", required=True, metavar="BASELINE", help="The run to compare with."
 )
@@ -173,7 +175,7 @@ def show_command(run: str, limit: int, output_format: str, store_url: str | None
 @click.pass_context
 def compare_command(
     ctx: click.Context,
-    run: str,
+    runs: tuple[str, ...],
     baseline: str,
     aggregate: str,
     step: str | None,
@@ -184,15 +186,37 @@ def compare_command(
 ) -> None:
     """Compare RUN with a baseline run, datapoint by datapoint, with paired statistics.
 
+    With several RUNs, each is compared with the baseline and the runs are ranked per
+    metric: a leaderboard per metric, with each run's verdict against the baseline,
+    Holm-adjusted across the tests of all the runs.
+
     --fail-on regression exits 1 when a metric's verdict at the scope compared is
-    "regressed" (significant after Holm's correction); --fail-on any-degraded when any
-    shared datapoint got worse on any metric.
+    "regressed" (significant after Holm's correction), for any RUN; --fail-on any-degraded
+    when any shared datapoint got worse on any metric, for any RUN.
     """
+    if len(runs) > 1:
+        _compare_many(
+            ctx,
+            runs,
+            baseline=baseline,
+            aggregate=aggregate,
+            step=step,
+            alpha=alpha,
+            output_format=output_format,
+            fail_on=fail_on,
+            store_url=store_url,
+        )
+        return
     with warnings.catch_warnings():
         # The warnings go to stderr below, as one line each, not as Python warnings.
         warnings.simplefilter("ignore", ComparisonWarning)
         comparison = compare_runs(
-            run, baseline, aggregate_function=aggregate, step=step, alpha=alpha, store=store_url
+            runs[0],
+            baseline,
+            aggregate_function=aggregate,
+            step=step,
+            alpha=alpha,
+            store=store_url,
         )
     for warning in comparison.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -204,18 +228,66 @@ def compare_command(
         console = _console()
         console.print(render.comparison_table(comparison, width=console.width))
     if fail_on is not None:
-        metrics = FAIL_CONDITIONS[fail_on](comparison)
-        if metrics:
-            details = []
-            for name in metrics:
-                d = comparison.metric_deltas[name]
-                interval = format_interval(d.mean_diff, d.ci_low, d.ci_high, kind=d.kind)
-                details.append(
-                    f"{name} (mean diff {interval}, p(Holm) {format_p(d.p_adjusted)})"
-                    if fail_on == "regression"
-                    else name
-                )
+        details = _held(comparison, fail_on)
+        if details:
             click.echo(f"--fail-on {fail_on} held for: {'; '.join(details)}", err=True)
+            ctx.exit(CONDITION_HELD)
+
+
+def _held(comparison: RunComparisonResult, fail_on: str) -> list[str]:
+    """The metrics that make ``--fail-on`` hold, each with the numbers behind it."""
+    details = []
+    for name in FAIL_CONDITIONS[fail_on](comparison):
+        d = comparison.metric_deltas[name]
+        interval = format_interval(d.mean_diff, d.ci_low, d.ci_high, kind=d.kind)
+        details.append(
+            f"{name} (mean diff {interval}, p(Holm) {format_p(d.p_adjusted)})"
+            if fail_on == "regression"
+            else name
+        )
+    return details
+
+
+def _compare_many(
+    ctx: click.Context,
+    runs: tuple[str, ...],
+    *,
+    baseline: str,
+    aggregate: str,
+    step: str | None,
+    alpha: float,
+    output_format: str,
+    fail_on: str | None,
+    store_url: str | None,
+) -> None:
+    """``evalyard compare`` with several runs: a leaderboard per metric."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ComparisonWarning)
+        result = compare_many(
+            list(runs),
+            baseline=baseline,
+            aggregate_function=aggregate,
+            step=step,
+            alpha=alpha,
+            store=store_url,
+        )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if output_format == "json":
+        click.echo(leaderboards.leaderboards_json(result))
+    elif output_format == "markdown":
+        click.echo(leaderboards.leaderboards_markdown(result), nl=False)
+    else:
+        console = _console()
+        console.print(leaderboards.leaderboards_table(result, width=console.width))
+    if fail_on is not None:
+        held = [
+            f"{comparison.new_run.name if comparison.new_run else run_id}: {detail}"
+            for run_id, comparison in result.comparisons.items()
+            for detail in _held(comparison, fail_on)
+        ]
+        if held:
+            click.echo(f"--fail-on {fail_on} held for: {'; '.join(held)}", err=True)
             ctx.exit(CONDITION_HELD)
 
 

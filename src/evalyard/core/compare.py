@@ -454,6 +454,7 @@ def compare_scopes(
     aggregate_function: str = "average",
     step: str | None = None,
     alpha: float = ALPHA,
+    alignment: Alignment | None = None,
 ) -> ScopeComparison:
     """Compare two runs' values at one scope, following docs/comparison.md §2 to the letter.
 
@@ -464,6 +465,8 @@ def compare_scopes(
         aggregate_function: average, median, sum, min, max, p90 or p95.
         step: the step name the scope is, for the deltas; None for the session level.
         alpha: significance level of the verdicts, in (0, 1); intervals are ``1 − alpha``.
+        alignment: the join of ``new.ids`` and ``old.ids``, when the caller has it already
+            (a comparison of many runs joins every run once); None computes it.
 
     Raises:
         UnknownAggregateError: for an unknown aggregate function.
@@ -471,7 +474,8 @@ def compare_scopes(
     """
     check_aggregate_function(aggregate_function)
     check_alpha(alpha)
-    alignment = align(new.ids, old.ids)
+    if alignment is None:
+        alignment = align(new.ids, old.ids)
     new_ids, old_ids = alignment.new_ids, alignment.old_ids
     new_rows, old_rows = alignment.new_rows, alignment.old_rows
     common_ids = new_ids[new_rows]

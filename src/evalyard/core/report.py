@@ -50,8 +50,10 @@ __all__ = [
     "comparison_report",
     "format_summary",
     "metadata_text",
+    "metric_line",
     "report_html",
     "report_text",
+    "run_line",
     "short_id",
     "verdict_summary",
 ]
@@ -103,7 +105,8 @@ class RunLine:
     """Status, dataset and datapoint count: ``completed · dataset qa · 60 datapoints``."""
 
 
-def _run_line(role: str, info: RunInfo | None, run_id: str) -> RunLine:
+def run_line(role: str, info: RunInfo | None, run_id: str) -> RunLine:
+    """A run as the head of a comparison names it (``role``: ``this run``, ``baseline``)."""
     if info is None:
         return RunLine(role, run_id, run_id, short_id(run_id), "")
     facts = [info.status.value]
@@ -164,7 +167,8 @@ class MetricLine:
         return f"{self.difference} ({self.percent})"
 
 
-def _metric_line(delta: MetricDelta) -> MetricLine:
+def metric_line(delta: MetricDelta) -> MetricLine:
+    """One metric of a comparison, every value written out."""
     kind, fn = delta.kind, delta.aggregate_function
     scale = max(abs(delta.old_aggregate or 0.0), abs(delta.new_aggregate or 0.0))
     return MetricLine(
@@ -307,12 +311,12 @@ def comparison_report(result: RunComparisonResult) -> ComparisonReport:
     ]
     return ComparisonReport(
         result=result,
-        new=_run_line("this run", result.new_run, result.new_run_id),
-        old=_run_line("baseline", result.old_run, result.old_run_id),
+        new=run_line("this run", result.new_run, result.new_run_id),
+        old=run_line("baseline", result.old_run, result.old_run_id),
         datapoints=datapoints,
         scope=scope_line,
         metadata_differences=_metadata_differences(result),
-        lines=[_metric_line(d) for d in result.metric_deltas.values()],
+        lines=[metric_line(d) for d in result.metric_deltas.values()],
         verdicts=verdict_summary(result),
         notes=notes,
         warnings=result.warnings,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from evalyard.core.compare import MetricDelta
 
 __all__ = [
+    "BASELINE",
     "STATUS_WORDS",
     "Tone",
     "Trend",
@@ -76,6 +77,8 @@ _VERDICTS = {
         "insufficient data", Tone.MUTED, "fewer than 2 datapoints have the metric in both runs"
     ),
 }
+#: What a comparison of many runs says of the baseline where the others have a verdict.
+BASELINE = Word("baseline", Tone.PLAIN, "the run the others are compared with")
 _NOT_TESTED = Word("not tested", Tone.MUTED, "metrics without a direction are not tested")
 _NO_CHANGE = Word("= no change", Tone.SAME, "no shared datapoint changed: nothing to test")
 
