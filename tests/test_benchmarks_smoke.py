@@ -1,4 +1,4 @@
-"""The store benchmark still runs, and compare_runs still agrees with its pandas reference.
+"""The store and compare_many benchmarks still run, and agree with their references.
 
 The benchmark itself is not a timed test (benchmarks/README.md); this only keeps it from
 rotting, at a size that takes a few seconds.
@@ -15,22 +15,33 @@ from types import ModuleType
 
 import pytest
 
-BENCH_STORE = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_store.py"
+import evalyard
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def bench_store() -> Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("bench_store", BENCH_STORE)
+def _load(name: str) -> Iterator[ModuleType]:
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     # dataclasses look their module up in sys.modules while the module executes.
-    sys.modules["bench_store"] = module
+    sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
         yield module
     finally:
-        sys.modules.pop("bench_store", None)
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture(scope="module")
+def bench_store() -> Iterator[ModuleType]:
+    yield from _load("bench_store")
+
+
+@pytest.fixture(scope="module")
+def bench_many() -> Iterator[ModuleType]:
+    yield from _load("bench_many")
 
 
 def test_bench_store_runs_and_writes_its_table(
@@ -96,3 +107,42 @@ def test_bench_store_fails_loudly_when_the_reference_disagrees(
     )
     with pytest.raises(bench_store.BenchmarkMismatchError, match="metric_5 same count"):
         bench_store.check_agreement(comparison, broken)
+
+
+def test_bench_many_runs_and_writes_its_table(
+    bench_many: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\n## Other benchmark\n\nkept as is\n", encoding="utf-8")
+    argv = ["--sizes", "500", "--runs", "3", "--repeat", "1", "--workdir", str(tmp_path)]
+
+    assert bench_many.main([*argv, "--readme", str(readme)]) == 0
+
+    assert "| 1 + 3 x 500 x 10 | 30 |" in capsys.readouterr().out
+    text = readme.read_text(encoding="utf-8")
+    assert "kept as is" in text
+    assert "python benchmarks/bench_many.py --sizes 500 --runs 3 --repeat 1" in text
+    assert text.count("bench_many:begin") == 1
+    bench_many.main([*argv, "--readme", str(readme)])
+    assert readme.read_text(encoding="utf-8").count("bench_many:begin") == 1
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("bench-many-")] == []
+
+
+def test_bench_many_fails_loudly_when_the_reference_disagrees(
+    bench_many: ModuleType, tmp_path: Path
+) -> None:
+    from evalyard.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'evalyard.db'}")
+    try:
+        run_ids, _ = bench_many.log_runs(store, bench_many.make_runs(300, 2, seed=1))
+        expected = bench_many.reference(store, run_ids)
+        many = evalyard.compare_many(run_ids[1:], baseline=run_ids[0], store=store)
+    finally:
+        store.close()
+    bench_many.check_agreement(many, expected)
+    key = next(iter(expected.p_adjusted))
+    wrong = {**expected.p_adjusted, key: expected.p_adjusted[key] / 2}
+    broken = dataclasses.replace(expected, p_adjusted=wrong)
+    with pytest.raises(bench_many.BenchmarkMismatchError, match=f"{key[1]} p_adjusted"):
+        bench_many.check_agreement(many, broken)

@@ -240,7 +240,8 @@ class EvalyardWarning(UserWarning):
 
 class ComparisonWarning(EvalyardWarning):
     """A comparison that says little: a run compared with itself, or runs without a shared
-    datapoint."""
+    datapoint; for ``compare_many``, also a run listed twice or the baseline listed among
+    the runs."""
 
 
 class RunNotFoundError(EvalyardError, LookupError):
