@@ -52,6 +52,8 @@ def _call(spec: RouteSpec, method: str, run_id: str, baseline: str) -> Call:
         "datapoint_q": "?id=q1",
         "api_dp_q": "?id=q1",
         "api_comparison": f"?compare={baseline}",
+        "compare": f"?baseline={baseline}&runs={run_id}",
+        "api_compare": f"?baseline={baseline}&runs={run_id}",
         "api_metric_definitions": "?project=a",
     }.get(spec.name, "")
     bodies: dict[str, dict[str, Any]] = {
@@ -118,7 +120,7 @@ def test_another_projects_token_sees_nothing_of_this_project(
                 response = _send(client, call)
                 if token == tokens.other_read and spec.access == "write":
                     expected = 403  # the scope is checked first
-                elif "{run_id}" in spec.path:
+                elif "{run_id}" in spec.path or spec.name in ("compare", "api_compare"):
                     expected = 404  # another project's run is not revealed
                 elif spec.name in ("api_create_run", "api_metric_definitions", "api_define_metric"):
                     expected = 403  # project "a" named explicitly

@@ -13,7 +13,10 @@ import pytest
 
 import evalyard
 from evalyard.core.formats import format_aggregate
-from tests.server.conftest import XSS_PAYLOADS, Served
+from evalyard.server import create_app
+from evalyard.store import open_store
+from tests.server.conftest import XSS_PAYLOADS, Served, serve
+from tests.server.test_many_page import log_three
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -220,3 +223,68 @@ def test_stored_payloads_render_as_text_and_run_nothing(
         assert page.locator("script:not([src])").count() == 0, path
         assert page.locator("svg[onload]").count() == 0, path
         assert watched.dialogs == [], path
+
+
+def test_compare_several_runs_with_a_baseline(watched: Watched, tmp_path: Path) -> None:
+    page = watched.page
+    url = f"sqlite:///{tmp_path / 'many.db'}"
+    baseline, better, worse = log_three(url)
+    store = open_store(url)
+    try:
+        with serve(create_app(store)) as base:
+            page.goto(base + "/experiments")
+            page.get_by_role("navigation", name="Main").get_by_role(
+                "link", name="Compare runs"
+            ).click()
+            expect(page).to_have_url(re.compile(r"/compare$"))
+
+            # Pick two runs in Runs, the baseline in Baseline, and compare.
+            page.get_by_label("Runs", exact=True).select_option([better, worse])
+            page.get_by_label("Baseline", exact=True).select_option(baseline)
+            with page.expect_navigation():
+                page.get_by_role("button", name="Compare").click()
+            assert f"baseline={baseline}" in page.url
+
+            # The leaderboard ranks the better run first; the verdicts are the family's.
+            leaders = page.locator("table.leaderboard tbody tr")
+            expect(leaders).to_have_count(3)
+            expect(leaders.first).to_have_attribute("data-run-id", better)
+            expected = evalyard.compare_many([better, worse], baseline=baseline, store=url)
+            board = expected.get_leaderboard("latency_ms")
+            assert next(s.run_id for s in board.standings) == better
+            # Choose the metric: the page follows it (and the URL records it).
+            with page.expect_navigation():
+                page.get_by_label("Metric", exact=True).select_option("score")
+            assert "metric=score" in page.url
+            expect(
+                page.locator(f'table.leaderboard tr[data-run-id="{better}"] [data-col="verdict"]')
+            ).to_have_text("▲ improved")
+            expect(
+                page.locator(f'table.leaderboard tr[data-run-id="{worse}"] [data-col="verdict"]')
+            ).to_have_text("▼ regressed")
+            # The matrix: each run against each other (columns in the order of the rows).
+            order = page.locator("table.matrix tbody tr").evaluate_all(
+                "rows => rows.map(row => row.dataset.runId)"
+            )
+            assert order[0] == baseline
+            cells = page.locator(f'table.matrix tr[data-run-id="{better}"] td')
+            expect(cells.nth(order.index(worse))).to_have_text("▲ improved")
+            expect(cells.nth(order.index(better))).to_have_text("—")
+            # The trend chart and the grid, with the best and worst run of each datapoint.
+            expect(page.get_by_role("img", name="Trend of score")).to_be_visible()
+            rows = page.locator("table.grid tr[data-datapoint-id]")
+            expect(rows).to_have_count(30)
+            best = page.locator(f'table.grid td[data-mark="best"][data-run-id="{better}"]')
+            assert best.count() > 0
+            worst = page.locator(f'table.grid td[data-mark="worst"][data-run-id="{worse}"]')
+            assert worst.count() > 0
+            expect(best.first.locator(".mark")).to_contain_text("best")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "compare-runs.png"), full_page=True)
+
+            # A datapoint opens in the first run, compared with the baseline.
+            rows.first.locator("th a").click()
+            expect(page.get_by_role("heading", level=1)).to_contain_text("q0")
+            assert f"compare={baseline}" in page.url
+    finally:
+        store.close()

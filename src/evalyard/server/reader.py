@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from evalyard.core.columns import ScopeValues
 from evalyard.core.compare import RunComparisonResult
+from evalyard.core.many import MultiComparison, compare_many_values
 from evalyard.core.model import MetricDefinition, Result, RunInfo, RunStatus
 from evalyard.core.summary import MetricSummary, summarise_scope
 from evalyard.errors import RunNotFoundError
@@ -157,6 +158,7 @@ class Reader:
         self._shared: _LRU[Hashable, int] = _LRU(4096)
         self._frames: _LRU[Hashable, tuple[ScopeValues, Frame]] = _LRU(cache_size)
         self._steps: _LRU[Hashable, list[str]] = _LRU(256)
+        self._many: _LRU[Hashable, MultiComparison] = _LRU(cache_size)
         self._project: str | None = None
 
     def restricted(self, project: str | None) -> Reader:
@@ -179,6 +181,7 @@ class Reader:
         self._shared.clear()
         self._frames.clear()
         self._steps.clear()
+        self._many.clear()
 
     def _fingerprint(self, info: RunInfo) -> tuple[Hashable, ...]:
         return fingerprint(info, now=self._clock())
@@ -292,6 +295,40 @@ class Reader:
             return Comparison(result, new_values, old_values, frame_of(result.alignment))
 
         return self._comparisons.get_or_make(key, make)
+
+    def many(
+        self,
+        baseline: RunInfo,
+        runs: Sequence[RunInfo],
+        *,
+        aggregate_function: str,
+        step: str | None,
+        steps: list[str],
+    ) -> MultiComparison:
+        """Several runs compared with ``baseline`` (cached), from
+        :func:`~evalyard.core.many.compare_many_values` over the cached values of each."""
+        everyone = [baseline, *runs]
+        definitions = self.definitions(*runs, baseline)
+        key = (
+            tuple(self._fingerprint(info) for info in everyone),
+            step,
+            aggregate_function,
+            tuple(sorted((d.name, d.direction.value, d.tolerance) for d in definitions.values())),
+        )
+
+        def make() -> MultiComparison:
+            values = {info.run_id: self.scope(info, step) for info in everyone}
+            return compare_many_values(
+                list(runs),
+                baseline=baseline,
+                values=values,
+                definitions=definitions,
+                steps=steps,
+                aggregate_function=aggregate_function,
+                step=step,
+            )
+
+        return self._many.get_or_make(key, make)
 
     def single(self, info: RunInfo, *, step: str | None) -> tuple[ScopeValues, Frame]:
         """A run's values at a scope and their frame, for its own page (cached)."""

@@ -11,6 +11,8 @@ table without a token, with a read token and with another project's token).
 | ``/`` | read | redirects to ``/experiments`` |
 | ``/experiments`` | read | the runs (project, dataset, page) |
 | ``/datasets`` | read | datasets named by runs, with run counts |
+| ``/compare`` | read | several runs against a baseline (baseline, runs, aggregate, step, |
+| | | metric, page) |
 | ``/runs/{run_id}`` | read | a run; with ``compare``, its comparison (compare, aggregate, |
 | | | step, metric, show, sort, page, diff) |
 | ``/runs/{run_id}/datapoints/{datapoint_id}`` | read | a datapoint (compare, aggregate, |
@@ -73,6 +75,7 @@ def route_table(*, writable: bool) -> list[RouteSpec]:
         RouteSpec("/experiments", pages.experiments, ("GET",), "experiments", read),
         RouteSpec("/datasets", pages.datasets, ("GET",), "datasets", read),
         RouteSpec("/runs/{run_id}", pages.run, ("GET",), "run", read),
+        RouteSpec("/compare", pages.compare, ("GET",), "compare", read),
         RouteSpec(
             "/runs/{run_id}/datapoints/{datapoint_id:path}",
             pages.datapoint,
@@ -87,6 +90,7 @@ def route_table(*, writable: bool) -> list[RouteSpec]:
         RouteSpec("/logout", access.logout_submit, ("POST",), "logout", "public", guard=False),
         RouteSpec("/api/v1/runs", api.runs, ("GET",), "api_runs", read),
         RouteSpec("/api/v1/datasets", api.datasets, ("GET",), "api_datasets", read),
+        RouteSpec("/api/v1/compare", api.compare, ("GET",), "api_compare", read),
         RouteSpec("/api/v1/runs/{run_id}", api.run, ("GET",), "api_run", read),
         RouteSpec(
             "/api/v1/runs/{run_id}/comparison", api.comparison, ("GET",), "api_comparison", read

@@ -12,7 +12,7 @@ from typing import Any
 
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.ids import MAX_DATAPOINT_ID_LENGTH, MAX_NAME_LENGTH
-from evalyard.server.web.query import MAX_PAGE, SHOW_OPTIONS, SORT_KEYS
+from evalyard.server.web.query import MAX_PAGE, MAX_RUNS, SHOW_OPTIONS, SORT_KEYS
 from evalyard.version import __version__
 
 __all__ = [
@@ -313,6 +313,32 @@ def openapi_document(*, writable: bool) -> dict[str, Any]:
         ),
         "/api/v1/datasets": _get(
             "Datasets named by runs, with run counts.", _json(obj), params=[], errors=()
+        ),
+        "/api/v1/compare": _get(
+            "Several runs against a baseline (the Compare runs page): "
+            "MultiComparison.to_dict(), the chosen metric's verdict matrix, a page of its "
+            "datapoint grid and its trend over the project's runs.",
+            _json(obj),
+            params=[
+                {**_COMPARE, "name": "baseline", "required": True},
+                _query(
+                    "runs",
+                    {
+                        "type": "array",
+                        "items": {"type": "string", "maxLength": MAX_DATAPOINT_ID_LENGTH},
+                        "maxItems": MAX_RUNS,
+                    },
+                    "A run to compare with the baseline (repeat for each).",
+                    required=True,
+                    style="form",
+                    explode=True,
+                ),
+                _query("aggregate", {"enum": list(AGGREGATE_FUNCTIONS)}, "Aggregate function."),
+                _query("step", _TEXT, "Scope to the steps of this name (else the session)."),
+                _query("metric", _TEXT, "The metric of the matrix, the grid and the trend."),
+                _PAGE,
+            ],
+            errors=(400, 404),
         ),
         "/api/v1/runs/{run_id}": _get(
             "A run, its aggregates at a scope, and a page of its datapoints.",

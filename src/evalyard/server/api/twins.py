@@ -10,6 +10,8 @@
 | | of the datapoint table |
 | ``/runs/{run_id}/datapoints?…`` | the page of the datapoint table alone |
 | ``/runs/{run_id}/datapoints/{datapoint_id}?compare=…`` | a datapoint's results in both runs |
+| ``/compare?baseline=…&runs=…&runs=…`` | several runs against a baseline: the comparison, |
+| | the chosen metric's matrix, a page of its grid, its trend |
 
 Each handler calls the page's loader (:mod:`evalyard.server.web.loaders`) and answers its
 view model's ``to_json()``; the query parameters are those of the page and are checked the
@@ -22,11 +24,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from evalyard.server.api.responses import ORJSONResponse
-from evalyard.server.web.loaders import load_datapoint, load_datasets, load_experiments, load_run
+from evalyard.server.web.loaders import (
+    load_datapoint,
+    load_datasets,
+    load_experiments,
+    load_many,
+    load_run,
+)
 from evalyard.server.web.pages import datapoint_id_of, reader_of
-from evalyard.server.web.query import BadParameterError, parse_experiments_query, parse_run_query
+from evalyard.server.web.query import (
+    BadParameterError,
+    parse_experiments_query,
+    parse_many_query,
+    parse_run_query,
+)
 
-__all__ = ["comparison", "datapoint", "datapoints", "datasets", "run", "runs"]
+__all__ = ["compare", "comparison", "datapoint", "datapoints", "datasets", "run", "runs"]
 
 
 def runs(request: Request) -> Response:
@@ -70,3 +83,16 @@ def datapoint(request: Request) -> Response:
         reader_of(request), request.path_params["run_id"], datapoint_id_of(request), query
     )
     return ORJSONResponse(view.to_json())
+
+
+def compare(request: Request) -> Response:
+    """Several runs against a baseline: ``MultiComparison.to_dict()``, the chosen metric's
+    matrix, a page of its grid and its trend."""
+    query = parse_many_query(request.query_params)
+    if query.baseline is None or not query.runs:
+        raise BadParameterError(
+            "runs" if query.baseline else "baseline",
+            "",
+            "give the baseline and the runs: ?baseline=RUN_ID&runs=RUN_ID&runs=RUN_ID",
+        )
+    return ORJSONResponse(load_many(reader_of(request), query).to_json())

@@ -11,13 +11,17 @@ datapoints only.
 from __future__ import annotations
 
 from evalyard.core.compare import RunComparisonResult
+from evalyard.core.many import MultiComparison
+from evalyard.core.many_report import many_report
 from evalyard.core.model import Direction, MetricKind, RunInfo
 from evalyard.core.summary import summarise_scope
 from evalyard.server.errors import PageNotFoundError
 from evalyard.server.reader import Reader
 from evalyard.server.web.datapoints import plan_table, resolve_metric
 from evalyard.server.web.detail import DatapointView, datapoint_view
-from evalyard.server.web.query import ExperimentsQuery, RunQuery
+from evalyard.server.web.many import ManyView, many_view, run_choices
+from evalyard.server.web.query import ExperimentsQuery, ManyQuery, RunQuery, run_path
+from evalyard.server.web.trend import TrendPoint, trend_chart
 from evalyard.server.web.views import (
     ComparisonView,
     DatasetsView,
@@ -33,6 +37,7 @@ __all__ = [
     "load_datapoint",
     "load_datasets",
     "load_experiments",
+    "load_many",
     "load_run",
 ]
 
@@ -202,3 +207,119 @@ def load_datapoint(
         directions=directions,
         notices=notices,
     )
+
+
+#: How many recent runs the Runs and Baseline selects offer, and the trend shows.
+RECENT_RUNS = 100
+TREND_RUNS = 50
+
+
+def load_many(reader: Reader, query: ManyQuery) -> ManyView:
+    """The page comparing several runs with a baseline (:mod:`.many`).
+
+    Before a baseline and at least one other run are picked it only offers the selects; an
+    unknown run is a 404, as everywhere.
+    """
+    recent = reader.list_runs(limit=RECENT_RUNS)
+    baseline = reader.get_run(query.baseline) if query.baseline is not None else None
+    picked = [reader.get_run(run_id) for run_id in query.runs]
+    shown = {info.run_id: info for info in recent}
+    for info in [*picked, *([baseline] if baseline else [])]:
+        shown.setdefault(info.run_id, info)
+    choices = sorted(shown.values(), key=lambda info: -info.created_at)
+    runs_options = run_choices(choices, query.runs)
+    baseline_options = run_choices(choices, [query.baseline] if query.baseline else [])
+    notices: list[str] = []
+    others = [info for info in picked if baseline is None or info.run_id != baseline.run_id]
+    if baseline is None or not others:
+        return many_view(
+            query,
+            runs_options=runs_options,
+            baseline_options=baseline_options,
+            steps=[],
+            many=None,
+            report=None,
+            metric=None,
+            trend_points=[],
+            trend=None,
+            trend_note="",
+            notices=notices,
+        )
+    steps = sorted({name for info in [baseline, *others] for name in reader.list_steps(info)})
+    scope_query = query
+    if query.step is not None and query.step not in steps:
+        known = ", ".join(steps) if steps else "none"
+        notices.append(
+            f"no step is named {query.step!r} here (steps: {known}); showing the session"
+        )
+        scope_query = query.with_changes(step=None)
+    many = reader.many(
+        baseline,
+        picked,
+        aggregate_function=scope_query.aggregate,
+        step=scope_query.step,
+        steps=steps,
+    )
+    report = many_report(many)
+    names = [board.metric for board in report.boards]
+    kinds = {board.metric: board.board.kind for board in report.boards}
+    metric, notice = resolve_metric(names, kinds, scope_query.metric)
+    if notice:
+        notices.append(notice)
+    scope_query = scope_query.with_changes(metric=metric)
+    points: list[TrendPoint] = []
+    chart = None
+    note = ""
+    if metric is not None:
+        points, note = _trend_points(reader, baseline, many, metric)
+        board = many.get_leaderboard(metric)
+        if board.kind is not MetricKind.STRING:
+            chart = trend_chart(metric, points, kind=board.kind.value)
+    return many_view(
+        scope_query,
+        runs_options=runs_options,
+        baseline_options=baseline_options,
+        steps=steps,
+        many=many,
+        report=report,
+        metric=metric,
+        trend_points=points,
+        trend=chart,
+        trend_note=note,
+        notices=notices,
+    )
+
+
+def _trend_points(
+    reader: Reader, baseline: RunInfo, many: MultiComparison, metric: str
+) -> tuple[list[TrendPoint], str]:
+    """The project's recent runs (of the baseline's dataset), oldest first, with their
+    session-level average of ``metric``."""
+    series = [
+        info
+        for info in reader.list_runs(project=baseline.project, limit=TREND_RUNS)
+        if baseline.dataset is None or info.dataset == baseline.dataset
+    ]
+    compared = {info.run_id for info in many.runs}
+    points = []
+    for info in sorted(series, key=lambda run: run.created_at):
+        found = reader.summary(info).metrics.get(metric)
+        points.append(
+            TrendPoint(
+                run_id=info.run_id,
+                name=info.name,
+                created_at=info.created_at,
+                value=None if found is None else found.aggregate,
+                ci_low=None if found is None else found.ci_low,
+                ci_high=None if found is None else found.ci_high,
+                selected=info.run_id in compared,
+                url=run_path(info.run_id),
+            )
+        )
+    dataset = f", dataset {baseline.dataset}" if baseline.dataset else ""
+    note = (
+        f"The average of {metric} per run (session level), for the {len(points)} most recent "
+        f"runs of project {baseline.project}{dataset}, oldest first; the runs compared here "
+        "are filled in. Each point links to its run."
+    )
+    return points, note

@@ -15,12 +15,32 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from evalyard.server.access import grant_of, session_of
 from evalyard.server.context import context_of
 from evalyard.server.reader import Reader
-from evalyard.server.web.loaders import load_datapoint, load_datasets, load_experiments, load_run
-from evalyard.server.web.query import BadParameterError, parse_experiments_query, parse_run_query
+from evalyard.server.web.loaders import (
+    load_datapoint,
+    load_datasets,
+    load_experiments,
+    load_many,
+    load_run,
+)
+from evalyard.server.web.query import (
+    BadParameterError,
+    parse_experiments_query,
+    parse_many_query,
+    parse_run_query,
+)
 from evalyard.server.web.views import ComparisonView
 from evalyard.version import __version__
 
-__all__ = ["datapoint", "datapoint_id_of", "datasets", "experiments", "home", "reader_of", "run"]
+__all__ = [
+    "compare",
+    "datapoint",
+    "datapoint_id_of",
+    "datasets",
+    "experiments",
+    "home",
+    "reader_of",
+    "run",
+]
 
 
 def _render(request: Request, template: str, *, section: str, **context: Any) -> Response:
@@ -77,3 +97,9 @@ def datapoint(request: Request) -> Response:
         reader_of(request), request.path_params["run_id"], datapoint_id_of(request), query
     )
     return _render(request, "datapoint.html", section="experiments", view=view)
+
+
+def compare(request: Request) -> Response:
+    """``/compare``: several runs against one baseline (``?baseline=&runs=&runs=``)."""
+    view = load_many(reader_of(request), parse_many_query(request.query_params))
+    return _render(request, "many.html", section="compare", view=view)

@@ -22,13 +22,16 @@ from evalyard.errors import InvalidInputError
 
 __all__ = [
     "MAX_PAGE",
+    "MAX_RUNS",
     "SHOW_OPTIONS",
     "SORT_KEYS",
     "BadParameterError",
     "ExperimentsQuery",
+    "ManyQuery",
     "RunQuery",
     "datapoint_path",
     "parse_experiments_query",
+    "parse_many_query",
     "parse_run_query",
     "run_path",
 ]
@@ -248,5 +251,73 @@ def parse_experiments_query(params: Mapping[str, str]) -> ExperimentsQuery:
     return ExperimentsQuery(
         project=_text(params, "project", limit=MAX_NAME_LENGTH),
         dataset=_text(params, "dataset", limit=MAX_NAME_LENGTH),
+        page=_page(params),
+    )
+
+
+#: The most runs one page compares with a baseline.
+MAX_RUNS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ManyQuery:
+    """The state of the page comparing several runs with a baseline, from its URL."""
+
+    baseline: str | None = None
+    """The baseline run's id, or None before one is picked."""
+    runs: tuple[str, ...] = ()
+    """The ids of the runs compared with it, in the order picked."""
+    aggregate: str = "average"
+    """The aggregate function of the leaderboards."""
+    step: str | None = None
+    """The step the page is scoped to ("Viewing event"), or None for the session."""
+    metric: str | None = None
+    """The metric of the leaderboard, the matrix, the trend and the grid."""
+    page: int = 1
+    """The grid's page, from 1."""
+
+    def with_changes(self, **changes: Any) -> ManyQuery:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    def pairs(self, **changes: Any) -> list[tuple[str, Any]]:
+        """The query parameters that differ from the defaults, in a fixed order."""
+        q = replace(self, **changes) if changes else self
+        return [
+            ("baseline", q.baseline),
+            *(("runs", run_id) for run_id in q.runs),
+            ("aggregate", None if q.aggregate == "average" else q.aggregate),
+            ("step", q.step),
+            ("metric", q.metric),
+            ("page", None if q.page == 1 else q.page),
+        ]
+
+    def url(self, path: str = "/compare", *, fragment: str | None = None, **changes: Any) -> str:
+        """The URL of the page in this state, with ``changes`` applied."""
+        return _url(path, self.pairs(**changes), fragment)
+
+
+def parse_many_query(params: Any) -> ManyQuery:
+    """The state of the multi-run page from its query parameters (``runs`` repeats).
+
+    Raises:
+        BadParameterError: for a value outside its allow-list or limits.
+    """
+    runs: list[str] = []
+    for value in params.getlist("runs"):
+        if not value:
+            continue
+        if len(value) > MAX_DATAPOINT_ID_LENGTH or _CONTROL.search(value):
+            raise BadParameterError("runs", value, "a run id")
+        if value not in runs:
+            runs.append(value)
+    if len(runs) > MAX_RUNS:
+        raise BadParameterError("runs", runs[MAX_RUNS], f"at most {MAX_RUNS} runs at once")
+    return ManyQuery(
+        baseline=_text(params, "baseline", limit=MAX_DATAPOINT_ID_LENGTH),
+        runs=tuple(runs),
+        aggregate=_choice(params, "aggregate", AGGREGATE_FUNCTIONS, "average"),
+        step=_text(params, "step", limit=MAX_NAME_LENGTH),
+        metric=_text(params, "metric", limit=MAX_NAME_LENGTH),
         page=_page(params),
     )
