@@ -44,7 +44,7 @@ __all__ = [
     "Candidate",
     "Comparison",
     "Reader",
-    "RunSummary",
+    "RunDigest",
     "fingerprint",
 ]
 
@@ -102,8 +102,9 @@ def fingerprint(info: RunInfo, *, now: float) -> tuple[Hashable, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class RunSummary:
-    """What the Experiments list and the "Compared with" select need of a run."""
+class RunDigest:
+    """What the Experiments list, the "Compared with" select and the trend need of a run:
+    the hashes of its ids and its session-level metric summaries."""
 
     id_hashes: npt.NDArray[np.int64]
     """The hashes of the run's datapoint ids (session level), sorted: for counting shared
@@ -154,7 +155,7 @@ class Reader:
         self._clock = clock
         self._comparisons: _LRU[Hashable, Comparison] = _LRU(cache_size)
         self._scopes: _LRU[Hashable, ScopeValues] = _LRU(cache_size * 2)
-        self._summaries: _LRU[Hashable, RunSummary] = _LRU(256)
+        self._summaries: _LRU[Hashable, RunDigest] = _LRU(256)
         self._shared: _LRU[Hashable, int] = _LRU(4096)
         self._frames: _LRU[Hashable, tuple[ScopeValues, Frame]] = _LRU(cache_size)
         self._steps: _LRU[Hashable, list[str]] = _LRU(256)
@@ -219,17 +220,17 @@ class Reader:
         key = (self._fingerprint(info), scope)
         return self._scopes.get_or_make(key, lambda: self.store.load_scope(info.run_id, scope))
 
-    def summary(self, info: RunInfo) -> RunSummary:
+    def summary(self, info: RunInfo) -> RunDigest:
         """A run's id hashes and metric averages (cached)."""
         return self._summaries.get_or_make(self._fingerprint(info), lambda: self._summarise(info))
 
-    def _summarise(self, info: RunInfo) -> RunSummary:
+    def _summarise(self, info: RunInfo) -> RunDigest:
         values = self.scope(info, None)
         # Python's string hash is stable within a process, which is all the cache needs.
         hashes = np.fromiter(map(hash, values.ids), dtype=np.int64, count=len(values.ids))
         hashes.sort()
         metrics = summarise_scope(values, definitions=self.definitions(info))
-        return RunSummary(hashes, {m.metric: m for m in metrics})
+        return RunDigest(hashes, {m.metric: m for m in metrics})
 
     def candidates(self, info: RunInfo, *, limit: int = CANDIDATE_LIMIT) -> list[Candidate]:
         """The project's recent runs that share datapoints with ``info``, newest first."""
@@ -243,7 +244,7 @@ class Reader:
                 found.append(Candidate(other, shared))
         return found[:limit]
 
-    def shared_count(self, info: RunInfo, other: RunInfo, *, mine: RunSummary | None = None) -> int:
+    def shared_count(self, info: RunInfo, other: RunInfo, *, mine: RunDigest | None = None) -> int:
         """How many datapoints two runs share (cached)."""
         key = (self._fingerprint(info), self._fingerprint(other))
 

@@ -23,7 +23,7 @@ from evalyard.core.model import MetricKind, Result, RunInfo
 from evalyard.core.report import comparison_report, format_summary
 from evalyard.core.summary import MetricSummary
 from evalyard.core.words import direction_word
-from evalyard.server.reader import Candidate, Comparison, RunSummary
+from evalyard.server.reader import Candidate, Comparison, RunDigest
 from evalyard.server.web.aggregates import (
     Chart,
     MetricRow,
@@ -111,7 +111,7 @@ class ExperimentsView:
         }
 
 
-def _key_metrics(summaries: Sequence[RunSummary]) -> list[str]:
+def _key_metrics(summaries: Sequence[RunDigest]) -> list[str]:
     seen: Counter[str] = Counter()
     for run_summary in summaries:
         seen.update(n for n, m in run_summary.metrics.items() if m.kind is not MetricKind.STRING)
@@ -124,7 +124,7 @@ def experiments_view(
     query: ExperimentsQuery,
     *,
     projects: Sequence[str],
-    summary_of: Callable[[RunInfo], RunSummary],
+    summary_of: Callable[[RunInfo], RunDigest],
     any_runs: bool,
 ) -> ExperimentsView:
     """The Experiments page: ``runs`` (already of the project), filtered by dataset, paged.
