@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from evalyard.core.ids import check_datapoint_id, check_name, derive_datapoint_id
+from evalyard.core.ids import (
+    check_datapoint_id,
+    check_name,
+    derive_datapoint_id,
+    natural_sorted,
+)
 from evalyard.errors import InvalidInputError, InvalidRecordError
 
 
@@ -53,3 +58,10 @@ def test_names_are_checked() -> None:
         check_name("n" * 201, what="metric name")
     with pytest.raises(InvalidInputError, match="control character"):
         check_name("a\tb", what="step name")
+
+
+def test_natural_order_reads_numbers_by_value() -> None:
+    ids = ["q10", "q2", "q1", "q01", "a", "b2c10", "b2c9", "10", "9", "x" + "9" * 30, "x1"]
+    assert natural_sorted(ids) == [
+        "9", "10", "a", "b2c9", "b2c10", "q1", "q01", "q2", "q10", "x1", "x" + "9" * 30,
+    ]  # fmt: skip

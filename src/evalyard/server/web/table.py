@@ -75,7 +75,8 @@ class Frame:
     def natural_rank(self) -> IntArray:
         """Each row's place in natural id order (``q2`` before ``q10``), computed once."""
         if not self._natural:
-            order = sorted(range(len(self.ids)), key=lambda i: natural_key(self.ids[i]))
+            keys = [natural_key(datapoint_id) for datapoint_id in self.ids]
+            order = sorted(range(len(self.ids)), key=keys.__getitem__)
             rank = np.empty(len(self.ids), dtype=np.int64)
             rank[np.asarray(order, dtype=np.int64)] = np.arange(len(self.ids), dtype=np.int64)
             self._natural[:] = [rank]
