@@ -79,7 +79,8 @@ def test_percent_changes_and_p_values() -> None:
 
 def test_intervals_read_in_the_metrics_units_or_percentage_points() -> None:
     assert format_interval(0.05, 0.01, 0.09, kind=MetricKind.NUMBER) == "+0.05 [+0.01, +0.09]"
-    assert format_interval(0.066, -0.021, 0.15, kind=MetricKind.BOOL) == "+6.6 pp [\u22122.1, +15]"
+    interval = format_interval(0.066, -0.021, 0.15, kind=MetricKind.BOOL)
+    assert interval == "+6.6 pp [\u22122.1, +15.0]"
     assert format_interval(None, None, None, kind=MetricKind.NUMBER) == MISSING
     assert format_mde(0.028, kind=MetricKind.BOOL) == "±2.8 pp"
     assert format_mde(None, kind=MetricKind.NUMBER) == MISSING

@@ -40,7 +40,7 @@ def test_lines_write_every_number_and_word_once() -> None:
     report = comparison_report(_compared())  # type: ignore[arg-type]
     accuracy, latency = report.lines
     assert (accuracy.baseline, accuracy.new, accuracy.difference) == ("50.0%", "75.0%", "+25.0 pp")
-    assert accuracy.interval == "+25 pp [\u221210, +60]"
+    assert accuracy.interval == "+25.0 pp [\u221210.0, +60.0]"
     assert accuracy.verdict.text == "≈ inconclusive"
     assert (latency.difference_with_percent, latency.p_adjusted) == (
         "\u2212100 (\u221233.3%)",

@@ -79,7 +79,7 @@ def run_demo(
     # By id: the names repeat each time the demo runs (comparison.md §6: a name must be unique).
     comparison = compare_runs(new_id, old_id, store=store)
     console.print()
-    console.print(comparison_table(comparison))
+    console.print(comparison_table(comparison, width=console.width))
     console.print()
     new, old = short_id(new_id), short_id(old_id)
     suffix = "" if store_option is None else f" --store {shlex.quote(store_option)}"

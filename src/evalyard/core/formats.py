@@ -192,18 +192,27 @@ def format_interval(
 ) -> str:
     """A paired mean difference with its confidence interval: ``+0.05 [+0.01, +0.09]``.
 
-    A bool's reads in percentage points: ``+6.6 pp [−2.1, +15]``. :data:`MISSING` when
-    the metric was not tested.
+    A bool's reads in percentage points, to one decimal: ``+6.6 pp [−2.1, +15.0]``.
+    :data:`MISSING` when the metric was not tested.
     """
     if mean_diff is None:
         return MISSING
-    scale, unit = _points(kind)
-    mean = format_delta(mean_diff * scale, reference=reference * scale)
+    if kind is MetricKind.BOOL:
+
+        def write(value: float) -> str:
+            return format_delta(value, kind=kind, aggregate_function="average").removesuffix(" pp")
+
+        unit = " pp"
+    else:
+
+        def write(value: float) -> str:
+            return format_delta(value, reference=reference)
+
+        unit = ""
+    mean = write(mean_diff)
     if ci_low is None or ci_high is None:
         return f"{mean}{unit}"
-    low = format_delta(ci_low * scale, reference=reference * scale)
-    high = format_delta(ci_high * scale, reference=reference * scale)
-    return f"{mean}{unit} [{low}, {high}]"
+    return f"{mean}{unit} [{write(ci_low)}, {write(ci_high)}]"
 
 
 def format_mde(mde: float | None, *, kind: MetricKind) -> str:
