@@ -12,6 +12,7 @@ from evalyard.errors import (
     InvalidMetricError,
     InvalidRecordError,
     RunExistsError,
+    RunNameTakenError,
     RunNotFoundError,
     StoreError,
     UnknownAggregateError,
@@ -27,6 +28,9 @@ SAMPLES: list[EvalyardError] = [
     UnknownMetricError("acc", ["accuracy"]),
     RunNotFoundError("ghost", project="qa"),
     RunExistsError("r1"),
+    RunNameTakenError(
+        "nightly", project="qa", run_id="r1", status="completed", created_at=1_700_000_000.0
+    ),
     AmbiguousRunError("twin", [("a1", "twin", "p"), ("b2", "twin", "q")]),
     StoreError("the store is gone"),
 ]
@@ -46,7 +50,7 @@ def test_an_error_travels_over_http_with_its_details(error: EvalyardError) -> No
 
 
 def test_statuses_and_exit_codes_live_on_the_classes() -> None:
-    assert [status_of(e) for e in SAMPLES] == [422, 422, 422, 404, 404, 409, 409, 503]
+    assert [status_of(e) for e in SAMPLES] == [422, 422, 422, 404, 404, 409, 409, 409, 503]
     assert {e.exit_code for e in SAMPLES} == {2}
     assert status_of(ValueError("not ours")) == 500
     assert error_class("NoSuchError") is None

@@ -12,6 +12,7 @@ EvalyardError                                                                1  
 ├── MissingDependencyError (also ImportError) an optional library missing   2   500
 ├── RunNotFoundError (also LookupError)       no run matches a reference    2   404
 ├── RunExistsError                            a run with that id exists     2   409
+├── RunNameTakenError                         a run of that name exists     2   409
 ├── AmbiguousRunError (also LookupError)      several runs match            2   409
 └── StoreError                                the store is unusable         2   503
 ```
@@ -33,6 +34,7 @@ exit code through the class attribute ``exit_code``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -47,6 +49,7 @@ __all__ = [
     "InvalidReferenceError",
     "MissingDependencyError",
     "RunExistsError",
+    "RunNameTakenError",
     "RunNotFoundError",
     "StoreError",
     "UnknownAggregateError",
@@ -284,6 +287,56 @@ class RunExistsError(EvalyardError):
             f"a run with id {run_id!r} exists already; pass run_id to start_run to go on with it"
         )
         self.run_id = run_id
+
+
+class RunNameTakenError(EvalyardError):
+    """A run of that name exists in the project already: run names are unique within a
+    project. The message names the existing run and says how to go on with it: ``fix``,
+    for the API that refused the name, else how ``start_run`` goes on.
+
+    Attributes:
+        name: the name asked for.
+        project: the project it is taken in.
+        run_id: the id of the existing run (the newest of that name).
+        status: that run's status.
+        created_at: when that run started, in seconds since the Unix epoch.
+    """
+
+    exit_code: ClassVar[int] = 2
+    http_status: ClassVar[int] = 409
+    context: ClassVar[Mapping[str, str]] = {
+        "name": "name",
+        "project": "project",
+        "run_id": "run_id",
+        # "status" is the HTTP status in an error body.
+        "run_status": "status",
+        "created_at": "created_at",
+    }
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        project: str,
+        run_id: str,
+        status: str,
+        created_at: float,
+        fix: str | None = None,
+    ) -> None:
+        created = dt.datetime.fromtimestamp(created_at, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        how = fix or (
+            "pass resume=True to start_run to go on logging into it, or give the new run "
+            "another name"
+        )
+        super().__init__(
+            f"project {project!r} has a run named {name!r} already: {run_id} ({status}, "
+            f"created {created}); {how}"
+        )
+        self.name = name
+        self.project = project
+        self.run_id = run_id
+        self.status = status
+        self.created_at = created_at
 
 
 class AmbiguousRunError(EvalyardError, LookupError):

@@ -155,6 +155,29 @@ def test_start_run_goes_on_with_an_existing_run_id(server: ServerProcess) -> Non
         store.close()
 
 
+def test_a_taken_name_is_refused_and_resumed_through_the_server(server: ServerProcess) -> None:
+    url = server.url
+    with evalyard.start_run("remote-nightly", store=url) as first:
+        first.log("a", metrics={"v": 1.0})
+    with pytest.raises(evalyard.RunNameTakenError) as caught:
+        evalyard.start_run("remote-nightly", store=url)
+    taken = caught.value
+    assert (taken.name, taken.project, taken.run_id, taken.status) == (
+        "remote-nightly",
+        "default",
+        first.run_id,
+        "completed",
+    )
+    assert "pass resume=True to start_run" in str(taken)
+    with evalyard.start_run("remote-nightly", resume=True, store=url) as again:
+        assert again.run_id == first.run_id
+        again.log("a", metrics={"v": 2.0})
+        again.log("b", metrics={"v": 3.0})
+    assert evalyard.get_run(first.run_id, store=url).result_count == 2
+    result = evalyard.get_results(first.run_id, ["a"], store=url)
+    assert result[0].metrics == {"v": 2.0}
+
+
 def test_the_cli_reads_through_the_server(server: ServerProcess) -> None:
     from click.testing import CliRunner
 

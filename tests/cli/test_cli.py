@@ -23,11 +23,13 @@ def invoke(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def log_two_runs(url: str, *, new_name: str = "candidate") -> tuple[str, str]:
+def log_two_runs(
+    url: str, *, new_name: str = "candidate", project: str = "default"
+) -> tuple[str, str]:
     """A baseline and a candidate sharing q1-q3; on q2 the candidate degrades."""
-    evalyard.define_metric("latency_ms", direction="lower", store=url)
+    evalyard.define_metric("latency_ms", direction="lower", project=project, store=url)
     with evalyard.start_run(
-        "baseline", dataset="qa", metadata={"model": "small"}, store=url
+        "baseline", project=project, dataset="qa", metadata={"model": "small"}, store=url
     ) as old:
         for datapoint_id, score, correct, latency in [
             ("q1", 0.5, False, 100.0),
@@ -42,7 +44,9 @@ def log_two_runs(url: str, *, new_name: str = "candidate") -> tuple[str, str]:
                 metrics={"score": score, "correct": correct, "latency_ms": latency},
                 steps=[{"name": "retrieve", "type": "tool", "metrics": {"hits": 1}}],
             )
-    with evalyard.start_run(new_name, dataset="qa", metadata={"model": "large"}, store=url) as new:
+    with evalyard.start_run(
+        new_name, project=project, dataset="qa", metadata={"model": "large"}, store=url
+    ) as new:
         for datapoint_id, score, correct, latency in [
             ("q1", 0.75, True, 90.0),
             ("q2", 0.5, False, 250.0),
@@ -283,7 +287,7 @@ def test_unknown_run_exits_2_with_one_line(url: str) -> None:
 
 def test_ambiguous_name_exits_2_and_lists_both_ids(url: str) -> None:
     first_id, _ = log_two_runs(url)
-    second_id, _ = log_two_runs(url)
+    second_id, _ = log_two_runs(url, project="other")
     result = invoke("show", "candidate", "--store", url)
     assert result.exit_code == 2
     assert result.stderr.startswith("error: 2 runs match 'candidate'")

@@ -146,7 +146,13 @@ class Store(Protocol):
         dataset: str | None,
         metadata: dict[str, Any],
     ) -> RunInfo:
-        """Create a run in status ``running``."""
+        """Create a run in status ``running``.
+
+        Raises:
+            RunExistsError: when a run has this id.
+            RunNameTakenError: when a run of the project has this name (run names are
+                unique within a project).
+        """
         ...
 
     def reopen_run(self, run_id: str) -> RunInfo:

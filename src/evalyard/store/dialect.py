@@ -54,6 +54,11 @@ class Dialect(Protocol):
         """Serialise the writes and merges of one run, within the current transaction."""
         ...
 
+    def lock_run_name(self, connection: Connection, project: str, name: str) -> None:
+        """Serialise the creation of runs of one name in one project, within the current
+        transaction, so that two writers cannot both create it."""
+        ...
+
     def display_url(self, url: str) -> str:
         """The URL without any password, for messages."""
         ...

@@ -41,7 +41,13 @@ from evalyard.core.model import (
     RunInfo,
     RunStatus,
 )
-from evalyard.errors import InvalidMetricError, RunExistsError, RunNotFoundError, StoreError
+from evalyard.errors import (
+    InvalidMetricError,
+    RunExistsError,
+    RunNameTakenError,
+    RunNotFoundError,
+    StoreError,
+)
 from evalyard.store import schema
 from evalyard.store.base import SESSION_SCOPE, BatchReceipt, ResultRow, TokenInfo, WriteBatch
 from evalyard.store.dialect import Dialect
@@ -147,15 +153,41 @@ class SQLStore:
         dataset: str | None,
         metadata: dict[str, Any],
     ) -> RunInfo:
-        """Create a run in status ``running``."""
+        """Create a run in status ``running``.
+
+        The checks and the insert are one transaction, under a lock of the name, so two
+        writers cannot both create a run, or two runs of one name in a project.
+
+        Raises:
+            RunExistsError: when a run has this id (checked first: the shards of one run
+                all try to create it).
+            RunNameTakenError: when a run of the project has this name; it names the
+                newest such run.
+        """
         now = time.time()
+        runs = schema.runs
         try:
             with self._write() as connection:
+                self.dialect.lock_run_name(connection, project, name)
                 exists = connection.execute(
-                    select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)
+                    select(runs.c.run_id).where(runs.c.run_id == run_id)
                 ).first()
                 if exists is not None:
                     raise RunExistsError(run_id)
+                taken = connection.execute(
+                    select(runs.c.run_id, runs.c.status, runs.c.created_at)
+                    .where(and_(runs.c.project == project, runs.c.name == name))
+                    .order_by(runs.c.created_at.desc(), runs.c.run_id)
+                    .limit(1)
+                ).first()
+                if taken is not None:
+                    raise RunNameTakenError(
+                        name,
+                        project=project,
+                        run_id=taken.run_id,
+                        status=taken.status,
+                        created_at=taken.created_at,
+                    )
                 connection.execute(
                     insert(schema.runs).values(
                         run_id=run_id,

@@ -98,5 +98,9 @@ class SQLiteDialect:
     def lock_run(self, connection: Connection, run_id: str) -> None:
         return None
 
+    def lock_run_name(self, connection: Connection, project: str, name: str) -> None:
+        # BEGIN IMMEDIATE already holds the database's single write lock.
+        return None
+
     def display_url(self, url: str) -> str:
         return url
