@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import insert, select
 
 import evalyard
 from evalyard.core.stats import Verdict
@@ -14,7 +15,9 @@ from evalyard.errors import (
     RunNotFoundError,
     UnknownAggregateError,
 )
+from evalyard.runs import resolve_run
 from evalyard.store import SQLStore
+from evalyard.store.schema import runs
 
 
 def _two_runs(store: SQLStore) -> tuple[evalyard.Run, evalyard.Run]:
@@ -163,3 +166,28 @@ def test_run_references_fail_clearly(store: SQLStore) -> None:
     with pytest.raises(InvalidReferenceError):
         evalyard.compare_runs(" ", first, store=store)
     assert evalyard.get_run(first.run_id[:10], store=store).run_id == first.run_id
+    assert "pass --latest (latest=True in Python) for the newest" in message
+
+
+def test_latest_takes_the_newest_run_of_a_name(store: SQLStore) -> None:
+    older = evalyard.start_run("twin", project="a", store=store)
+    newer = evalyard.start_run("twin", project="b", store=store)
+    assert evalyard.get_run("twin", latest=True, store=store).run_id == newer.run_id
+    assert resolve_run("twin", latest=True, project="a", store=store).run_id == older.run_id
+    # A store from before names were unique within a project: a newer duplicate in "a".
+    with store.engine.begin() as connection:
+        row = connection.execute(select(runs).where(runs.c.run_id == older.run_id)).one()
+        values = dict(row._mapping)
+        values.update(run_id="legacy-twin", created_at=row.created_at + 3600)
+        connection.execute(insert(runs).values(**values))
+    with pytest.raises(AmbiguousRunError, match="3 runs match 'twin'"):
+        evalyard.get_run("twin", store=store)
+    assert evalyard.get_run("twin", latest=True, store=store).run_id == "legacy-twin"
+    assert [info.run_id for info in store.find_runs("twin")] == [
+        "legacy-twin",
+        newer.run_id,
+        older.run_id,
+    ]
+    # Resuming by name goes on with the newest of the project's runs of that name.
+    with evalyard.start_run("twin", project="a", resume=True, store=store) as resumed:
+        assert resumed.run_id == "legacy-twin"

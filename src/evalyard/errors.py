@@ -340,7 +340,8 @@ class RunNameTakenError(EvalyardError):
 
 
 class AmbiguousRunError(EvalyardError, LookupError):
-    """Several runs match a reference; the message lists them with their ids and projects.
+    """Several runs match a reference; the message lists them with their ids and projects,
+    and says how to pick one (its id, or the newest with ``--latest``).
 
     Attributes:
         reference: the reference that was looked up.
@@ -356,7 +357,8 @@ class AmbiguousRunError(EvalyardError, LookupError):
             f"{run_id} (name {name!r}, project {project!r})" for run_id, name, project in candidates
         )
         super().__init__(
-            f"{len(candidates)} runs match {reference!r}: {listing}; refer to one by its id"
+            f"{len(candidates)} runs match {reference!r}: {listing}; refer to one by its id, "
+            "or pass --latest (latest=True in Python) for the newest"
         )
         self.reference = reference
         self.candidates = tuple(candidates)

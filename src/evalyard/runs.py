@@ -56,17 +56,30 @@ class _HasRunId(Protocol):
 
 
 RunReference = str | _HasRunId
-"""A run id, a unique run name, a unique id prefix (6+ characters), or a run object."""
+"""A run id, a run name (unique in the store, or the newest with ``latest``), a unique id
+prefix (6+ characters), or a run object."""
 
 
 def resolve_run(
-    reference: RunReference, *, project: str | None = None, store: Store | str | None = None
+    reference: RunReference,
+    *,
+    latest: bool = False,
+    project: str | None = None,
+    store: Store | str | None = None,
 ) -> RunInfo:
     """Find the one run a reference means.
 
+    Args:
+        reference: a run id, a run name, an id prefix (6+ characters), or a run object.
+        latest: when several runs match (a name used in several projects, or a store from
+            before names were unique within a project), take the newest instead of refusing.
+        project: look in this project only.
+        store: a store, or a store URL.
+
     Raises:
         RunNotFoundError: when no run matches (also a LookupError).
-        AmbiguousRunError: when several runs match; the message lists them with their ids.
+        AmbiguousRunError: when several runs match and ``latest`` is not set; the message
+            lists them with their ids.
     """
     target = get_store(store)
     if not isinstance(reference, str):
@@ -77,15 +90,20 @@ def resolve_run(
     if not matches:
         raise RunNotFoundError(reference, project=project)
     if len(matches) > 1:
+        if latest:
+            return max(matches, key=lambda info: (info.created_at, info.run_id))
         raise AmbiguousRunError(
             reference, [(info.run_id, info.name, info.project) for info in matches]
         )
     return matches[0]
 
 
-def get_run(reference: RunReference, *, store: Store | str | None = None) -> RunInfo:
-    """The run a reference means (see :func:`resolve_run`)."""
-    return resolve_run(reference, store=store)
+def get_run(
+    reference: RunReference, *, latest: bool = False, store: Store | str | None = None
+) -> RunInfo:
+    """The run a reference means (see :func:`resolve_run`); ``latest`` takes the newest of
+    several matching runs."""
+    return resolve_run(reference, latest=latest, store=store)
 
 
 def list_runs(

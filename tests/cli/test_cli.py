@@ -295,6 +295,27 @@ def test_ambiguous_name_exits_2_and_lists_both_ids(url: str) -> None:
     assert second_id in result.stderr
 
 
+def test_latest_takes_the_newest_of_the_runs_a_name_matches(store_url: str) -> None:
+    log_two_runs(store_url)
+    new_id, old_id = log_two_runs(store_url, project="other")
+    ambiguous = invoke("compare", "candidate", "--with", "baseline", "--store", store_url)
+    assert ambiguous.exit_code == 2
+    assert ambiguous.stderr.startswith("error: 2 runs match 'candidate'")
+    assert ambiguous.stderr.rstrip().endswith(
+        "refer to one by its id, or pass --latest (latest=True in Python) for the newest"
+    )
+    shown = invoke("show", "candidate", "--latest", "--format", "json", "--store", store_url)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["run"]["run_id"] == new_id
+    compared = invoke(
+        "compare", "candidate", "--with", "baseline", "--latest", "--format", "json",
+        "--store", store_url,
+    )  # fmt: skip
+    assert compared.exit_code == 0, compared.output
+    data = json.loads(compared.stdout)
+    assert (data["new_run_id"], data["old_run_id"]) == (new_id, old_id)
+
+
 def test_unknown_aggregate_exits_2_listing_the_valid_ones(url: str) -> None:
     log_two_runs(url)
     result = invoke(

@@ -30,7 +30,7 @@ from evalyard.cli.ui import ui
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.formats import format_interval, format_p
 from evalyard.errors import ComparisonWarning, EvalyardError
-from evalyard.runs import compare_runs, get_results, list_runs, summarise_run
+from evalyard.runs import compare_runs, get_results, list_runs, resolve_run, summarise_run
 from evalyard.store import get_store
 from evalyard.version import __version__
 
@@ -83,6 +83,13 @@ def _format_option(*choices: str) -> Callable[[_F], _F]:
     )
 
 
+_latest_option = click.option(
+    "--latest",
+    is_flag=True,
+    default=False,
+    help="When a run name matches several runs (in several projects), take the newest.",
+)
+
 _store_option = click.option(
     "--store",
     "store_url",
@@ -98,7 +105,8 @@ _store_option = click.option(
 def cli() -> None:
     """evalyard: track and compare runs of LLM applications.
 
-    RUN is a run id, a unique run name, or a unique id prefix (6+ characters).
+    RUN is a run id, a run name, or a unique id prefix (6+ characters). A name used in
+    several projects matches several runs: refer to one by its id, or pass --latest.
     Exit codes: 0 success, 1 the --fail-on condition held, 2 usage error or unknown run.
     """
 
@@ -126,11 +134,14 @@ def runs_command(project: str | None, output_format: str, store_url: str | None)
     help="How many datapoints' results to show.",
 )
 @_format_option("table", "json")
+@_latest_option
 @_store_option
-def show_command(run: str, limit: int, output_format: str, store_url: str | None) -> None:
+def show_command(
+    run: str, limit: int, output_format: str, latest: bool, store_url: str | None
+) -> None:
     """Show a run: its facts, metrics per step, and first results."""
     store = get_store(store_url)
-    summary = summarise_run(run, store=store)
+    summary = summarise_run(resolve_run(run, latest=latest, store=store), store=store)
     results = []
     if limit:
         ids = [datapoint_id for datapoint_id, _ in store.result_keys(summary.run.run_id)]
@@ -169,6 +180,7 @@ def show_command(run: str, limit: int, output_format: str, store_url: str | None
     default=None,
     help="Exit with 1 when a metric regressed, or when any datapoint degraded.",
 )
+@_latest_option
 @_store_option
 @click.pass_context
 def compare_command(
@@ -180,6 +192,7 @@ def compare_command(
     alpha: float,
     output_format: str,
     fail_on: str | None,
+    latest: bool,
     store_url: str | None,
 ) -> None:
     """Compare RUN with a baseline run, datapoint by datapoint, with paired statistics.
@@ -188,11 +201,14 @@ def compare_command(
     "regressed" (significant after Holm's correction); --fail-on any-degraded when any
     shared datapoint got worse on any metric.
     """
+    store = get_store(store_url)
+    new_info = resolve_run(run, latest=latest, store=store)
+    old_info = resolve_run(baseline, latest=latest, store=store)
     with warnings.catch_warnings():
         # The warnings go to stderr below, as one line each, not as Python warnings.
         warnings.simplefilter("ignore", ComparisonWarning)
         comparison = compare_runs(
-            run, baseline, aggregate_function=aggregate, step=step, alpha=alpha, store=store_url
+            new_info, old_info, aggregate_function=aggregate, step=step, alpha=alpha, store=store
         )
     for warning in comparison.warnings:
         click.echo(f"warning: {warning}", err=True)

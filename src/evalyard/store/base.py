@@ -204,7 +204,8 @@ class Store(Protocol):
         ...
 
     def find_runs(self, reference: str, *, project: str | None = None) -> list[RunInfo]:
-        """Runs whose id is ``reference``, else whose name is, else whose id starts with it."""
+        """Runs whose id is ``reference``, else whose name is, else whose id starts with it;
+        newest first."""
         ...
 
     def list_runs(self, *, project: str | None = None, limit: int | None = None) -> list[RunInfo]:

@@ -291,7 +291,8 @@ class SQLStore:
             return self._with_live_counts(connection, [_run_info(row._mapping)])[0]
 
     def find_runs(self, reference: str, *, project: str | None = None) -> list[RunInfo]:
-        """Runs whose id is ``reference``, else whose name is, else whose id starts with it."""
+        """Runs whose id is ``reference``, else whose name is, else whose id starts with it;
+        newest first (at most 50)."""
         runs = schema.runs
         in_project = (runs.c.project == project) if project is not None else None
         with self._read() as connection:
@@ -305,7 +306,9 @@ class SQLStore:
             ):
                 if condition is None:
                     continue
-                query = select(runs).where(condition).order_by(runs.c.created_at)
+                query = (
+                    select(runs).where(condition).order_by(runs.c.created_at.desc(), runs.c.run_id)
+                )
                 if in_project is not None:
                     query = query.where(in_project)
                 rows = connection.execute(query.limit(50)).all()
