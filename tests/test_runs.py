@@ -169,6 +169,50 @@ def test_run_references_fail_clearly(store: SQLStore) -> None:
     assert "pass --latest (latest=True in Python) for the newest" in message
 
 
+def test_a_reference_matching_no_run_suggests_close_names(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = ["gpt-4o-temp-0.3", "gpt-4o-temp-0.7", "baseline", "claude-3-5-sonnet"]
+    ids = {name: evalyard.start_run(name, store=store).run_id for name in names}
+    newest = evalyard.start_run("gpt-4o-temp-0.3", project="other", store=store)
+    with pytest.raises(RunNotFoundError) as caught:
+        evalyard.get_run("gpt4o-temp", store=store)
+    assert str(caught.value) == (
+        f"no run matches 'gpt4o-temp'; did you mean 'gpt-4o-temp-0.3' ({newest.run_id[:8]}) or "
+        f"'gpt-4o-temp-0.7' ({ids['gpt-4o-temp-0.7'][:8]})? `evalyard runs` lists the runs and "
+        "their ids"
+    )
+    assert caught.value.suggestions == (
+        ("gpt-4o-temp-0.3", newest.run_id),
+        ("gpt-4o-temp-0.7", ids["gpt-4o-temp-0.7"]),
+    )
+    # Within a project, from that project's runs.
+    with pytest.raises(RunNotFoundError, match=r"did you mean 'gpt-4o-temp-0.3' \(") as scoped:
+        resolve_run("gpt-4o-temp-03", project="other", store=store)
+    assert scoped.value.suggestions == (("gpt-4o-temp-0.3", newest.run_id),)
+    # Nothing close: no guess at all.
+    with pytest.raises(RunNotFoundError) as unrelated:
+        evalyard.get_run("ghost", store=store)
+    assert str(unrelated.value) == (
+        "no run matches 'ghost'; `evalyard runs` lists the runs and their ids"
+    )
+    assert unrelated.value.suggestions is None
+    # At most 3, from the newest runs only.
+    for day in range(1, 6):
+        evalyard.start_run(f"nightly-2024-05-0{day}", store=store)
+    with pytest.raises(RunNotFoundError) as nightly:
+        evalyard.get_run("nightly", store=store)
+    assert [name for name, _ in nightly.value.suggestions or ()] == [
+        "nightly-2024-05-05",
+        "nightly-2024-05-04",
+        "nightly-2024-05-03",
+    ]
+    monkeypatch.setattr(evalyard.runs, "SUGGESTION_POOL", 5)
+    with pytest.raises(RunNotFoundError) as pooled:
+        evalyard.get_run("baselin", store=store)  # its run is older than the 5 newest
+    assert pooled.value.suggestions is None
+
+
 def test_latest_takes_the_newest_run_of_a_name(store: SQLStore) -> None:
     older = evalyard.start_run("twin", project="a", store=store)
     newer = evalyard.start_run("twin", project="b", store=store)

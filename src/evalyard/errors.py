@@ -247,23 +247,43 @@ class ComparisonWarning(EvalyardWarning):
 
 
 class RunNotFoundError(EvalyardError, LookupError):
-    """No run matches a reference (an id, a unique id prefix or a name).
+    """No run matches a reference (an id, a unique id prefix or a name); the message
+    suggests close names when there are some.
 
     Attributes:
         reference: the reference that was looked up.
+        project: the project it was looked up in, if one was given.
+        suggestions: ``(name, run_id)`` of runs with a close name, best first.
     """
 
     exit_code: ClassVar[int] = 2
     http_status: ClassVar[int] = 404
-    context: ClassVar[Mapping[str, str]] = {"run_id": "reference", "project": "project"}
+    context: ClassVar[Mapping[str, str]] = {
+        "run_id": "reference",
+        "project": "project",
+        "suggestions": "suggestions",
+    }
 
-    def __init__(self, reference: str, *, project: str | None = None) -> None:
+    def __init__(
+        self,
+        reference: str,
+        *,
+        project: str | None = None,
+        suggestions: Sequence[tuple[str, str]] = (),
+    ) -> None:
         where = f" in project {project!r}" if project else ""
+        guess = ";"
+        if suggestions:
+            named = [f"{name!r} ({run_id[:8]})" for name, run_id in suggestions]
+            listing = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
+            guess = f"; did you mean {listing}?"
         super().__init__(
-            f"no run matches {reference!r}{where}; `evalyard runs` lists the runs and their ids"
+            f"no run matches {reference!r}{where}{guess} `evalyard runs` lists the runs and "
+            "their ids"
         )
         self.reference = reference
         self.project = project
+        self.suggestions = tuple(suggestions) or None
 
     def __str__(self) -> str:
         # LookupError would otherwise show the message wrapped in quotes.

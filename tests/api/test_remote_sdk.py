@@ -127,6 +127,12 @@ def test_bad_input_is_refused_with_the_local_message(server: ServerProcess) -> N
         evalyard.get_run("no-such-run", store=url)
     with pytest.raises(evalyard.RunNotFoundError):
         evalyard.compare_runs("no-such-run", "other", store=url)
+    with evalyard.start_run("remote-suggested-run", store=url) as near:
+        near.log("a", metrics={"m": 1.0})
+    with pytest.raises(evalyard.RunNotFoundError) as missing:
+        evalyard.get_run("remote-suggested", store=url)
+    assert missing.value.suggestions == (("remote-suggested-run", near.run_id),)
+    assert f"did you mean 'remote-suggested-run' ({near.run_id[:8]})?" in str(missing.value)
     with evalyard.start_run("kinds", store=url) as run:
         run.log("a", metrics={"m": 1.0})
         with pytest.raises(evalyard.InvalidMetricError, match="NaN"):

@@ -295,6 +295,20 @@ def test_ambiguous_name_exits_2_and_lists_both_ids(url: str) -> None:
     assert second_id in result.stderr
 
 
+def test_an_unknown_run_gets_close_names_suggested(store_url: str) -> None:
+    new_id, old_id = log_two_runs(store_url, new_name="gpt-4o-temp-0.3")
+    result = invoke("compare", "gpt4o-temp", "--with", "baseline", "--store", store_url)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: no run matches 'gpt4o-temp'; did you mean 'gpt-4o-temp-0.3' ({new_id[:8]})? "
+        "`evalyard runs` lists the runs and their ids\n"
+    )
+    result = invoke("show", "basline", "--store", store_url)
+    assert result.stderr.startswith(
+        f"error: no run matches 'basline'; did you mean 'baseline' ({old_id[:8]})?"
+    )
+
+
 def test_latest_takes_the_newest_of_the_runs_a_name_matches(store_url: str) -> None:
     log_two_runs(store_url)
     new_id, old_id = log_two_runs(store_url, project="other")
