@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 import evalyard
 from evalyard.cli.main import cli
+from evalyard.store import open_store
 
 
 @pytest.fixture
@@ -93,6 +94,7 @@ def test_runs_filters_by_project(url: str) -> None:
 
 
 def test_runs_on_an_empty_store_says_how_to_start(url: str) -> None:
+    open_store(url).close()  # a store without runs
     result = invoke("runs", "--store", url)
     assert result.exit_code == 0
     assert "evalyard demo" in result.stdout
@@ -360,7 +362,54 @@ def test_a_store_that_cannot_be_opened_exits_2() -> None:
     assert result.stderr.startswith("error: unsupported store URL")
 
 
+NO_STORE = (
+    "; `evalyard demo` or logging a run creates one (or pass --store URL / set EVALYARD_STORE)\n"
+)
+READ_ONLY_COMMANDS = (
+    ("runs",),
+    ("show", "candidate"),
+    ("compare", "candidate", "--with", "baseline"),
+    ("ui", "--port", "0"),
+    ("token", "list"),
+)
+
+
+def test_read_only_commands_create_no_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default = tmp_path / ".evalyard" / "evalyard.db"
+    elsewhere = tmp_path / "elsewhere" / "evalyard.db"
+    for args in READ_ONLY_COMMANDS:
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert (result.stdout, result.stderr) == ("", f"error: no store at {default}{NO_STORE}")
+        result = invoke(*args, "--store", f"sqlite:///{elsewhere}")
+        assert result.stderr == f"error: no store at {elsewhere}{NO_STORE}"
+        with monkeypatch.context() as env:
+            env.setenv("EVALYARD_STORE", str(elsewhere))
+            assert invoke(*args).stderr == f"error: no store at {elsewhere}{NO_STORE}"
+    assert list(tmp_path.iterdir()) == []
+    # The commands that write create it.
+    assert invoke("token", "create", "--scope", "read").exit_code == 0
+    assert default.exists()
+    assert invoke("runs").exit_code == 0
+
+
+def test_read_only_commands_leave_an_empty_database_alone(store_url: str) -> None:
+    # An empty SQLite path, or an empty PostgreSQL schema: no store in either.
+    for args in READ_ONLY_COMMANDS:
+        result = invoke(*args, "--store", store_url)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error: no store at ")
+        assert result.stderr.endswith(NO_STORE)
+    with pytest.raises(evalyard.StoreError, match="no store at"):
+        open_store(store_url, create=False)  # still nothing there: no file, no tables
+    log_two_runs(store_url)  # logging creates it
+    assert invoke("show", "candidate", "--store", store_url).exit_code == 0
+
+
 def test_the_console_script_prints_no_traceback(url: str) -> None:
+    open_store(url).close()
     script = Path(sys.executable).with_name("evalyard")
     done = subprocess.run(
         [str(script), "show", "missing-run", "--store", url],

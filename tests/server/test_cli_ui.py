@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from starlette.applications import Starlette
 
 from evalyard.cli.ui import allowed_hosts_for, ui
+from evalyard.store import open_store
 
 
 @pytest.fixture
@@ -27,18 +28,19 @@ def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def test_ui_binds_loopback_port_8000_by_default(served: dict[str, Any], tmp_path: Path) -> None:
+    open_store(f"sqlite:///{tmp_path}/s.db").close()
     result = CliRunner().invoke(ui, ["--store", f"sqlite:///{tmp_path}/s.db"])
     assert result.exit_code == 0, result.output
     assert served["host"] == "127.0.0.1"
     assert served["port"] == 8000
     assert isinstance(served["app"], Starlette)
     assert "http://127.0.0.1:8000/" in result.output
-    assert (tmp_path / "s.db").exists()
 
 
 def test_ui_uses_the_store_of_the_environment(
     served: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    open_store(f"sqlite:///{tmp_path}/env.db").close()
     monkeypatch.setenv("EVALYARD_STORE", str(tmp_path / "env.db"))
     result = CliRunner().invoke(ui, ["--port", "9123"])
     assert result.exit_code == 0, result.output
@@ -49,6 +51,7 @@ def test_ui_uses_the_store_of_the_environment(
 def test_listening_on_every_address_warns_about_the_host_allow_list(
     served: dict[str, Any], tmp_path: Path
 ) -> None:
+    open_store(f"sqlite:///{tmp_path}/s.db").close()
     result = CliRunner().invoke(ui, ["--host", "0.0.0.0", "--store", str(tmp_path / "s.db")])
     assert result.exit_code == 0, result.output
     assert "--allow-host" in result.output

@@ -7,7 +7,9 @@ Example:
 
 Commands are thin: they resolve the store, call the read side (:mod:`evalyard.runs`) and
 print what a renderer (:mod:`evalyard.cli.render`) makes of it. Errors print one line,
-``error: ...``, on stderr and exit with the code of :mod:`evalyard.cli.exit_codes`.
+``error: ...``, on stderr and exit with the code of :mod:`evalyard.cli.exit_codes`. The
+commands that only read (``runs``, ``show``, ``compare``, ``ui``) never create a store:
+where there is none they say so and exit with 2.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def cli() -> None:
 @_store_option
 def runs_command(project: str | None, output_format: str, store_url: str | None) -> None:
     """List the runs, newest first."""
-    found = list_runs(project=project, store=store_url)
+    found = list_runs(project=project, store=get_store(store_url, create=False))
     if output_format == "json":
         click.echo(render.runs_json(found))
     else:
@@ -140,7 +142,7 @@ def show_command(
     run: str, limit: int, output_format: str, latest: bool, store_url: str | None
 ) -> None:
     """Show a run: its facts, metrics per step, and first results."""
-    store = get_store(store_url)
+    store = get_store(store_url, create=False)
     summary = summarise_run(resolve_run(run, latest=latest, store=store), store=store)
     results = []
     if limit:
@@ -201,7 +203,7 @@ def compare_command(
     "regressed" (significant after Holm's correction); --fail-on any-degraded when any
     shared datapoint got worse on any metric.
     """
-    store = get_store(store_url)
+    store = get_store(store_url, create=False)
     new_info = resolve_run(run, latest=latest, store=store)
     old_info = resolve_run(baseline, latest=latest, store=store)
     with warnings.catch_warnings():

@@ -70,7 +70,7 @@ def ui(host: str, port: int, store_url: str | None, allow_hosts: tuple[str, ...]
     from evalyard.server.app import create_app
 
     url = resolve_store_url(store_url)
-    store = get_store(url)
+    store = get_store(url, create=False)  # the UI only reads: it creates no store
     hosts = allowed_hosts_for(host, allow_hosts)
     app = create_app(store, allowed_hosts=hosts)
     shown = f"[{host}]" if ":" in host else host

@@ -62,3 +62,8 @@ class Dialect(Protocol):
     def display_url(self, url: str) -> str:
         """The URL without any password, for messages."""
         ...
+
+    def missing_location(self, url: str) -> str | None:
+        """Where the store of ``url`` would be, when it is certainly not there yet (an
+        SQLite file that does not exist); None when it may be (connect to find out)."""
+        ...

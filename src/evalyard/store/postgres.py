@@ -78,6 +78,10 @@ class PostgresDialect:
     def display_url(self, url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
 
+    def missing_location(self, url: str) -> str | None:
+        # The database is there or not; whether it holds a store, only a connection says.
+        return None
+
 
 def _lock(connection: Connection, namespace: int, key: str) -> None:
     """Take the transaction-scoped advisory lock of ``key`` in ``namespace``."""

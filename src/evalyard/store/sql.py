@@ -51,7 +51,7 @@ from evalyard.errors import (
 from evalyard.store import schema
 from evalyard.store.base import SESSION_SCOPE, BatchReceipt, ResultRow, TokenInfo, WriteBatch
 from evalyard.store.dialect import Dialect
-from evalyard.store.migrations import migrate
+from evalyard.store.migrations import migrate, schema_version
 
 __all__ = ["SQLStore"]
 
@@ -86,13 +86,29 @@ _RESULT_FIELDS = (
 
 
 class SQLStore:
-    """A store in an SQL database (SQLite file or PostgreSQL)."""
+    """A store in an SQL database (SQLite file or PostgreSQL).
 
-    def __init__(self, url: str, dialect: Dialect) -> None:
+    Args:
+        url: the database URL.
+        dialect: the database's dialect bits.
+        create: create the store (its SQLite file, its tables) when it is not there yet;
+            with False, a missing store is a ``StoreError`` and nothing is created (what
+            the read-only commands ask for).
+    """
+
+    def __init__(self, url: str, dialect: Dialect, *, create: bool = True) -> None:
         self.url = url
         self.dialect = dialect
+        if not create:
+            where = dialect.missing_location(url)
+            if where is not None:
+                raise _no_store(where)
         self.engine: Engine = dialect.create_engine(url)
         try:
+            if not create:
+                with self.engine.connect() as probe:
+                    if schema_version(probe) == 0:
+                        raise _no_store(dialect.display_url(url))
             migrate(self.engine, dialect)
         except DBAPIError as exc:
             self.engine.dispose()
@@ -783,6 +799,13 @@ class SQLStore:
                 .values(revoked_at=time.time())
             )
         return bool(done.rowcount)
+
+
+def _no_store(where: str) -> StoreError:
+    return StoreError(
+        f"no store at {where}; `evalyard demo` or logging a run creates one (or pass "
+        "--store URL / set EVALYARD_STORE)"
+    )
 
 
 def _token(row: Any) -> TokenInfo:
