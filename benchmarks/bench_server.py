@@ -155,7 +155,8 @@ def _client(
 
 def measure_logging(url: str, clients: int, results: int, folder: Path) -> Throughput:
     """Time ``clients`` processes logging ``results`` each into one run."""
-    run = evalyard.start_run(f"bench-log-{clients}", store=url)
+    # Run names are unique within a project: a store given by URL may hold earlier ones.
+    run = evalyard.start_run(f"bench-log-{clients}-{uuid.uuid4().hex[:6]}", store=url)
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(clients + 1)
     out = context.Queue()

@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,9 @@ def log_runs(url: str, n: int) -> tuple[str, str, float]:
     try:
         ids = []
         for name, seed in (("baseline", 1), ("candidate", 2)):
-            with evalyard.start_run(name, dataset="bench", store=store) as run:
+            # Run names are unique within a project: a store given by URL may hold earlier ones.
+            unique = f"bench-{name}-{uuid.uuid4().hex[:6]}"
+            with evalyard.start_run(unique, dataset="bench", store=store) as run:
                 run.log_many(records(n, run=name, seed=seed))
             ids.append(run.run_id)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import insert, select
 
 import evalyard
 from evalyard.core.stats import Verdict
@@ -14,7 +15,9 @@ from evalyard.errors import (
     RunNotFoundError,
     UnknownAggregateError,
 )
+from evalyard.runs import resolve_run
 from evalyard.store import SQLStore
+from evalyard.store.schema import runs
 
 
 def _two_runs(store: SQLStore) -> tuple[evalyard.Run, evalyard.Run]:
@@ -163,3 +166,72 @@ def test_run_references_fail_clearly(store: SQLStore) -> None:
     with pytest.raises(InvalidReferenceError):
         evalyard.compare_runs(" ", first, store=store)
     assert evalyard.get_run(first.run_id[:10], store=store).run_id == first.run_id
+    assert "pass --latest (latest=True in Python) for the newest" in message
+
+
+def test_a_reference_matching_no_run_suggests_close_names(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = ["gpt-4o-temp-0.3", "gpt-4o-temp-0.7", "baseline", "claude-3-5-sonnet"]
+    ids = {name: evalyard.start_run(name, store=store).run_id for name in names}
+    newest = evalyard.start_run("gpt-4o-temp-0.3", project="other", store=store)
+    with pytest.raises(RunNotFoundError) as caught:
+        evalyard.get_run("gpt4o-temp", store=store)
+    assert str(caught.value) == (
+        f"no run matches 'gpt4o-temp'; did you mean 'gpt-4o-temp-0.3' ({newest.run_id[:8]}) or "
+        f"'gpt-4o-temp-0.7' ({ids['gpt-4o-temp-0.7'][:8]})? `evalyard runs` lists the runs and "
+        "their ids"
+    )
+    assert caught.value.suggestions == (
+        ("gpt-4o-temp-0.3", newest.run_id),
+        ("gpt-4o-temp-0.7", ids["gpt-4o-temp-0.7"]),
+    )
+    # Within a project, from that project's runs.
+    with pytest.raises(RunNotFoundError, match=r"did you mean 'gpt-4o-temp-0.3' \(") as scoped:
+        resolve_run("gpt-4o-temp-03", project="other", store=store)
+    assert scoped.value.suggestions == (("gpt-4o-temp-0.3", newest.run_id),)
+    # Nothing close: no guess at all.
+    with pytest.raises(RunNotFoundError) as unrelated:
+        evalyard.get_run("ghost", store=store)
+    assert str(unrelated.value) == (
+        "no run matches 'ghost'; `evalyard runs` lists the runs and their ids"
+    )
+    assert unrelated.value.suggestions is None
+    # At most 3, from the newest runs only.
+    for day in range(1, 6):
+        evalyard.start_run(f"nightly-2024-05-0{day}", store=store)
+    with pytest.raises(RunNotFoundError) as nightly:
+        evalyard.get_run("nightly", store=store)
+    assert [name for name, _ in nightly.value.suggestions or ()] == [
+        "nightly-2024-05-05",
+        "nightly-2024-05-04",
+        "nightly-2024-05-03",
+    ]
+    monkeypatch.setattr(evalyard.runs, "SUGGESTION_POOL", 5)
+    with pytest.raises(RunNotFoundError) as pooled:
+        evalyard.get_run("baselin", store=store)  # its run is older than the 5 newest
+    assert pooled.value.suggestions is None
+
+
+def test_latest_takes_the_newest_run_of_a_name(store: SQLStore) -> None:
+    older = evalyard.start_run("twin", project="a", store=store)
+    newer = evalyard.start_run("twin", project="b", store=store)
+    assert evalyard.get_run("twin", latest=True, store=store).run_id == newer.run_id
+    assert resolve_run("twin", latest=True, project="a", store=store).run_id == older.run_id
+    # A store from before names were unique within a project: a newer duplicate in "a".
+    with store.engine.begin() as connection:
+        row = connection.execute(select(runs).where(runs.c.run_id == older.run_id)).one()
+        values = dict(row._mapping)
+        values.update(run_id="legacy-twin", created_at=row.created_at + 3600)
+        connection.execute(insert(runs).values(**values))
+    with pytest.raises(AmbiguousRunError, match="3 runs match 'twin'"):
+        evalyard.get_run("twin", store=store)
+    assert evalyard.get_run("twin", latest=True, store=store).run_id == "legacy-twin"
+    assert [info.run_id for info in store.find_runs("twin")] == [
+        "legacy-twin",
+        newer.run_id,
+        older.run_id,
+    ]
+    # Resuming by name goes on with the newest of the project's runs of that name.
+    with evalyard.start_run("twin", project="a", resume=True, store=store) as resumed:
+        assert resumed.run_id == "legacy-twin"

@@ -12,6 +12,7 @@ EvalyardError                                                                1  
 ├── MissingDependencyError (also ImportError) an optional library missing   2   500
 ├── RunNotFoundError (also LookupError)       no run matches a reference    2   404
 ├── RunExistsError                            a run with that id exists     2   409
+├── RunNameTakenError                         a run of that name exists     2   409
 ├── AmbiguousRunError (also LookupError)      several runs match            2   409
 └── StoreError                                the store is unusable         2   503
 ```
@@ -33,6 +34,7 @@ exit code through the class attribute ``exit_code``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -47,6 +49,7 @@ __all__ = [
     "InvalidReferenceError",
     "MissingDependencyError",
     "RunExistsError",
+    "RunNameTakenError",
     "RunNotFoundError",
     "StoreError",
     "UnknownAggregateError",
@@ -245,23 +248,43 @@ class ComparisonWarning(EvalyardWarning):
 
 
 class RunNotFoundError(EvalyardError, LookupError):
-    """No run matches a reference (an id, a unique id prefix or a name).
+    """No run matches a reference (an id, a unique id prefix or a name); the message
+    suggests close names when there are some.
 
     Attributes:
         reference: the reference that was looked up.
+        project: the project it was looked up in, if one was given.
+        suggestions: ``(name, run_id)`` of runs with a close name, best first.
     """
 
     exit_code: ClassVar[int] = 2
     http_status: ClassVar[int] = 404
-    context: ClassVar[Mapping[str, str]] = {"run_id": "reference", "project": "project"}
+    context: ClassVar[Mapping[str, str]] = {
+        "run_id": "reference",
+        "project": "project",
+        "suggestions": "suggestions",
+    }
 
-    def __init__(self, reference: str, *, project: str | None = None) -> None:
+    def __init__(
+        self,
+        reference: str,
+        *,
+        project: str | None = None,
+        suggestions: Sequence[tuple[str, str]] = (),
+    ) -> None:
         where = f" in project {project!r}" if project else ""
+        guess = ";"
+        if suggestions:
+            named = [f"{name!r} ({run_id[:8]})" for name, run_id in suggestions]
+            listing = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
+            guess = f"; did you mean {listing}?"
         super().__init__(
-            f"no run matches {reference!r}{where}; `evalyard runs` lists the runs and their ids"
+            f"no run matches {reference!r}{where}{guess} `evalyard runs` lists the runs and "
+            "their ids"
         )
         self.reference = reference
         self.project = project
+        self.suggestions = tuple(suggestions) or None
 
     def __str__(self) -> str:
         # LookupError would otherwise show the message wrapped in quotes.
@@ -287,8 +310,59 @@ class RunExistsError(EvalyardError):
         self.run_id = run_id
 
 
+class RunNameTakenError(EvalyardError):
+    """A run of that name exists in the project already: run names are unique within a
+    project. The message names the existing run and says how to go on with it: ``fix``,
+    for the API that refused the name, else how ``start_run`` goes on.
+
+    Attributes:
+        name: the name asked for.
+        project: the project it is taken in.
+        run_id: the id of the existing run (the newest of that name).
+        status: that run's status.
+        created_at: when that run started, in seconds since the Unix epoch.
+    """
+
+    exit_code: ClassVar[int] = 2
+    http_status: ClassVar[int] = 409
+    context: ClassVar[Mapping[str, str]] = {
+        "name": "name",
+        "project": "project",
+        "run_id": "run_id",
+        # "status" is the HTTP status in an error body.
+        "run_status": "status",
+        "created_at": "created_at",
+    }
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        project: str,
+        run_id: str,
+        status: str,
+        created_at: float,
+        fix: str | None = None,
+    ) -> None:
+        created = dt.datetime.fromtimestamp(created_at, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        how = fix or (
+            "pass resume=True to start_run to go on logging into it, or give the new run "
+            "another name"
+        )
+        super().__init__(
+            f"project {project!r} has a run named {name!r} already: {run_id} ({status}, "
+            f"created {created}); {how}"
+        )
+        self.name = name
+        self.project = project
+        self.run_id = run_id
+        self.status = status
+        self.created_at = created_at
+
+
 class AmbiguousRunError(EvalyardError, LookupError):
-    """Several runs match a reference; the message lists them with their ids and projects.
+    """Several runs match a reference; the message lists them with their ids and projects,
+    and says how to pick one (its id, or the newest with ``--latest``).
 
     Attributes:
         reference: the reference that was looked up.
@@ -304,7 +378,8 @@ class AmbiguousRunError(EvalyardError, LookupError):
             f"{run_id} (name {name!r}, project {project!r})" for run_id, name, project in candidates
         )
         super().__init__(
-            f"{len(candidates)} runs match {reference!r}: {listing}; refer to one by its id"
+            f"{len(candidates)} runs match {reference!r}: {listing}; refer to one by its id, "
+            "or pass --latest (latest=True in Python) for the newest"
         )
         self.reference = reference
         self.candidates = tuple(candidates)

@@ -24,11 +24,13 @@ from evalyard.core.aggregate import check_aggregate_function
 from evalyard.core.columns import ScopeValues
 from evalyard.core.compare import RunComparisonResult, check_alpha, compare_scopes
 from evalyard.core.model import MetricDefinition, Result, RunInfo
+from evalyard.core.names import close_names
 from evalyard.core.stats import ALPHA
 from evalyard.core.summary import MetricSummary, summarise_scope
 from evalyard.errors import (
     AmbiguousRunError,
     ComparisonWarning,
+    EvalyardError,
     InvalidInputError,
     InvalidReferenceError,
     RunNotFoundError,
@@ -37,6 +39,7 @@ from evalyard.errors import (
 from evalyard.store import SESSION_SCOPE, Store, get_store
 
 __all__ = [
+    "SUGGESTION_POOL",
     "RunReference",
     "RunSummary",
     "compare_runs",
@@ -55,18 +58,36 @@ class _HasRunId(Protocol):
     def run_id(self) -> str: ...
 
 
+#: How many of the newest runs a reference that matches none is compared with, to suggest
+#: close names.
+SUGGESTION_POOL = 1_000
+
 RunReference = str | _HasRunId
-"""A run id, a unique run name, a unique id prefix (6+ characters), or a run object."""
+"""A run id, a run name (unique in the store, or the newest with ``latest``), a unique id
+prefix (6+ characters), or a run object."""
 
 
 def resolve_run(
-    reference: RunReference, *, project: str | None = None, store: Store | str | None = None
+    reference: RunReference,
+    *,
+    latest: bool = False,
+    project: str | None = None,
+    store: Store | str | None = None,
 ) -> RunInfo:
     """Find the one run a reference means.
 
+    Args:
+        reference: a run id, a run name, an id prefix (6+ characters), or a run object.
+        latest: when several runs match (a name used in several projects, or a store from
+            before names were unique within a project), take the newest instead of refusing.
+        project: look in this project only.
+        store: a store, or a store URL.
+
     Raises:
-        RunNotFoundError: when no run matches (also a LookupError).
-        AmbiguousRunError: when several runs match; the message lists them with their ids.
+        RunNotFoundError: when no run matches (also a LookupError); the message suggests
+            up to 3 close names from the newest 1,000 runs (of ``project``, if given).
+        AmbiguousRunError: when several runs match and ``latest`` is not set; the message
+            lists them with their ids.
     """
     target = get_store(store)
     if not isinstance(reference, str):
@@ -75,17 +96,37 @@ def resolve_run(
         raise InvalidReferenceError("a run reference is empty; give a run id or name")
     matches = target.find_runs(reference, project=project)
     if not matches:
-        raise RunNotFoundError(reference, project=project)
+        raise RunNotFoundError(
+            reference, project=project, suggestions=_close_runs(target, reference, project)
+        )
     if len(matches) > 1:
+        if latest:
+            return max(matches, key=lambda info: (info.created_at, info.run_id))
         raise AmbiguousRunError(
             reference, [(info.run_id, info.name, info.project) for info in matches]
         )
     return matches[0]
 
 
-def get_run(reference: RunReference, *, store: Store | str | None = None) -> RunInfo:
-    """The run a reference means (see :func:`resolve_run`)."""
-    return resolve_run(reference, store=store)
+def _close_runs(target: Store, reference: str, project: str | None) -> list[tuple[str, str]]:
+    """``(name, run_id)`` of the runs whose names are close to ``reference``: among the
+    newest runs (of the project, when one is given), the newest run of each name."""
+    try:
+        candidates = target.list_runs(project=project, limit=SUGGESTION_POOL)
+    except EvalyardError:  # suggestions are a courtesy: the error about the run comes first
+        return []
+    newest: dict[str, str] = {}
+    for info in candidates:
+        newest.setdefault(info.name, info.run_id)
+    return [(name, newest[name]) for name in close_names(reference, list(newest))]
+
+
+def get_run(
+    reference: RunReference, *, latest: bool = False, store: Store | str | None = None
+) -> RunInfo:
+    """The run a reference means (see :func:`resolve_run`); ``latest`` takes the newest of
+    several matching runs."""
+    return resolve_run(reference, latest=latest, store=store)
 
 
 def list_runs(

@@ -27,7 +27,7 @@ def _error(response: object) -> dict[str, object]:
 def _run(server: ServerProcess) -> str:
     run_id = f"contract-{uuid.uuid4().hex[:8]}"
     with server.client() as client:
-        created = client.post("/api/v1/runs", json={"run_id": run_id, "name": "contract"})
+        created = client.post("/api/v1/runs", json={"run_id": run_id, "name": run_id})
     assert created.status_code == 201, created.text
     assert created.json()["run"]["status"] == "running"
     return run_id
@@ -93,10 +93,19 @@ def test_unknown_runs_get_404_and_taken_ids_409(server: ServerProcess) -> None:
             json={"idempotency_key": uuid.uuid4().hex, "records": []},
         )
         taken = client.post("/api/v1/runs", json={"run_id": run_id})
+        name_taken = client.post("/api/v1/runs", json={"name": run_id})
         info = client.get("/api/v1/runs/no-such-run/info")
     assert (missing.status_code, _error(missing)["type"]) == (404, "RunNotFoundError")
     assert _error(info)["run_id"] == "no-such-run"
     assert (taken.status_code, _error(taken)["type"]) == (409, "RunExistsError")
+    error = _error(name_taken)
+    assert (name_taken.status_code, error["type"]) == (409, "RunNameTakenError")
+    assert (error["name"], error["project"], error["run_id"], error["run_status"]) == (
+        run_id,
+        "default",
+        run_id,
+        "running",
+    )
 
 
 def test_a_body_over_the_limit_gets_413(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def _runs(server: ServerProcess, tokens: Tokens) -> tuple[str, str]:
         for name in ("auth-base", "auth-cand"):
             run_id = f"{name}-{uuid.uuid4().hex[:8]}"
             response = client.post(
-                "/api/v1/runs", json={"run_id": run_id, "name": name, "project": "a"}
+                "/api/v1/runs", json={"run_id": run_id, "name": run_id, "project": "a"}
             )
             assert response.status_code == 201, response.text
             logged = client.post(

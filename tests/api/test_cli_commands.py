@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from evalyard.cli.listen import bind
 from evalyard.cli.main import cli
 from evalyard.cli.server import is_loopback
 from evalyard.server.tokens import hash_token
@@ -45,8 +47,20 @@ def test_auth_is_on_off_loopback_and_with_the_flag(
 ) -> None:
     import uvicorn
 
+    import evalyard.cli.server
+
     served: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app, **kw))
+
+    def fake_run(server: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
+        served["app"] = server.config.app  # not really served
+
+    def loopback_bind(host: str, port: int) -> socket.socket:
+        # 10.1.2.3 is no address of this machine: record it, listen on loopback instead.
+        served["host"] = host
+        return bind("127.0.0.1", 0)
+
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
+    monkeypatch.setattr(evalyard.cli.server, "bind", loopback_bind)
     url = f"sqlite:///{tmp_path / 'evalyard.db'}"
     result = CliRunner().invoke(cli, ["server", *args, "--store", url])
     assert result.exit_code == 0, result.output

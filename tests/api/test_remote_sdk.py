@@ -127,6 +127,12 @@ def test_bad_input_is_refused_with_the_local_message(server: ServerProcess) -> N
         evalyard.get_run("no-such-run", store=url)
     with pytest.raises(evalyard.RunNotFoundError):
         evalyard.compare_runs("no-such-run", "other", store=url)
+    with evalyard.start_run("remote-suggested-run", store=url) as near:
+        near.log("a", metrics={"m": 1.0})
+    with pytest.raises(evalyard.RunNotFoundError) as missing:
+        evalyard.get_run("remote-suggested", store=url)
+    assert missing.value.suggestions == (("remote-suggested-run", near.run_id),)
+    assert f"did you mean 'remote-suggested-run' ({near.run_id[:8]})?" in str(missing.value)
     with evalyard.start_run("kinds", store=url) as run:
         run.log("a", metrics={"m": 1.0})
         with pytest.raises(evalyard.InvalidMetricError, match="NaN"):
@@ -153,6 +159,29 @@ def test_start_run_goes_on_with_an_existing_run_id(server: ServerProcess) -> Non
         assert store.get_run("shared-run-1").result_count == 2
     finally:
         store.close()
+
+
+def test_a_taken_name_is_refused_and_resumed_through_the_server(server: ServerProcess) -> None:
+    url = server.url
+    with evalyard.start_run("remote-nightly", store=url) as first:
+        first.log("a", metrics={"v": 1.0})
+    with pytest.raises(evalyard.RunNameTakenError) as caught:
+        evalyard.start_run("remote-nightly", store=url)
+    taken = caught.value
+    assert (taken.name, taken.project, taken.run_id, taken.status) == (
+        "remote-nightly",
+        "default",
+        first.run_id,
+        "completed",
+    )
+    assert "pass resume=True to start_run" in str(taken)
+    with evalyard.start_run("remote-nightly", resume=True, store=url) as again:
+        assert again.run_id == first.run_id
+        again.log("a", metrics={"v": 2.0})
+        again.log("b", metrics={"v": 3.0})
+    assert evalyard.get_run(first.run_id, store=url).result_count == 2
+    result = evalyard.get_results(first.run_id, ["a"], store=url)
+    assert result[0].metrics == {"v": 2.0}
 
 
 def test_the_cli_reads_through_the_server(server: ServerProcess) -> None:

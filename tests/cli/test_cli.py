@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 import evalyard
 from evalyard.cli.main import cli
+from evalyard.store import open_store
 
 
 @pytest.fixture
@@ -23,11 +24,13 @@ def invoke(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def log_two_runs(url: str, *, new_name: str = "candidate") -> tuple[str, str]:
+def log_two_runs(
+    url: str, *, new_name: str = "candidate", project: str = "default"
+) -> tuple[str, str]:
     """A baseline and a candidate sharing q1-q3; on q2 the candidate degrades."""
-    evalyard.define_metric("latency_ms", direction="lower", store=url)
+    evalyard.define_metric("latency_ms", direction="lower", project=project, store=url)
     with evalyard.start_run(
-        "baseline", dataset="qa", metadata={"model": "small"}, store=url
+        "baseline", project=project, dataset="qa", metadata={"model": "small"}, store=url
     ) as old:
         for datapoint_id, score, correct, latency in [
             ("q1", 0.5, False, 100.0),
@@ -42,7 +45,9 @@ def log_two_runs(url: str, *, new_name: str = "candidate") -> tuple[str, str]:
                 metrics={"score": score, "correct": correct, "latency_ms": latency},
                 steps=[{"name": "retrieve", "type": "tool", "metrics": {"hits": 1}}],
             )
-    with evalyard.start_run(new_name, dataset="qa", metadata={"model": "large"}, store=url) as new:
+    with evalyard.start_run(
+        new_name, project=project, dataset="qa", metadata={"model": "large"}, store=url
+    ) as new:
         for datapoint_id, score, correct, latency in [
             ("q1", 0.75, True, 90.0),
             ("q2", 0.5, False, 250.0),
@@ -89,6 +94,7 @@ def test_runs_filters_by_project(url: str) -> None:
 
 
 def test_runs_on_an_empty_store_says_how_to_start(url: str) -> None:
+    open_store(url).close()  # a store without runs
     result = invoke("runs", "--store", url)
     assert result.exit_code == 0
     assert "evalyard demo" in result.stdout
@@ -283,12 +289,47 @@ def test_unknown_run_exits_2_with_one_line(url: str) -> None:
 
 def test_ambiguous_name_exits_2_and_lists_both_ids(url: str) -> None:
     first_id, _ = log_two_runs(url)
-    second_id, _ = log_two_runs(url)
+    second_id, _ = log_two_runs(url, project="other")
     result = invoke("show", "candidate", "--store", url)
     assert result.exit_code == 2
     assert result.stderr.startswith("error: 2 runs match 'candidate'")
     assert first_id in result.stderr
     assert second_id in result.stderr
+
+
+def test_an_unknown_run_gets_close_names_suggested(store_url: str) -> None:
+    new_id, old_id = log_two_runs(store_url, new_name="gpt-4o-temp-0.3")
+    result = invoke("compare", "gpt4o-temp", "--with", "baseline", "--store", store_url)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: no run matches 'gpt4o-temp'; did you mean 'gpt-4o-temp-0.3' ({new_id[:8]})? "
+        "`evalyard runs` lists the runs and their ids\n"
+    )
+    result = invoke("show", "basline", "--store", store_url)
+    assert result.stderr.startswith(
+        f"error: no run matches 'basline'; did you mean 'baseline' ({old_id[:8]})?"
+    )
+
+
+def test_latest_takes_the_newest_of_the_runs_a_name_matches(store_url: str) -> None:
+    log_two_runs(store_url)
+    new_id, old_id = log_two_runs(store_url, project="other")
+    ambiguous = invoke("compare", "candidate", "--with", "baseline", "--store", store_url)
+    assert ambiguous.exit_code == 2
+    assert ambiguous.stderr.startswith("error: 2 runs match 'candidate'")
+    assert ambiguous.stderr.rstrip().endswith(
+        "refer to one by its id, or pass --latest (latest=True in Python) for the newest"
+    )
+    shown = invoke("show", "candidate", "--latest", "--format", "json", "--store", store_url)
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["run"]["run_id"] == new_id
+    compared = invoke(
+        "compare", "candidate", "--with", "baseline", "--latest", "--format", "json",
+        "--store", store_url,
+    )  # fmt: skip
+    assert compared.exit_code == 0, compared.output
+    data = json.loads(compared.stdout)
+    assert (data["new_run_id"], data["old_run_id"]) == (new_id, old_id)
 
 
 def test_unknown_aggregate_exits_2_listing_the_valid_ones(url: str) -> None:
@@ -321,7 +362,54 @@ def test_a_store_that_cannot_be_opened_exits_2() -> None:
     assert result.stderr.startswith("error: unsupported store URL")
 
 
+NO_STORE = (
+    "; `evalyard demo` or logging a run creates one (or pass --store URL / set EVALYARD_STORE)\n"
+)
+READ_ONLY_COMMANDS = (
+    ("runs",),
+    ("show", "candidate"),
+    ("compare", "candidate", "--with", "baseline"),
+    ("ui", "--port", "0"),
+    ("token", "list"),
+)
+
+
+def test_read_only_commands_create_no_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default = tmp_path / ".evalyard" / "evalyard.db"
+    elsewhere = tmp_path / "elsewhere" / "evalyard.db"
+    for args in READ_ONLY_COMMANDS:
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert (result.stdout, result.stderr) == ("", f"error: no store at {default}{NO_STORE}")
+        result = invoke(*args, "--store", f"sqlite:///{elsewhere}")
+        assert result.stderr == f"error: no store at {elsewhere}{NO_STORE}"
+        with monkeypatch.context() as env:
+            env.setenv("EVALYARD_STORE", str(elsewhere))
+            assert invoke(*args).stderr == f"error: no store at {elsewhere}{NO_STORE}"
+    assert list(tmp_path.iterdir()) == []
+    # The commands that write create it.
+    assert invoke("token", "create", "--scope", "read").exit_code == 0
+    assert default.exists()
+    assert invoke("runs").exit_code == 0
+
+
+def test_read_only_commands_leave_an_empty_database_alone(store_url: str) -> None:
+    # An empty SQLite path, or an empty PostgreSQL schema: no store in either.
+    for args in READ_ONLY_COMMANDS:
+        result = invoke(*args, "--store", store_url)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error: no store at ")
+        assert result.stderr.endswith(NO_STORE)
+    with pytest.raises(evalyard.StoreError, match="no store at"):
+        open_store(store_url, create=False)  # still nothing there: no file, no tables
+    log_two_runs(store_url)  # logging creates it
+    assert invoke("show", "candidate", "--store", store_url).exit_code == 0
+
+
 def test_the_console_script_prints_no_traceback(url: str) -> None:
+    open_store(url).close()
     script = Path(sys.executable).with_name("evalyard")
     done = subprocess.run(
         [str(script), "show", "missing-run", "--store", url],

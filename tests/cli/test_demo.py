@@ -12,7 +12,7 @@ import evalyard
 from evalyard.cli.main import cli
 from evalyard.core.report import comparison_report
 from evalyard.demo.corpus import PASSAGES, passage_by_id
-from evalyard.demo.experiment import BASELINE, CANDIDATE
+from evalyard.demo.experiment import BASELINE, CANDIDATE, run_experiment
 from evalyard.demo.pipeline import answer_question
 from evalyard.demo.questions import QUESTIONS
 from evalyard.demo.retrieval import retrieve
@@ -32,10 +32,10 @@ def run_demo(*args: str) -> Result:
 
 
 def demo_run_ids(url: str) -> tuple[str, str]:
-    """The newest candidate and baseline run ids."""
+    """The candidate and baseline run ids (one run of each name in project demo)."""
     runs = evalyard.list_runs(project="demo", store=url)
-    new = next(info for info in runs if info.name == CANDIDATE.run_name)
-    old = next(info for info in runs if info.name == BASELINE.run_name)
+    (new,) = [info for info in runs if info.name == CANDIDATE.run_name]
+    (old,) = [info for info in runs if info.name == BASELINE.run_name]
     return new.run_id, old.run_id
 
 
@@ -58,8 +58,9 @@ def test_demo_logs_two_runs_and_prints_their_comparison(url: str) -> None:
             assert found >= 0, (cell, row)
             at = found + len(cell)
         assert row.split()[-3:] == [line.improved, line.degraded, line.same]
-    assert f"evalyard compare {new_id[:8]} --with {old_id[:8]}" in out
+    assert "evalyard compare demo-bm25 --with demo-keyword" in out
     assert f"--store {url}" in out
+    assert f"http://127.0.0.1:8000/runs/{new_id}?compare={old_id}" in out
 
 
 def test_demo_runs_differ_both_ways() -> None:
@@ -94,13 +95,42 @@ def test_demo_logs_steps_metrics_and_directions(url: str) -> None:
     ]
 
 
-def test_demo_twice_compares_the_runs_it_just_logged(url: str) -> None:
+def test_demo_twice_resumes_its_two_runs(url: str) -> None:
+    first = run_demo("--store", url).stdout
+    ids = demo_run_ids(url)
+    results = {run_id: evalyard.get_results(run_id, store=url) for run_id in ids}
+    again = run_demo("--store", url).stdout
+    assert "already" not in first
+    assert "The demo's runs are in this store already: resuming them" in again
+    assert demo_run_ids(url) == ids
+    assert len(evalyard.list_runs(store=url)) == 2
+    for run_id in ids:  # complete runs: nothing ran again
+        info = evalyard.get_run(run_id, store=url)
+        assert (info.status, info.datapoint_count) == (evalyard.RunStatus.COMPLETED, len(QUESTIONS))
+        assert evalyard.get_results(run_id, store=url) == results[run_id]
+    table = [line for line in again.splitlines() if line.startswith("exact_match ")]
+    assert table == [line for line in first.splitlines() if line.startswith("exact_match ")]
+    assert "evalyard compare demo-bm25 --with demo-keyword" in again
+
+
+def test_demo_completes_an_interrupted_run(url: str) -> None:
+    # As a demo stopped part-way leaves it: the baseline with 5 questions, no candidate.
+    partial = run_experiment(BASELINE, questions=QUESTIONS[:5], store=url)
+    assert evalyard.get_run(partial, store=url).datapoint_count == 5
     run_demo("--store", url)
-    out = run_demo("--store", url).stdout
-    assert len(evalyard.list_runs(store=url)) == 4
     new_id, old_id = demo_run_ids(url)
-    assert f"{new_id[:8]}" in out
-    assert f"{old_id[:8]}" in out
+    assert old_id == partial
+    assert evalyard.get_run(old_id, store=url).datapoint_count == len(QUESTIONS)
+    assert evalyard.get_run(new_id, store=url).datapoint_count == len(QUESTIONS)
+
+
+def test_demo_refers_to_its_runs_by_id_when_a_name_is_not_enough(url: str) -> None:
+    with evalyard.start_run(CANDIDATE.run_name, project="mine", store=url) as mine:
+        mine.log("q01", metrics={"exact_match": True})
+    out = run_demo("--store", url).stdout
+    new_id, _ = demo_run_ids(url)
+    assert new_id != mine.run_id
+    assert f"evalyard compare {new_id[:8]} --with demo-keyword" in out
 
 
 def test_demo_uses_the_store_of_the_current_folder(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from rich.console import Console
 
 import evalyard
 from evalyard.core.model import Direction, RunStatus
-from evalyard.errors import InvalidInputError
+from evalyard.errors import InvalidInputError, RunNameTakenError
 from evalyard.evaluators import exact_match
 from evalyard.runner.progress import ProgressDisplay
 from evalyard.store import SQLStore
@@ -233,6 +233,35 @@ def test_resuming_runs_only_what_is_missing_and_checks_the_name(store: SQLStore)
         )
     with pytest.raises(LookupError, match="no run matches 'missing-run'"):
         evalyard.evaluate(app, dataset=DATASET, resume="missing-run", store=store)
+
+
+def test_a_taken_name_is_refused_with_how_to_resume_it(store: SQLStore) -> None:
+    ran: list[int] = []
+
+    def app(inputs: dict[str, int]) -> int:
+        ran.append(inputs["n"])
+        return inputs["n"]
+
+    first = evalyard.evaluate(
+        app, dataset=DATASET[:6], name="taken", store=store, print_results=False
+    )
+    ran.clear()
+    with pytest.raises(RunNameTakenError) as caught:
+        evalyard.evaluate(app, dataset=DATASET, name="taken", store=store, print_results=False)
+    message = str(caught.value)
+    assert message.startswith(
+        f"project 'default' has a run named 'taken' already: {first.run_id} (completed, created "
+    )
+    assert message.endswith(
+        f"pass resume={first.run_id!r} to evaluate to go on with it (only what it lacks is run), "
+        "or give the new run another name"
+    )
+    assert ran == []
+    assert len(store.list_runs()) == 1
+    resumed = evalyard.evaluate(
+        app, dataset=DATASET, resume=first.run_id, store=store, print_results=False
+    )
+    assert (resumed.run_id, resumed.result_count, resumed.skipped_count) == (first.run_id, 4, 6)
 
 
 def test_ctrl_c_cancels_the_run_and_keeps_finished_datapoints(store: SQLStore) -> None:

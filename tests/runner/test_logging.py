@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
+import time
 from typing import Any
 
 import pytest
@@ -14,9 +16,10 @@ from evalyard.errors import (
     InvalidInputError,
     InvalidMetricError,
     InvalidRecordError,
+    RunNameTakenError,
     StoreError,
 )
-from evalyard.store import SQLStore
+from evalyard.store import SQLStore, open_store
 
 
 def _chain(levels: int) -> list[dict[str, Any]]:
@@ -176,6 +179,96 @@ def test_a_run_id_given_again_goes_on_with_that_run(store: SQLStore) -> None:
         evalyard.start_run("other", run_id="shared-run", store=store)
     with pytest.raises(InvalidInputError, match="belongs to project 'default'"):
         evalyard.start_run(run_id="shared-run", project="p", store=store)
+
+
+def test_a_run_name_is_unique_within_its_project(store: SQLStore) -> None:
+    with evalyard.start_run("nightly", store=store) as first:
+        first.log("q1", metrics={"m": 1.0})
+    created = store.get_run(first.run_id).created_at
+    with pytest.raises(RunNameTakenError) as caught:
+        evalyard.start_run("nightly", store=store)
+    taken = caught.value
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(created))
+    assert str(taken) == (
+        f"project 'default' has a run named 'nightly' already: {first.run_id} (completed, "
+        f"created {when}); pass resume=True to start_run to go on logging into it, or give "
+        "the new run another name"
+    )
+    assert (taken.name, taken.project, taken.run_id, taken.status) == (
+        "nightly",
+        "default",
+        first.run_id,
+        "completed",
+    )
+    assert (taken.exit_code, taken.http_status) == (2, 409)
+    assert [info.run_id for info in store.list_runs()] == [first.run_id]
+    # Another project may use the name.
+    with evalyard.start_run("nightly", project="other", store=store) as elsewhere:
+        elsewhere.log("q1", metrics={"m": 2.0})
+    assert len(store.list_runs()) == 2
+
+
+def test_resume_goes_on_with_the_run_of_that_name(store: SQLStore) -> None:
+    with evalyard.start_run("nightly", resume=True, store=store) as run:  # none yet: created
+        run.log("q1", metrics={"m": 1.0})
+        run.log("q2", metrics={"m": 1.0})
+    with evalyard.start_run("nightly", resume=True, store=store) as again:
+        assert again.run_id == run.run_id
+        assert store.get_run(run.run_id).status is RunStatus.RUNNING
+        again.log("q2", metrics={"m": 5.0})  # replaces the record it had
+        again.log("q3", metrics={"m": 3.0})
+    info = store.get_run(run.run_id)
+    assert (info.status, info.result_count) == (RunStatus.COMPLETED, 3)
+    assert [r.metrics["m"] for r in store.get_results(run.run_id)] == [1.0, 5.0, 3.0]
+    assert len(store.list_runs()) == 1
+    with pytest.raises(InvalidInputError, match="give the name, and no run_id"):
+        evalyard.start_run(resume=True, store=store)
+    with pytest.raises(InvalidInputError, match="give the name, and no run_id"):
+        evalyard.start_run("nightly", run_id="x", resume=True, store=store)
+
+
+def test_made_up_names_differ_when_ids_share_their_start(store: SQLStore) -> None:
+    first = evalyard.start_run(run_id="experiment-a", store=store)
+    second = evalyard.start_run(run_id="experiment-b", store=store)
+    assert (first.name, second.name) == ("run-experime", "run-experiment-b")
+    assert evalyard.start_run(store=store).name.startswith("run-")
+
+
+def _create(url: str, name: str, resume: bool, barrier: Any, out: Any) -> None:
+    barrier.wait(timeout=60)
+    try:
+        run = evalyard.start_run(name, resume=resume, store=url)
+    except RunNameTakenError as taken:
+        out.put(("refused", taken.run_id))
+    else:
+        out.put(("started", run.run_id))
+
+
+@pytest.mark.slow
+def test_two_processes_cannot_both_create_one_name(store_url: str) -> None:
+    open_store(store_url).close()  # migrated before the race
+    context = multiprocessing.get_context("spawn")
+    for resume in (False, True):
+        name = f"race-{resume}"
+        barrier = context.Barrier(4)
+        out = context.Queue()
+        workers = [
+            context.Process(target=_create, args=(store_url, name, resume, barrier, out))
+            for _ in range(4)
+        ]
+        for worker in workers:
+            worker.start()
+        outcomes = [out.get(timeout=120) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=60)
+            assert worker.exitcode == 0
+        runs = [info for info in evalyard.list_runs(store=store_url) if info.name == name]
+        assert len(runs) == 1
+        if resume:
+            assert outcomes == [("started", runs[0].run_id)] * 4
+        else:
+            assert sorted(what for what, _ in outcomes) == ["refused"] * 3 + ["started"]
+            assert {run_id for _, run_id in outcomes} == {runs[0].run_id}
 
 
 def test_a_store_that_cannot_be_opened_says_why(tmp_path: object) -> None:

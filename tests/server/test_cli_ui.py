@@ -1,7 +1,10 @@
-"""``evalyard ui``: serves the store on 127.0.0.1:8000 by default, loopback Hosts only."""
+"""``evalyard ui``: serves the store on 127.0.0.1:8000 by default, loopback Hosts only.
+
+Here uvicorn is not really started; tests/cli/test_listen.py serves for real."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -11,45 +14,55 @@ from click.testing import CliRunner
 from starlette.applications import Starlette
 
 from evalyard.cli.ui import allowed_hosts_for, ui
+from evalyard.store import open_store
 
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """What ``uvicorn.run`` was called with (it is not really started)."""
+    """What uvicorn was asked to serve, on which socket (it is not really started)."""
     calls: dict[str, Any] = {}
 
-    def fake_run(app: Any, **options: Any) -> None:
-        calls["app"] = app
-        calls.update(options)
+    def fake_run(server: uvicorn.Server, sockets: list[socket.socket] | None = None) -> None:
+        assert sockets is not None
+        calls["app"] = server.config.app
+        calls["address"] = sockets[0].getsockname()[:2]
 
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
     return calls
 
 
-def test_ui_binds_loopback_port_8000_by_default(served: dict[str, Any], tmp_path: Path) -> None:
-    result = CliRunner().invoke(ui, ["--store", f"sqlite:///{tmp_path}/s.db"])
+def test_ui_binds_loopback_by_default(served: dict[str, Any], tmp_path: Path) -> None:
+    open_store(f"sqlite:///{tmp_path}/s.db").close()
+    # Port 0 rather than the default 8000, which another program may hold.
+    result = CliRunner().invoke(ui, ["--port", "0", "--store", f"sqlite:///{tmp_path}/s.db"])
     assert result.exit_code == 0, result.output
-    assert served["host"] == "127.0.0.1"
-    assert served["port"] == 8000
+    host, port = served["address"]
+    assert host == "127.0.0.1"
+    assert port > 0
     assert isinstance(served["app"], Starlette)
-    assert "http://127.0.0.1:8000/" in result.output
-    assert (tmp_path / "s.db").exists()
+    assert f"http://127.0.0.1:{port}/" in result.output
+    default_port = next(option for option in ui.params if option.name == "port").default
+    assert default_port == 8000
 
 
 def test_ui_uses_the_store_of_the_environment(
     served: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    open_store(f"sqlite:///{tmp_path}/env.db").close()
     monkeypatch.setenv("EVALYARD_STORE", str(tmp_path / "env.db"))
-    result = CliRunner().invoke(ui, ["--port", "9123"])
+    result = CliRunner().invoke(ui, ["--port", "0"])
     assert result.exit_code == 0, result.output
-    assert served["port"] == 9123
+    assert f":{served['address'][1]}/" in result.output
     assert "env.db" in result.output
 
 
 def test_listening_on_every_address_warns_about_the_host_allow_list(
     served: dict[str, Any], tmp_path: Path
 ) -> None:
-    result = CliRunner().invoke(ui, ["--host", "0.0.0.0", "--store", str(tmp_path / "s.db")])
+    open_store(f"sqlite:///{tmp_path}/s.db").close()
+    result = CliRunner().invoke(
+        ui, ["--host", "0.0.0.0", "--port", "0", "--store", str(tmp_path / "s.db")]
+    )
     assert result.exit_code == 0, result.output
     assert "--allow-host" in result.output
 

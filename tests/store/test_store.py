@@ -165,7 +165,7 @@ def test_metric_definitions_are_per_project(store: SQLStore) -> None:
 
 def test_runs_are_found_by_id_name_or_prefix(store: SQLStore) -> None:
     a = evalyard.start_run("same", store=store)
-    b = evalyard.start_run("same", store=store)
+    b = evalyard.start_run("same", project="other", store=store)
     c = evalyard.start_run("unique", store=store)
     assert [r.run_id for r in store.find_runs(a.run_id)] == [a.run_id]
     assert {r.run_id for r in store.find_runs("same")} == {a.run_id, b.run_id}

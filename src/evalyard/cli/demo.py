@@ -1,8 +1,10 @@
 """``evalyard demo``: log two runs of the demo pipeline, compare them, show what to try next.
 
-It works offline, on whatever store the other commands use. Each call logs two new runs
-(``demo-keyword``, the baseline, and ``demo-bm25``) and compares them by id, since their
-names repeat from one call to the next.
+It works offline, on whatever store the other commands use. The first call logs two runs in
+project ``demo`` (``demo-keyword``, the baseline, and ``demo-bm25``); later calls resume
+them, running only what they lack (nothing, unless a call was interrupted), and compare
+them again. The commands it suggests refer to the runs by name when the name is all it
+takes, else by id.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from evalyard.demo.experiment import (
     DEMO_DATASET,
     DEMO_PROJECT,
     Configuration,
+    existing_run,
     run_experiment,
 )
 from evalyard.demo.questions import QUESTIONS
-from evalyard.runs import compare_runs
+from evalyard.runs import compare_runs, resolve_run
 from evalyard.store import Store
 
 __all__ = ["run_demo"]
@@ -38,6 +41,16 @@ def _describe(configuration: Configuration) -> str:
     return (
         f"{configuration.retriever} retrieval (k={configuration.k}), {configuration.reader} reader"
     )
+
+
+def _reference(name: str, run_id: str, store: Store) -> str:
+    """How a command refers to the run: by its name when that finds it alone (another
+    project may have a run of that name), else by its short id."""
+    try:
+        found = resolve_run(name, store=store).run_id
+    except LookupError:
+        found = None
+    return name if found == run_id else short_id(run_id)
 
 
 def run_demo(
@@ -62,6 +75,15 @@ def run_demo(
     )
     shown_url = _PASSWORD.sub(r"\1:***@", store.url)
     console.print(Text(f"store: {shown_url}", style="dim"))
+    logged = [existing_run(c, store=store) for c in (BASELINE, CANDIDATE)]
+    if all(info is not None for info in logged):
+        console.print(
+            Text(
+                "The demo's runs are in this store already: resuming them (only what they "
+                "lack is run), then comparing them again.",
+                style="dim",
+            )
+        )
     old_id = run_experiment(BASELINE, store=store)
     new_id = run_experiment(CANDIDATE, store=store)
     runs = Table.grid(padding=(0, 2))
@@ -76,12 +98,12 @@ def run_demo(
             Text(_describe(configuration)),
         )
     console.print(runs)
-    # By id: the names repeat each time the demo runs (comparison.md §6: a name must be unique).
     comparison = compare_runs(new_id, old_id, store=store)
     console.print()
     console.print(comparison_table(comparison, width=console.width))
     console.print()
-    new, old = short_id(new_id), short_id(old_id)
+    new = _reference(CANDIDATE.run_name, new_id, store)
+    old = _reference(BASELINE.run_name, old_id, store)
     suffix = "" if store_option is None else f" --store {shlex.quote(store_option)}"
     console.print(Text("Explore further:", style="bold"))
     for command in (

@@ -7,7 +7,9 @@ Example:
 
 Commands are thin: they resolve the store, call the read side (:mod:`evalyard.runs`) and
 print what a renderer (:mod:`evalyard.cli.render`) makes of it. Errors print one line,
-``error: ...``, on stderr and exit with the code of :mod:`evalyard.cli.exit_codes`.
+``error: ...``, on stderr and exit with the code of :mod:`evalyard.cli.exit_codes`. The
+commands that only read (``runs``, ``show``, ``compare``, ``ui``) never create a store:
+where there is none they say so and exit with 2.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from evalyard.cli.ui import ui
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.compare import RunComparisonResult
 from evalyard.core.formats import format_interval, format_p
+from evalyard.core.model import RunInfo
 from evalyard.errors import ComparisonWarning, EvalyardError
 from evalyard.many import compare_many
-from evalyard.runs import compare_runs, get_results, list_runs, summarise_run
-from evalyard.store import get_store
+from evalyard.runs import compare_runs, get_results, list_runs, resolve_run, summarise_run
+from evalyard.store import Store, get_store
 from evalyard.version import __version__
 
 __all__ = ["cli", "main"]
@@ -85,6 +88,13 @@ def _format_option(*choices: str) -> Callable[[_F], _F]:
     )
 
 
+_latest_option = click.option(
+    "--latest",
+    is_flag=True,
+    default=False,
+    help="When a run name matches several runs (in several projects), take the newest.",
+)
+
 _store_option = click.option(
     "--store",
     "store_url",
@@ -100,7 +110,8 @@ _store_option = click.option(
 def cli() -> None:
     """evalyard: track and compare runs of LLM applications.
 
-    RUN is a run id, a unique run name, or a unique id prefix (6+ characters).
+    RUN is a run id, a run name, or a unique id prefix (6+ characters). A name used in
+    several projects matches several runs: refer to one by its id, or pass --latest.
     Exit codes: 0 success, 1 the --fail-on condition held, 2 usage error or unknown run.
     """
 
@@ -111,7 +122,7 @@ def cli() -> None:
 @_store_option
 def runs_command(project: str | None, output_format: str, store_url: str | None) -> None:
     """List the runs, newest first."""
-    found = list_runs(project=project, store=store_url)
+    found = list_runs(project=project, store=get_store(store_url, create=False))
     if output_format == "json":
         click.echo(render.runs_json(found))
     else:
@@ -128,11 +139,14 @@ def runs_command(project: str | None, output_format: str, store_url: str | None)
     help="How many datapoints' results to show.",
 )
 @_format_option("table", "json")
+@_latest_option
 @_store_option
-def show_command(run: str, limit: int, output_format: str, store_url: str | None) -> None:
+def show_command(
+    run: str, limit: int, output_format: str, latest: bool, store_url: str | None
+) -> None:
     """Show a run: its facts, metrics per step, and first results."""
-    store = get_store(store_url)
-    summary = summarise_run(run, store=store)
+    store = get_store(store_url, create=False)
+    summary = summarise_run(resolve_run(run, latest=latest, store=store), store=store)
     results = []
     if limit:
         ids = [datapoint_id for datapoint_id, _ in store.result_keys(summary.run.run_id)]
@@ -171,6 +185,7 @@ def show_command(run: str, limit: int, output_format: str, store_url: str | None
     default=None,
     help="Exit with 1 when a metric regressed, or when any datapoint degraded.",
 )
+@_latest_option
 @_store_option
 @click.pass_context
 def compare_command(
@@ -182,6 +197,7 @@ def compare_command(
     alpha: float,
     output_format: str,
     fail_on: str | None,
+    latest: bool,
     store_url: str | None,
 ) -> None:
     """Compare RUN with a baseline run, datapoint by datapoint, with paired statistics.
@@ -194,29 +210,28 @@ def compare_command(
     "regressed" (significant after Holm's correction), for any RUN; --fail-on any-degraded
     when any shared datapoint got worse on any metric, for any RUN.
     """
-    if len(runs) > 1:
+    store = get_store(store_url, create=False)
+    old_info = resolve_run(baseline, latest=latest, store=store)
+    infos = [resolve_run(run, latest=latest, store=store) for run in runs]
+    if len(infos) > 1:
         _compare_many(
             ctx,
-            runs,
-            baseline=baseline,
+            infos,
+            baseline=old_info,
             aggregate=aggregate,
             step=step,
             alpha=alpha,
             output_format=output_format,
             fail_on=fail_on,
-            store_url=store_url,
+            store=store,
         )
         return
+    new_info = infos[0]
     with warnings.catch_warnings():
         # The warnings go to stderr below, as one line each, not as Python warnings.
         warnings.simplefilter("ignore", ComparisonWarning)
         comparison = compare_runs(
-            runs[0],
-            baseline,
-            aggregate_function=aggregate,
-            step=step,
-            alpha=alpha,
-            store=store_url,
+            new_info, old_info, aggregate_function=aggregate, step=step, alpha=alpha, store=store
         )
     for warning in comparison.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -250,26 +265,26 @@ def _held(comparison: RunComparisonResult, fail_on: str) -> list[str]:
 
 def _compare_many(
     ctx: click.Context,
-    runs: tuple[str, ...],
+    runs: list[RunInfo],
     *,
-    baseline: str,
+    baseline: RunInfo,
     aggregate: str,
     step: str | None,
     alpha: float,
     output_format: str,
     fail_on: str | None,
-    store_url: str | None,
+    store: Store,
 ) -> None:
     """``evalyard compare`` with several runs: a leaderboard per metric."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ComparisonWarning)
         result = compare_many(
-            list(runs),
+            runs,
             baseline=baseline,
             aggregate_function=aggregate,
             step=step,
             alpha=alpha,
-            store=store_url,
+            store=store,
         )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

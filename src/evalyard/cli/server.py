@@ -9,7 +9,8 @@ Example:
 
 Auth is on whenever the server binds an address other than loopback, and ``--auth`` turns
 it on for loopback too. The server keeps no state of its own: several processes on one
-PostgreSQL database (behind a load balancer) behave as one.
+PostgreSQL database (behind a load balancer) behave as one. A port in use is one
+``error:`` line and exit code 2, before anything else is printed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import cast
 
 import click
 
+from evalyard.cli.listen import bind, bound_port, serve
 from evalyard.cli.ui import _WILDCARDS, allowed_hosts_for
 from evalyard.cli.ui import _display as display_url
 from evalyard.config import resolve_store_url
@@ -44,7 +46,13 @@ def is_loopback(host: str) -> bool:
 
 @click.command("server")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to bind (0: a free one, shown in the banner).",
+)
 @click.option(
     "--store",
     "store_url",
@@ -82,8 +90,6 @@ def server(
     allow_hosts: tuple[str, ...],
 ) -> None:
     """Serve the team server: the web UI and the API (/api/v1) the SDK logs through."""
-    import uvicorn
-
     from evalyard.server.app import create_app
 
     url = resolve_store_url(store_url)
@@ -98,23 +104,23 @@ def server(
         auth=auth_on,
         max_body_bytes=max_body_bytes,
     )
-    if auth_on and store.capabilities.tokens and not cast(TokenStore, store).list_tokens():
+    # Bound before anything is printed: a port in use is the one line said.
+    sock = bind(host, port)
+    try:
+        port = bound_port(sock)
+        if auth_on and store.capabilities.tokens and not cast(TokenStore, store).list_tokens():
+            click.echo(
+                "note: auth is on and the store has no access tokens yet; create one with "
+                f"`evalyard token create --scope write --store {display_url(url)}`",
+                err=True,
+            )
+        shown = "127.0.0.1" if host in _WILDCARDS else (f"[{host}]" if ":" in host else host)
+        state = "on" if auth_on else "off (loopback; --auth turns it on)"
         click.echo(
-            "note: auth is on and the store has no access tokens yet; create one with "
-            f"`evalyard token create --scope write --store {display_url(url)}`",
-            err=True,
+            f"evalyard server on http://{shown}:{port}/ (store: {display_url(url)}, "
+            f"auth {state}); Ctrl-C stops it"
         )
-    shown = "127.0.0.1" if host in _WILDCARDS else (f"[{host}]" if ":" in host else host)
-    state = "on" if auth_on else "off (loopback; --auth turns it on)"
-    click.echo(
-        f"evalyard server on http://{shown}:{port}/ (store: {display_url(url)}, auth {state}); "
-        "Ctrl-C stops it"
-    )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        server_header=False,
-        timeout_graceful_shutdown=10,
-    )
+    except BaseException:
+        sock.close()
+        raise
+    serve(app, sock, timeout_graceful_shutdown=10)

@@ -34,8 +34,9 @@ _store_option = click.option(
 )
 
 
-def _sql_store(store_url: str | None) -> TokenStore:
-    store = get_store(resolve_store_url(store_url))
+def _sql_store(store_url: str | None, *, create: bool = False) -> TokenStore:
+    # Only `token create` writes: listing or revoking tokens creates no store.
+    store = get_store(resolve_store_url(store_url), create=create)
     if not store.capabilities.tokens:
         raise click.UsageError(
             "tokens live in the server's SQL store: give --store sqlite:///... or "
@@ -58,7 +59,9 @@ def create(scope: str, project: str | None, name: str | None, store_url: str | N
     """Create a token and print it, once: only its hash is stored."""
     from evalyard.server.tokens import create_token
 
-    secret, info = create_token(_sql_store(store_url), scope=scope, project=project, name=name)
+    secret, info = create_token(
+        _sql_store(store_url, create=True), scope=scope, project=project, name=name
+    )
     click.echo(secret)
     where = f"project {info.project!r}" if info.project else "every project"
     click.echo(

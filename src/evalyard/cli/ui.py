@@ -6,13 +6,15 @@ Example:
     evalyard UI on http://127.0.0.1:8000/ (store: sqlite:///…/.evalyard/evalyard.db)
 
 It binds 127.0.0.1 by default and answers only to loopback Host names; serving other
-machines is a deliberate choice (``--host 0.0.0.0 --allow-host my-box.example``).
+machines is a deliberate choice (``--host 0.0.0.0 --allow-host my-box.example``). A port in
+use is one ``error:`` line and exit code 2; ``--port 0`` takes a free port.
 """
 
 from __future__ import annotations
 
 import click
 
+from evalyard.cli.listen import bind, bound_port, serve
 from evalyard.config import resolve_store_url
 from evalyard.store import get_store
 
@@ -65,22 +67,29 @@ def _display(url: str) -> str:
 )
 def ui(host: str, port: int, store_url: str | None, allow_hosts: tuple[str, ...]) -> None:
     """Serve the web UI: Experiments, runs, and side-by-side comparisons."""
-    import uvicorn
-
     from evalyard.server.app import create_app
 
     url = resolve_store_url(store_url)
-    store = get_store(url)
+    store = get_store(url, create=False)  # the UI only reads: it creates no store
     hosts = allowed_hosts_for(host, allow_hosts)
     app = create_app(store, allowed_hosts=hosts)
-    shown = f"[{host}]" if ":" in host else host
-    if host in _WILDCARDS:
-        shown = "127.0.0.1"
-        if not allow_hosts:
-            click.echo(
-                f"note: listening on {host or 'all addresses'}, but answering only to "
-                f"{', '.join(hosts)}; add --allow-host NAME for the name others will use",
-                err=True,
-            )
-    click.echo(f"evalyard UI on http://{shown}:{port}/ (store: {_display(url)}); Ctrl-C stops it")
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    # Bound before anything is printed: a port in use is the one line said.
+    sock = bind(host, port)
+    try:
+        port = bound_port(sock)
+        shown = f"[{host}]" if ":" in host else host
+        if host in _WILDCARDS:
+            shown = "127.0.0.1"
+            if not allow_hosts:
+                click.echo(
+                    f"note: listening on {host or 'all addresses'}, but answering only to "
+                    f"{', '.join(hosts)}; add --allow-host NAME for the name others will use",
+                    err=True,
+                )
+        click.echo(
+            f"evalyard UI on http://{shown}:{port}/ (store: {_display(url)}); Ctrl-C stops it"
+        )
+    except BaseException:
+        sock.close()
+        raise
+    serve(app, sock)

@@ -71,7 +71,8 @@ class RunInfo:
     run_id: str
     """The run's generated (or caller-given) id."""
     name: str
-    """The run's name; names need not be unique."""
+    """The run's name, unique within its project (a store from before evalyard made names
+    unique may hold several runs of one name)."""
     project: str
     """The project the run belongs to."""
     status: RunStatus

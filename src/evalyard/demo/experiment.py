@@ -4,6 +4,10 @@ Example:
     >>> from evalyard.demo.experiment import BASELINE, CANDIDATE, run_experiment
     >>> old_run_id = run_experiment(BASELINE)  # doctest: +SKIP
     >>> new_run_id = run_experiment(CANDIDATE)  # doctest: +SKIP
+
+Each configuration has one run per store, named after it (run names are unique within a
+project): the first call logs it, and later calls resume it, running only the questions
+it lacks (all of them were run when a call was not interrupted).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from evalyard.core.model import RunInfo
 from evalyard.demo.corpus import PASSAGES
 from evalyard.demo.pipeline import answer_question
 from evalyard.demo.questions import QUESTIONS, Question
@@ -21,7 +26,7 @@ from evalyard.runner.datasets import Dataset
 from evalyard.runner.evaluate import evaluate
 from evalyard.runner.evaluator import evaluator
 from evalyard.runner.logging import define_metric
-from evalyard.store import Store
+from evalyard.store import Store, get_store
 
 __all__ = [
     "BASELINE",
@@ -29,6 +34,7 @@ __all__ = [
     "DEMO_DATASET",
     "DEMO_PROJECT",
     "Configuration",
+    "existing_run",
     "run_experiment",
 ]
 
@@ -58,19 +64,35 @@ BASELINE = Configuration("demo-keyword", retriever="keyword", reader="overlap")
 CANDIDATE = Configuration("demo-bm25", retriever="bm25", reader="span")
 
 
+def existing_run(
+    configuration: Configuration, *, store: Store | str | None = None
+) -> RunInfo | None:
+    """The run of this configuration in the store (the newest, in a store that predates
+    unique run names), or None when the demo has not logged it yet."""
+    name = configuration.run_name
+    found = [
+        info for info in get_store(store).find_runs(name, project=DEMO_PROJECT) if info.name == name
+    ]
+    return max(found, key=lambda info: info.created_at, default=None)
+
+
 def run_experiment(
     configuration: Configuration,
     *,
     questions: tuple[Question, ...] = QUESTIONS,
     store: Store | str | None = None,
 ) -> str:
-    """Answer every demo question with one configuration, log the run, and return its id.
+    """Answer the demo questions with one configuration, log the run, and return its id.
+
+    The configuration's run is created the first time; after that it is resumed: only the
+    questions it lacks are run (none, unless a call was interrupted).
 
     Args:
         configuration: the pipeline's configuration.
         questions: the datapoints to run (all of the demo dataset by default).
         store: a store, or a store URL; by default the usual resolution.
     """
+    existing = existing_run(configuration, store=store)
     # The length of an answer is neither good nor bad, only reported when it changes;
     # evaluate() declares latency_ms and error as lower-is-better itself.
     define_metric("answer_tokens", direction="none", project=DEMO_PROJECT, store=store)
@@ -114,6 +136,8 @@ def run_experiment(
         name=configuration.run_name,
         project=DEMO_PROJECT,
         metadata=metadata,
+        # The run's own id: resumed whatever its status, even if its metadata changed.
+        run_id=None if existing is None else existing.run_id,
         # One at a time, so that latencies measure the pipeline, not the machine's queue.
         max_workers=1,
         print_results=False,

@@ -38,7 +38,7 @@ from evalyard.core.compare import RunComparisonResult
 from evalyard.core.ids import canonical_json
 from evalyard.core.model import Direction, RunStatus
 from evalyard.core.summary import MetricSummary
-from evalyard.errors import InvalidInputError, InvalidRecordError
+from evalyard.errors import InvalidInputError, InvalidRecordError, RunNameTakenError
 from evalyard.runner.datasets import Dataset, as_dataset
 from evalyard.runner.evaluator import Evaluator, as_evaluator, is_async_callable
 from evalyard.runner.execution import (
@@ -144,8 +144,9 @@ def evaluate(
         dataset: a list of dicts (``inputs``, optional ``ground_truth``, ``metadata``,
             ``id``) or an :class:`evalyard.Dataset`.
         evaluators: functions or :func:`evalyard.evaluator` objects; see there.
-        name: the run's name. When resuming it may be left out; a different name is an
-            error.
+        name: the run's name, unique in the project (a name taken there is refused with
+            ``RunNameTakenError``; ``resume`` goes on with that run). When resuming it may
+            be left out; a different name is an error.
         metadata: facts about the run (model, prompt, parameters...).
         project: the run's project, ``"default"`` unless given (a resumed run keeps its own).
         max_workers: at most this many datapoints at once: threads for a sync function,
@@ -169,6 +170,7 @@ def evaluate(
 
     Raises:
         InvalidInputError: for a bad dataset, evaluator or argument (before any run starts).
+        RunNameTakenError: when the project has a run of this name (before anything runs).
         KeyboardInterrupt: on Ctrl-C, once the run is marked cancelled with every finished
             datapoint kept; resume it with ``resume=run_id``.
     """
@@ -283,23 +285,33 @@ def _open_run(
     """The run to log to, and the (datapoint, epoch) pairs it already holds."""
     if run_id is not None:
         # Created, or gone on with: the shards of one run all start this way, in any order.
-        run = start_run(
-            name,
-            project=project or "default",
-            dataset=dataset.name,
-            metadata=metadata,
-            run_id=run_id,
-            store=store,
-        )
+        try:
+            run = start_run(
+                name,
+                project=project or "default",
+                dataset=dataset.name,
+                metadata=metadata,
+                run_id=run_id,
+                store=store,
+            )
+        except RunNameTakenError as taken:
+            raise _name_taken(taken, "give the run another name") from None
         return run, set(store.result_keys(run.run_id))
     if resume is None:
-        run = start_run(
-            name,
-            project=project or "default",
-            dataset=dataset.name,
-            metadata=metadata,
-            store=store,
-        )
+        try:
+            run = start_run(
+                name,
+                project=project or "default",
+                dataset=dataset.name,
+                metadata=metadata,
+                store=store,
+            )
+        except RunNameTakenError as taken:
+            fix = (
+                f"pass resume={taken.run_id!r} to evaluate to go on with it (only what it "
+                "lacks is run), or give the new run another name"
+            )
+            raise _name_taken(taken, fix) from None
         return run, set()
     info = resolve_run(resume, store=store)
     if name is not None and name != info.name:
@@ -320,6 +332,18 @@ def _open_run(
     # A run killed outright is still "running": reopening it is what resuming means.
     run = start_run(run_id=info.run_id, project=info.project, store=store)
     return run, set(store.result_keys(info.run_id))
+
+
+def _name_taken(taken: RunNameTakenError, fix: str) -> RunNameTakenError:
+    """The same refusal, saying how to go on through ``evaluate``."""
+    return RunNameTakenError(
+        taken.name,
+        project=taken.project,
+        run_id=taken.run_id,
+        status=taken.status,
+        created_at=taken.created_at,
+        fix=fix,
+    )
 
 
 def _end(

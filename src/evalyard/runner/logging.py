@@ -23,9 +23,9 @@ from types import TracebackType
 from typing import Any, Literal
 
 from evalyard.config import max_field_bytes
-from evalyard.core.ids import canonical_json, check_name
+from evalyard.core.ids import MAX_NAME_LENGTH, canonical_json, check_name
 from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo, RunStatus
-from evalyard.errors import InvalidInputError, RunExistsError
+from evalyard.errors import InvalidInputError, RunExistsError, RunNameTakenError
 from evalyard.runner.records import (
     PreparedRecord,
     checked_batch,
@@ -270,28 +270,45 @@ def start_run(
     dataset: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     run_id: str | None = None,
+    resume: bool = False,
     store: Store | str | None = None,
 ) -> Run:
-    """Start a run (or go on with an existing one, given its ``run_id``).
+    """Start a run (or go on with an existing one: by name with ``resume``, or by id).
+
+    Run names are unique within a project: a name already used there is refused with
+    :class:`~evalyard.errors.RunNameTakenError`, which names the existing run.
 
     Args:
-        name: a descriptive name, such as ``"gpt-4o-temp-0.3"``; defaults to one made up
-            from the run id.
+        name: a descriptive name, unique in the project, such as ``"gpt-4o-temp-0.3"``;
+            defaults to one made up from the run id (``run-`` and its first 8 characters,
+            or the whole id when a run of the project has that name already).
         project: the project the run belongs to.
         dataset: the name of the dataset the run is over, if any.
         metadata: facts about the run (model, prompt, parameters...): JSON data.
         run_id: the id to give the run. If a run has this id already, logging goes on
             into it (same project, and same name if one is given).
+        resume: go on with the run of this ``name`` in the project (the newest, in a store
+            that predates unique names), whatever its status; logging a datapoint and epoch
+            it holds again replaces that record. Without such a run, it is created.
         store: a store, or a store URL; by default ``EVALYARD_STORE`` or the embedded file.
 
     Returns:
         the run handle; use it as a context manager.
+
+    Raises:
+        RunNameTakenError: when the project has a run of this name and ``resume`` is not
+            set.
     """
     project = check_name(project, what="project name")
     if dataset is not None:
         dataset = check_name(dataset, what="dataset name")
     if name is not None:
         name = check_name(name, what="run name")
+    if resume and (name is None or run_id is not None):
+        raise InvalidInputError(
+            "start_run(resume=True) goes on with a run by its name: give the name, and no "
+            "run_id (a run_id alone already goes on with the run of that id)"
+        )
     run_metadata = dict(metadata or {})
     try:
         canonical_json(run_metadata)
@@ -305,18 +322,35 @@ def start_run(
         if match:
             return _go_on(target, match[0], project=project, name=name)
     new_id = run_id or uuid.uuid4().hex
-    try:
-        info = target.create_run(
-            run_id=new_id,
-            name=name or f"run-{new_id[:8]}",
-            project=project,
-            dataset=dataset,
-            metadata=run_metadata,
-        )
-    except RunExistsError:
-        # Another process (a shard, a retried request) created it since we looked.
-        return _go_on(target, target.get_run(new_id), project=project, name=name)
-    return Run(info, target)
+    # Made-up names: the short one, else the whole id (two ids may share 8 characters).
+    names = [name] if name is not None else list(dict.fromkeys(_default_names(new_id)))
+    refused: RunNameTakenError | None = None
+    for chosen in names:
+        try:
+            info = target.create_run(
+                run_id=new_id,
+                name=chosen,
+                project=project,
+                dataset=dataset,
+                metadata=run_metadata,
+            )
+        except RunExistsError:
+            # Another process (a shard, a retried request) created it since we looked.
+            return _go_on(target, target.get_run(new_id), project=project, name=name)
+        except RunNameTakenError as taken:
+            if resume:
+                # Checked and refused in one transaction: the run is the newest of the name.
+                return _go_on(target, target.get_run(taken.run_id), project=project, name=name)
+            refused = taken
+            continue
+        return Run(info, target)
+    assert refused is not None
+    raise refused
+
+
+def _default_names(run_id: str) -> tuple[str, str]:
+    """The names a run without one gets: ``run-`` and a short id, else the whole id."""
+    return f"run-{run_id[:8]}", f"run-{run_id}"[:MAX_NAME_LENGTH]
 
 
 def _go_on(target: Store, info: RunInfo, *, project: str, name: str | None) -> Run:

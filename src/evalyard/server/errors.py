@@ -12,6 +12,8 @@ EvalyardError
 ├── RunNotFoundError (also LookupError)       404  also a run of a project the token does
 │                                                  not open: its existence is not revealed
 ├── RunExistsError                            409  creating a run whose id is taken
+├── RunNameTakenError                         409  creating a run whose name is taken in
+│                                                  its project
 ├── BodyTooLargeError                         413  a request body over --max-body-bytes
 ├── UnsupportedMediaTypeError                 415  a JSON endpoint sent something else
 └── StoreError                                503  the store is unusable

@@ -197,7 +197,13 @@ class Store(Protocol):
         dataset: str | None,
         metadata: dict[str, Any],
     ) -> RunInfo:
-        """Create a run in status ``running``."""
+        """Create a run in status ``running``.
+
+        Raises:
+            RunExistsError: when a run has this id.
+            RunNameTakenError: when a run of the project has this name (run names are
+                unique within a project).
+        """
         ...
 
     def reopen_run(self, run_id: str) -> RunInfo:
@@ -249,7 +255,8 @@ class Store(Protocol):
         ...
 
     def find_runs(self, reference: str, *, project: str | None = None) -> list[RunInfo]:
-        """Runs whose id is ``reference``, else whose name is, else whose id starts with it."""
+        """Runs whose id is ``reference``, else whose name is, else whose id starts with it;
+        newest first."""
         ...
 
     def list_runs(self, *, project: str | None = None, limit: int | None = None) -> list[RunInfo]:

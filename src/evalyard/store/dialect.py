@@ -54,6 +54,16 @@ class Dialect(Protocol):
         """Serialise the writes and merges of one run, within the current transaction."""
         ...
 
+    def lock_run_name(self, connection: Connection, project: str, name: str) -> None:
+        """Serialise the creation of runs of one name in one project, within the current
+        transaction, so that two writers cannot both create it."""
+        ...
+
     def display_url(self, url: str) -> str:
         """The URL without any password, for messages."""
+        ...
+
+    def missing_location(self, url: str) -> str | None:
+        """Where the store of ``url`` would be, when it is certainly not there yet (an
+        SQLite file that does not exist); None when it may be (connect to find out)."""
         ...

@@ -312,7 +312,8 @@ class HTTPStore:
         return _run_info(self._json("GET", self._run_path(run_id, "/info"))["run"])
 
     def find_runs(self, reference: str, *, project: str | None = None) -> list[RunInfo]:
-        """Runs whose id is ``reference``, else whose name is, else whose id starts with it."""
+        """Runs whose id is ``reference``, else whose name is, else whose id starts with it;
+        newest first."""
         params = {"reference": reference, **({"project": project} if project else {})}
         found = self._json("GET", "/run-search", params=params)["runs"]
         return [_run_info(data) for data in found]

@@ -41,7 +41,13 @@ from evalyard.core.model import (
     RunInfo,
     RunStatus,
 )
-from evalyard.errors import InvalidMetricError, RunExistsError, RunNotFoundError, StoreError
+from evalyard.errors import (
+    InvalidMetricError,
+    RunExistsError,
+    RunNameTakenError,
+    RunNotFoundError,
+    StoreError,
+)
 from evalyard.store import schema
 from evalyard.store.base import (
     SESSION_SCOPE,
@@ -52,7 +58,7 @@ from evalyard.store.base import (
     WriteBatch,
 )
 from evalyard.store.dialect import Dialect
-from evalyard.store.migrations import migrate
+from evalyard.store.migrations import migrate, schema_version
 
 __all__ = ["SQLStore"]
 
@@ -87,15 +93,31 @@ _RESULT_FIELDS = (
 
 
 class SQLStore:
-    """A store in an SQL database (SQLite file or PostgreSQL)."""
+    """A store in an SQL database (SQLite file or PostgreSQL).
+
+    Args:
+        url: the database URL.
+        dialect: the database's dialect bits.
+        create: create the store (its SQLite file, its tables) when it is not there yet;
+            with False, a missing store is a ``StoreError`` and nothing is created (what
+            the read-only commands ask for).
+    """
 
     capabilities = Capabilities(keyed_batches=True, tokens=True, result_pages=True, blocks=True)
 
-    def __init__(self, url: str, dialect: Dialect) -> None:
+    def __init__(self, url: str, dialect: Dialect, *, create: bool = True) -> None:
         self.url = url
         self.dialect = dialect
+        if not create:
+            where = dialect.missing_location(url)
+            if where is not None:
+                raise _no_store(where)
         self.engine: Engine = dialect.create_engine(url)
         try:
+            if not create:
+                with self.engine.connect() as probe:
+                    if schema_version(probe) == 0:
+                        raise _no_store(dialect.display_url(url))
             migrate(self.engine, dialect)
         except DBAPIError as exc:
             self.engine.dispose()
@@ -161,15 +183,41 @@ class SQLStore:
         dataset: str | None,
         metadata: dict[str, Any],
     ) -> RunInfo:
-        """Create a run in status ``running``."""
+        """Create a run in status ``running``.
+
+        The checks and the insert are one transaction, under a lock of the name, so two
+        writers cannot both create a run, or two runs of one name in a project.
+
+        Raises:
+            RunExistsError: when a run has this id (checked first: the shards of one run
+                all try to create it).
+            RunNameTakenError: when a run of the project has this name; it names the
+                newest such run.
+        """
         now = time.time()
+        runs = schema.runs
         try:
             with self._write() as connection:
+                self.dialect.lock_run_name(connection, project, name)
                 exists = connection.execute(
-                    select(schema.runs.c.run_id).where(schema.runs.c.run_id == run_id)
+                    select(runs.c.run_id).where(runs.c.run_id == run_id)
                 ).first()
                 if exists is not None:
                     raise RunExistsError(run_id)
+                taken = connection.execute(
+                    select(runs.c.run_id, runs.c.status, runs.c.created_at)
+                    .where(and_(runs.c.project == project, runs.c.name == name))
+                    .order_by(runs.c.created_at.desc(), runs.c.run_id)
+                    .limit(1)
+                ).first()
+                if taken is not None:
+                    raise RunNameTakenError(
+                        name,
+                        project=project,
+                        run_id=taken.run_id,
+                        status=taken.status,
+                        created_at=taken.created_at,
+                    )
                 connection.execute(
                     insert(schema.runs).values(
                         run_id=run_id,
@@ -273,7 +321,8 @@ class SQLStore:
             return self._with_live_counts(connection, [_run_info(row._mapping)])[0]
 
     def find_runs(self, reference: str, *, project: str | None = None) -> list[RunInfo]:
-        """Runs whose id is ``reference``, else whose name is, else whose id starts with it."""
+        """Runs whose id is ``reference``, else whose name is, else whose id starts with it;
+        newest first (at most 50)."""
         runs = schema.runs
         in_project = (runs.c.project == project) if project is not None else None
         with self._read() as connection:
@@ -287,7 +336,9 @@ class SQLStore:
             ):
                 if condition is None:
                     continue
-                query = select(runs).where(condition).order_by(runs.c.created_at)
+                query = (
+                    select(runs).where(condition).order_by(runs.c.created_at.desc(), runs.c.run_id)
+                )
                 if in_project is not None:
                     query = query.where(in_project)
                 rows = connection.execute(query.limit(50)).all()
@@ -762,6 +813,13 @@ class SQLStore:
                 .values(revoked_at=time.time())
             )
         return bool(done.rowcount)
+
+
+def _no_store(where: str) -> StoreError:
+    return StoreError(
+        f"no store at {where}; `evalyard demo` or logging a run creates one (or pass "
+        "--store URL / set EVALYARD_STORE)"
+    )
 
 
 def _token(row: Any) -> TokenInfo:

@@ -31,13 +31,7 @@ class SQLiteDialect:
 
     def create_engine(self, url: str) -> Engine:
         parsed = make_url(url)
-        database = parsed.database
-        if not database or database == ":memory:":
-            raise StoreError(
-                f"the SQLite store needs a file path, as in sqlite:///path/to/evalyard.db "
-                f"(got {url!r})"
-            )
-        path = Path(database)
+        path = _file_path(url)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -98,5 +92,23 @@ class SQLiteDialect:
     def lock_run(self, connection: Connection, run_id: str) -> None:
         return None
 
+    def lock_run_name(self, connection: Connection, project: str, name: str) -> None:
+        # BEGIN IMMEDIATE already holds the database's single write lock.
+        return None
+
     def display_url(self, url: str) -> str:
         return url
+
+    def missing_location(self, url: str) -> str | None:
+        path = _file_path(url)
+        return None if path.exists() else str(path.absolute())
+
+
+def _file_path(url: str) -> Path:
+    """The file of an ``sqlite:///PATH`` URL."""
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        raise StoreError(
+            f"the SQLite store needs a file path, as in sqlite:///path/to/evalyard.db (got {url!r})"
+        )
+    return Path(database)

@@ -88,7 +88,9 @@ RUN_CREATE: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "run_id": _name("The id to give the run (no '/'); generated when left out."),
-        "name": _name("A descriptive name; made up from the id when left out."),
+        "name": _name(
+            "A descriptive name, unique in the project; made up from the id when left out."
+        ),
         "project": _name("The run's project (default 'default')."),
         "dataset": {
             "anyOf": [_name("The dataset the run is over."), {"type": "null"}],
@@ -220,7 +222,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         401: "No valid access token (when the server has auth on).",
         403: "The token does not allow this (read-only, or another project named).",
         404: "No such run (or a run of a project the token does not open).",
-        409: "A run with this id exists.",
+        409: "A run with this id, or of this name in the project, exists.",
         413: "The request body is over the server's limit.",
         415: "The body is not application/json.",
         422: "Malformed JSON, a schema violation, or a value evalyard refuses; "

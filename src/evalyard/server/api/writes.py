@@ -2,7 +2,7 @@
 
 | method and path under ``/api/v1`` | does |
 |---|---|
-| ``POST /runs`` | create a run (409 when the id is taken) |
+| ``POST /runs`` | create a run (409 when the id, or the name in the project, is taken) |
 | ``POST /runs/{run_id}/reopen`` | set a run back to running |
 | ``POST /runs/{run_id}/finish`` | give a run, or one shard of it, its final status |
 | ``POST /runs/{run_id}/batches`` | log results, once per idempotency key |
