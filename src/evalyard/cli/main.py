@@ -211,8 +211,8 @@ def compare_command(
     when any shared datapoint got worse on any metric, for any RUN.
     """
     store = get_store(store_url, create=False)
-    old_info = resolve_run(baseline, latest=latest, store=store)
     infos = [resolve_run(run, latest=latest, store=store) for run in runs]
+    old_info = resolve_run(baseline, latest=latest, store=store)
     if len(infos) > 1:
         _compare_many(
             ctx,
