@@ -285,3 +285,11 @@ def test_the_default_store_is_a_file_under_the_current_folder(tmp_path: object) 
         run.log("q1", metrics={"m": 1.0})
     assert (Path.cwd() / ".evalyard" / "evalyard.db").exists()
     assert [r.name for r in evalyard.list_runs()] == ["r"]
+
+
+def test_a_run_id_over_the_limit_is_refused_on_every_store(store: SQLStore) -> None:
+    with pytest.raises(InvalidInputError, match="is 65 characters long; the limit is 64"):
+        evalyard.start_run("long", run_id="r" * 65, store=store)
+    with evalyard.start_run("fits", run_id="r" * 64, store=store) as run:
+        run.log("q1", metrics={"m": 1.0})
+    assert evalyard.get_run("r" * 64, store=store).name == "fits"

@@ -18,9 +18,11 @@ from evalyard.errors import InvalidInputError, InvalidRecordError
 __all__ = [
     "MAX_DATAPOINT_ID_LENGTH",
     "MAX_NAME_LENGTH",
+    "MAX_RUN_ID_LENGTH",
     "canonical_json",
     "check_datapoint_id",
     "check_name",
+    "check_run_id",
     "derive_datapoint_id",
     "natural_key",
     "natural_sorted",
@@ -30,6 +32,8 @@ __all__ = [
 MAX_DATAPOINT_ID_LENGTH = 512
 #: The longest run, project, metric or step name, in characters.
 MAX_NAME_LENGTH = 200
+#: The longest run id a caller may give, in characters (generated ids are 32).
+MAX_RUN_ID_LENGTH = 64
 
 # Control characters are refused in ids and names: they break terminals, CSV and the
 # newline-separated id columns of the store, and PostgreSQL cannot hold NUL in text.
@@ -132,6 +136,21 @@ def _digits(found: re.Match[str]) -> str:
     run = found.group()
     value = run.lstrip("0") or "0"
     return f"{len(value):03d}{value}{len(run):03d}"
+
+
+def check_run_id(value: Any) -> str:
+    """Return ``value`` as a run id a caller gave, or raise a clear error.
+
+    A run id is a name of at most :data:`MAX_RUN_ID_LENGTH` characters, the same limit on
+    every store.
+    """
+    run_id = check_name(value, what="run id")
+    if len(run_id) > MAX_RUN_ID_LENGTH:
+        raise InvalidInputError(
+            f"run id {run_id[:40]!r}... is {len(run_id)} characters long; the limit is "
+            f"{MAX_RUN_ID_LENGTH} (leave it out to have one generated)"
+        )
+    return run_id
 
 
 def natural_key(text: str) -> str:

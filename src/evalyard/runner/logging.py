@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from evalyard.config import max_field_bytes
-from evalyard.core.ids import MAX_NAME_LENGTH, canonical_json, check_name
+from evalyard.core.ids import MAX_NAME_LENGTH, canonical_json, check_name, check_run_id
 from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo, RunStatus
 from evalyard.errors import InvalidInputError, RunExistsError, RunNameTakenError
 from evalyard.runner.records import (
@@ -316,7 +316,7 @@ def start_run(
         raise InvalidInputError(f"run metadata must be JSON data: {exc}") from None
     target = get_store(store)
     if run_id is not None:
-        run_id = check_name(run_id, what="run id")
+        run_id = check_run_id(run_id)
         existing = target.find_runs(run_id)
         match = [info for info in existing if info.run_id == run_id]
         if match:

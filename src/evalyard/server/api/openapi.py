@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
-from evalyard.core.ids import MAX_DATAPOINT_ID_LENGTH, MAX_NAME_LENGTH
+from evalyard.core.ids import MAX_DATAPOINT_ID_LENGTH, MAX_NAME_LENGTH, MAX_RUN_ID_LENGTH
 from evalyard.server.web.query import MAX_PAGE, MAX_RUNS, SHOW_OPTIONS, SORT_KEYS
 from evalyard.version import __version__
 
@@ -87,7 +87,10 @@ RUN_CREATE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "run_id": _name("The id to give the run (no '/'); generated when left out."),
+        "run_id": {
+            **_name("The id to give the run (no '/'); generated when left out."),
+            "maxLength": MAX_RUN_ID_LENGTH,
+        },
         "name": _name(
             "A descriptive name, unique in the project; made up from the id when left out."
         ),

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from evalyard.config import max_field_bytes
-from evalyard.core.ids import check_name
+from evalyard.core.ids import check_name, check_run_id
 from evalyard.core.model import RunStatus
 from evalyard.errors import InvalidInputError, StoreError
 from evalyard.runner.logging import define_metric
@@ -67,7 +67,7 @@ def _body(request: Request, schema: Any) -> dict[str, Any]:
 
 
 def _check_run_id(run_id: str) -> str:
-    run_id = check_name(run_id, what="run id")
+    run_id = check_run_id(run_id)
     if "/" in run_id or run_id in (".", ".."):
         raise InvalidInputError(
             f"run id {run_id!r} cannot be used in a URL; give the team server a run id "
