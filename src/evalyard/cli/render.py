@@ -182,7 +182,7 @@ def summary_table(summary: RunSummary, results: Sequence[Result] = ()) -> Render
         metrics.add_column("scope")
         metrics.add_column("metric")
         metrics.add_column("kind")
-        metrics.add_column("better")
+        metrics.add_column("direction")
         metrics.add_column("mean [95% CI]", justify="right")
         metrics.add_column("datapoints", justify="right")
         for metric in summary.metrics:
