@@ -21,7 +21,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from evalyard.cli.render import TONE_STYLES, _table, _text, _to_json
+from evalyard.cli.render import TONE_STYLES, _table, _text, _to_json, dropped_note
 from evalyard.cli.text import markdown_escape, printable
 from evalyard.core.many import MultiComparison
 from evalyard.core.many_report import BoardLines, ManyReport, StandingLine, many_report
@@ -139,10 +139,7 @@ def leaderboards_table(result: MultiComparison, *, width: int = 200) -> Renderab
     parts += [Text(), _text(report.verdicts)]
     notes = list(report.notes)
     if dropped:
-        notes.append(
-            f"left out to fit {width} columns: {', '.join(dropped)} "
-            "(a wider terminal, or --format markdown or json, shows them)"
-        )
+        notes.append(dropped_note(width, dropped))
     parts += [_text(note, "dim") for note in notes]
     return Group(*parts)
 

@@ -386,12 +386,17 @@ def comparison_table(comparison: RunComparisonResult, *, width: int = 200) -> Re
     if "trend" not in dropped:
         notes.append("trend: how the aggregate moved, judged by each metric's direction")
     if dropped:
-        notes.append(
-            f"left out to fit {width} columns: {', '.join(dropped)} "
-            "(a wider terminal, or --format markdown or json, shows them)"
-        )
+        notes.append(dropped_note(width, dropped))
     parts += [_text(note, "dim") for note in notes]
     return Group(*parts)
+
+
+def dropped_note(width: int, dropped: Sequence[str]) -> str:
+    """What a table left out to fit the terminal, and where to see it whole."""
+    return (
+        f"left out to fit {width} columns: {', '.join(dropped)} "
+        "(a wider terminal, or --format markdown or json, shows them)"
+    )
 
 
 def comparison_json(comparison: RunComparisonResult) -> str:

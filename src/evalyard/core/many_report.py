@@ -22,8 +22,7 @@ from evalyard.core.formats import MISSING, format_count
 from evalyard.core.leaderboard import Leaderboard, Standing
 from evalyard.core.many import MultiComparison
 from evalyard.core.model import Direction, RunInfo
-from evalyard.core.report import RunLine, format_summary, metric_line, run_line
-from evalyard.core.stats import Verdict
+from evalyard.core.report import RunLine, format_summary, metric_line, run_line, verdict_counts
 from evalyard.core.words import BASELINE, Word, direction_word, verdict_word
 
 __all__ = [
@@ -148,21 +147,9 @@ def _standing_line(standing: Standing, info: RunInfo) -> StandingLine:
 
 def verdicts_sentence(result: MultiComparison) -> str:
     """One sentence: how the tests of every run against the baseline came out, and how."""
-    verdicts = [
-        d.verdict
-        for c in result.comparisons.values()
-        for d in c.metric_deltas.values()
-        if d.verdict is not None
-    ]
-    counts = [
-        f"{sum(v is kind for v in verdicts)} {kind.value}"
-        for kind in (Verdict.IMPROVED, Verdict.REGRESSED, Verdict.INCONCLUSIVE)
-    ]
-    short = sum(v is Verdict.INSUFFICIENT_DATA for v in verdicts)
-    if short:
-        counts.append(f"{short} not testable (too few pairs, or no change)")
+    verdicts = (d.verdict for c in result.comparisons.values() for d in c.metric_deltas.values())
     return (
-        f"verdicts: {', '.join(counts)} (each run against the baseline, paired tests over "
+        f"verdicts: {verdict_counts(verdicts)} (each run against the baseline, paired tests over "
         f"shared datapoints, Holm-adjusted across all {format_count(result.family_size)} "
         f"tests, α={result.alpha:g})"
     )

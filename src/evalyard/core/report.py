@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,7 @@ __all__ = [
     "report_text",
     "run_line",
     "short_id",
+    "verdict_counts",
     "verdict_summary",
 ]
 
@@ -262,19 +264,25 @@ class ComparisonReport:
     """Whether a metric without direction is present (its ``changed`` count matters)."""
 
 
-def verdict_summary(result: RunComparisonResult) -> str:
-    """One sentence: how many metrics improved, regressed or were inconclusive, and how."""
-    verdicts = [v for v in result.verdicts().values() if v is not None]
+def verdict_counts(verdicts: Iterable[Verdict | None]) -> str:
+    """How many verdicts of each kind: ``1 improved, 0 regressed, 2 inconclusive``, and how
+    many could not be tested (metrics that are not judged are left out)."""
+    judged = [v for v in verdicts if v is not None]
     counts = [
-        f"{sum(v is kind for v in verdicts)} {kind.value}"
+        f"{sum(v is kind for v in judged)} {kind.value}"
         for kind in (Verdict.IMPROVED, Verdict.REGRESSED, Verdict.INCONCLUSIVE)
     ]
-    short = sum(v is Verdict.INSUFFICIENT_DATA for v in verdicts)
+    short = sum(v is Verdict.INSUFFICIENT_DATA for v in judged)
     if short:
         counts.append(f"{short} not testable (too few pairs, or no change)")
+    return ", ".join(counts)
+
+
+def verdict_summary(result: RunComparisonResult) -> str:
+    """One sentence: how many metrics improved, regressed or were inconclusive, and how."""
     return (
-        f"verdicts: {', '.join(counts)} (paired tests over shared datapoints, "
-        f"Holm-adjusted, α={result.alpha:g})"
+        f"verdicts: {verdict_counts(result.verdicts().values())} (paired tests over shared "
+        f"datapoints, Holm-adjusted, α={result.alpha:g})"
     )
 
 
