@@ -3,6 +3,7 @@ any width, Markdown and JSON."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from evalyard.cli.render import (
@@ -121,3 +122,11 @@ def test_runs_table_prints_user_text_literally() -> None:
     text = render_text(runs_table([run_info("[red]x[/red]", "abcdef0123456789")]))
     assert "[red]x[/red]" in text
     assert "abcdef01" in text
+
+
+def test_the_interval_column_names_the_confidence_asked_for() -> None:
+    compared = comparison(delta(mean_diff=0.25, ci_low=0.1, ci_high=0.4))
+    wider = dataclasses.replace(compared, alpha=0.01)
+    assert "mean diff [95% CI]" in render_text(comparison_table(compared))
+    assert "mean diff [99% CI]" in render_text(comparison_table(wider))
+    assert "| mean diff [99% CI] |" in comparison_markdown(wider)

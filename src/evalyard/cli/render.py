@@ -267,7 +267,7 @@ def _columns(report: ComparisonReport) -> list[_Column]:
         _Column(
             "trend", lambda line: _text(line.trend.text, TONE_STYLES[line.trend.tone]), 9, False
         ),
-        _Column("mean diff [95% CI]", lambda line: _text(line.interval), 6),
+        _Column(report.interval_header, lambda line: _text(line.interval), 6),
         _Column("p (Holm)", lambda line: _text(line.p_adjusted), 7),
         _Column("verdict", verdict, 2, right=False),
         _Column(
@@ -434,7 +434,7 @@ def comparison_markdown(comparison: RunComparisonResult) -> str:
         lines.append("Neither run has metrics at this scope.")
         return "\n".join(lines) + "\n"
     columns = ["metric", "baseline", "this run", "delta", "change", "trend"]
-    columns += ["mean diff [95% CI]", "p (Holm)", "verdict", "improved", "degraded", "same"]
+    columns += [report.interval_header, "p (Holm)", "verdict", "improved", "degraded", "same"]
     alignment = [":--", "--:", "--:", "--:", "--:", ":--", "--:", "--:", ":--", "--:", "--:"]
     alignment += ["--:"]
     if report.shows_changed:

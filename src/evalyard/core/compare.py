@@ -139,7 +139,8 @@ class MetricDelta:
     p_value: float | None = None
     """Two-sided p-value of "no difference", before adjustment; None when not tested."""
     p_adjusted: float | None = None
-    """``p_value`` after Holm's adjustment across the metrics tested in this scope."""
+    """``p_value`` after Holm's adjustment across the metrics tested in this scope (inside a
+    ``MultiComparison``: across every test of every run against the baseline)."""
     verdict: Verdict | None = None
     """improved, regressed, inconclusive or insufficient_data; None when not judged
     (direction ``none`` and string metrics)."""

@@ -262,6 +262,8 @@ class ComparisonReport:
     """For each metric with datapoints that got worse, the worst of them."""
     shows_changed: bool
     """Whether a metric without direction is present (its ``changed`` count matters)."""
+    interval_header: str = "mean diff [95% CI]"
+    """The heading of the intervals' column, at the comparison's confidence."""
 
 
 def verdict_counts(verdicts: Iterable[Verdict | None]) -> str:
@@ -330,6 +332,7 @@ def comparison_report(result: RunComparisonResult) -> ComparisonReport:
         warnings=result.warnings,
         regressions=regressions,
         shows_changed=any(d.direction is Direction.NONE for d in result.metric_deltas.values()),
+        interval_header=f"mean diff [{(1 - result.alpha) * 100:g}% CI]",
     )
 
 
@@ -360,7 +363,7 @@ def report_text(report: ComparisonReport) -> str:
 def report_html(report: ComparisonReport) -> str:
     """The report as a small HTML table (for notebooks); every text is escaped."""
     e = html.escape
-    head = ["metric", "baseline", "this run", "delta", "mean diff [95% CI]", "p (Holm)"]
+    head = ["metric", "baseline", "this run", "delta", report.interval_header, "p (Holm)"]
     head += ["verdict", "improved", "degraded", "same"]
     rows = []
     for line in report.lines:
