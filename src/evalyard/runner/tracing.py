@@ -38,7 +38,7 @@ from evalyard.core.ids import check_name
 from evalyard.errors import InvalidInputError
 from evalyard.runner.records import STEP_TYPES
 
-__all__ = ["Step", "end_trace", "error_text", "jsonable", "start_trace", "step", "trace"]
+__all__ = ["StepRecorder", "end_trace", "error_text", "jsonable", "start_trace", "step", "trace"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -71,7 +71,7 @@ def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
-class Step:
+class StepRecorder:
     """One step being recorded; what ``evalyard.step(...)`` returns.
 
     Outside ``evaluate`` it records nothing, and :meth:`log` does nothing. A recorded step
@@ -131,7 +131,7 @@ class Step:
         if metrics:
             record["metrics"].update(metrics)
 
-    def __enter__(self) -> Step:
+    def __enter__(self) -> StepRecorder:
         record = self._record
         if record is not None:
             parent = _CURRENT.get()
@@ -168,7 +168,7 @@ class Step:
             self._token = None
 
 
-def step(name: str, *, type: str = "other", inputs: Any = None) -> Step:
+def step(name: str, *, type: str = "other", inputs: Any = None) -> StepRecorder:
     """Record a step of the current datapoint's trace.
 
     Example:
@@ -179,7 +179,7 @@ def step(name: str, *, type: str = "other", inputs: Any = None) -> Step:
     Args:
         name: the step's name; steps are compared across runs by name.
         type: ``model``, ``tool``, ``chain`` or ``other``.
-        inputs: what the step is given (can also be logged later with ``Step.log``).
+        inputs: what the step is given (can also be logged later with ``StepRecorder.log``).
 
     Returns:
         the step, to use in a ``with`` block. Steps opened inside it become its children;
@@ -188,7 +188,7 @@ def step(name: str, *, type: str = "other", inputs: Any = None) -> Step:
     Raises:
         InvalidInputError: for an empty or over-long name, or an unknown type.
     """
-    return Step(name, type=type, inputs=inputs)
+    return StepRecorder(name, type=type, inputs=inputs)
 
 
 @overload
@@ -254,7 +254,7 @@ def trace(
             async def traced_async(*args: Any, **kwargs: Any) -> Any:
                 if _CURRENT.get() is None:
                     return await target(*args, **kwargs)
-                with Step(step_name, type=type, inputs=arguments(args, kwargs)) as s:
+                with StepRecorder(step_name, type=type, inputs=arguments(args, kwargs)) as s:
                     value = await target(*args, **kwargs)
                     s.log(outputs=jsonable(value))
                     return value
@@ -265,7 +265,7 @@ def trace(
         def traced(*args: P.args, **kwargs: P.kwargs) -> R:
             if _CURRENT.get() is None:
                 return target(*args, **kwargs)
-            with Step(step_name, type=type, inputs=arguments(args, kwargs)) as s:
+            with StepRecorder(step_name, type=type, inputs=arguments(args, kwargs)) as s:
                 value = target(*args, **kwargs)
                 s.log(outputs=jsonable(value))
                 return value
