@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import orjson
 import pytest
 
 from evalyard.server.api.openapi import openapi_document
@@ -174,3 +175,58 @@ def test_the_openapi_description_matches_the_route_table(server: ServerProcess) 
         for operation in operations.values():
             names = {p["name"] for p in operation["parameters"] if p["in"] == "path"}
             assert names == {part[1:-1] for part in path.split("/") if part.startswith("{")}
+
+
+def _nested(depth: int) -> object:
+    value: object = "bottom"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [201, 990])
+def test_json_nested_too_deep_is_refused_with_422_and_nothing_is_written(
+    server: ServerProcess, depth: int
+) -> None:
+    run_id = _run(server)
+    # Written as text: JSON libraries refuse to write nesting this deep themselves.
+    deep = "[" * depth + '"bottom"' + "]" * depth
+    body = (
+        f'{{"idempotency_key": "{uuid.uuid4().hex}", "records": '
+        f'[{{"id": "ok", "outputs": "fine"}}, {{"id": "deep", "outputs": {deep}}}]}}'
+    )
+    with server.client() as client:
+        response = client.post(
+            f"/api/v1/runs/{run_id}/batches",
+            content=body.encode(),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 422
+        error = _error(response)
+        assert (error["type"], error["field"], error["index"]) == (
+            "InvalidRecordError",
+            "outputs",
+            1,
+        )
+        assert "more than 200 levels deep" in str(error["message"])
+        keys = client.get(f"/api/v1/runs/{run_id}/result-keys").json()["keys"]
+    assert keys == []
+
+
+def test_json_nested_to_the_limit_is_stored_and_read_back(server: ServerProcess) -> None:
+    run_id = _run(server)
+    deep = _nested(200)
+    with server.client() as client:
+        logged = client.post(
+            f"/api/v1/runs/{run_id}/batches",
+            content=orjson.dumps(
+                {"idempotency_key": uuid.uuid4().hex, "records": [{"id": "q", "outputs": deep}]}
+            ),
+            headers={"content-type": "application/json"},
+        )
+        assert logged.status_code == 200, logged.text
+        read = client.get(f"/api/v1/runs/{run_id}/results", params={"datapoint_id": "q"})
+        page = client.get(f"/runs/{run_id}/datapoints/q")
+    assert read.status_code == 200
+    assert read.json()["results"][0]["outputs"] == deep
+    assert page.status_code == 200

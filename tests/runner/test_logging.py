@@ -293,3 +293,18 @@ def test_a_run_id_over_the_limit_is_refused_on_every_store(store: SQLStore) -> N
     with evalyard.start_run("fits", run_id="r" * 64, store=store) as run:
         run.log("q1", metrics={"m": 1.0})
     assert evalyard.get_run("r" * 64, store=store).name == "fits"
+
+
+@pytest.mark.parametrize("depth", [201, 5_000])
+def test_json_nested_too_deep_is_refused_and_the_records_before_it_are_kept(
+    store: SQLStore, depth: int
+) -> None:
+    deep: object = "bottom"
+    for _ in range(depth):
+        deep = {"next": deep}
+    with evalyard.start_run("deep", store=store) as run:
+        with pytest.raises(InvalidRecordError, match="more than 200 levels deep") as caught:
+            run.log_many([{"id": "ok", "outputs": "fine"}, {"id": "deep", "metadata": deep}])
+        assert (caught.value.field, caught.value.index) == ("metadata", 1)
+        assert caught.value.logged_count == 1
+    assert [r.datapoint_id for r in evalyard.get_results(run, store=store)] == ["ok"]

@@ -20,6 +20,7 @@ from evalyard.core.model import MetricKind
 from evalyard.errors import InvalidInputError, InvalidMetricError, InvalidRecordError
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "MAX_STRING_METRIC_LENGTH",
     "NO_METRICS",
     "Checked",
@@ -31,6 +32,10 @@ __all__ = [
 
 #: The longest string a category metric may hold, in characters.
 MAX_STRING_METRIC_LENGTH = 1000
+#: The deepest nesting of lists and dicts a field of a result may hold. Deeper JSON can be
+#: written but not read back by every JSON library (some stop at 255 levels), so it is
+#: refused when logged, the same on every store and through the team server.
+MAX_JSON_DEPTH = 200
 
 MetricValue = float | str | None
 """A stored metric value: bools and numbers as floats (bools as 0.0/1.0), categories as str."""
@@ -164,6 +169,8 @@ def dump_json_field(
         return None
     try:
         text = _ENCODE(value)
+    except RecursionError:
+        raise _too_deep(field, datapoint_id, index) from None
     except (TypeError, ValueError) as exc:
         raise InvalidRecordError(
             f"{field} of datapoint {datapoint_id!r} cannot be stored as JSON: {exc}; "
@@ -172,6 +179,9 @@ def dump_json_field(
             datapoint_id=datapoint_id,
             index=index,
         ) from None
+    # Nesting needs an opening bracket per level: few brackets, no need to look closer.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
+        raise _too_deep(field, datapoint_id, index)
     if len(text) > limit // 4 and len(text.encode("utf-8")) > limit:
         raise InvalidRecordError(
             f"{field} of datapoint {datapoint_id!r} is {len(text.encode('utf-8')):,} bytes "
@@ -181,6 +191,33 @@ def dump_json_field(
             index=index,
         )
     return text
+
+
+def _too_deep(field: str, datapoint_id: str | None, index: int | None) -> InvalidRecordError:
+    return InvalidRecordError(
+        f"{field} of datapoint {datapoint_id!r} nests lists and dicts more than "
+        f"{MAX_JSON_DEPTH} levels deep; flatten it, or store the deep part as a string",
+        field=field,
+        datapoint_id=datapoint_id,
+        index=index,
+    )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and dicts nest in ``value`` more than ``limit`` levels (no recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth + 1 > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def dump_metrics(checked: Checked) -> str | None:
