@@ -84,3 +84,33 @@ def test_allowed_hosts() -> None:
 def test_bad_port_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(ui, ["--port", "70000"])
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "auth"),
+    [([], False), (["--auth"], True), (["--host", "0.0.0.0"], True)],
+)
+def test_auth_is_on_off_loopback_and_with_the_flag(
+    served: dict[str, Any], tmp_path: Path, args: list[str], auth: bool
+) -> None:
+    open_store(f"sqlite:///{tmp_path}/s.db").close()
+    result = CliRunner().invoke(ui, [*args, "--port", "0", "--store", str(tmp_path / "s.db")])
+    assert result.exit_code == 0, result.output
+    assert served["app"].state.context.auth is auth
+    assert ("auth on" in result.output) is auth
+    assert ("no access tokens yet" in result.output) is auth
+
+
+@pytest.mark.parametrize("command", ["ui", "server"])
+def test_any_host_needs_auth(served: dict[str, Any], tmp_path: Path, command: str) -> None:
+    from evalyard.cli.main import cli
+
+    open_store(f"sqlite:///{tmp_path}/s.db").close()
+    store = ["--port", "0", "--store", str(tmp_path / "s.db")]
+    refused = CliRunner().invoke(cli, [command, "--allow-host", "*", *store])
+    assert refused.exit_code == 2
+    assert "DNS rebinding" in refused.output
+    assert "app" not in served  # nothing was served
+    allowed = CliRunner().invoke(cli, [command, "--allow-host", "*", "--auth", *store])
+    assert allowed.exit_code == 0, allowed.output
+    assert served["app"].state.context.auth is True

@@ -15,13 +15,12 @@ PostgreSQL database (behind a load balancer) behave as one. A port in use is one
 
 from __future__ import annotations
 
-import ipaddress
 from typing import cast
 
 import click
 
 from evalyard.cli.listen import bind, bound_port, serve
-from evalyard.cli.ui import _WILDCARDS, allowed_hosts_for
+from evalyard.cli.ui import _WILDCARDS, allowed_hosts_for, check_any_host, is_loopback
 from evalyard.cli.ui import _display as display_url
 from evalyard.config import resolve_store_url
 from evalyard.store import get_store
@@ -30,18 +29,6 @@ from evalyard.store.base import TokenStore
 __all__ = ["is_loopback", "server"]
 
 _DEFAULT_MAX_BODY = 64 * 1024 * 1024
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address (so auth may stay off without ``--auth``)."""
-    if host in _WILDCARDS:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @click.command("server")
@@ -95,8 +82,9 @@ def server(
     url = resolve_store_url(store_url)
     if url.split("://", 1)[0].lower() in ("http", "https"):
         raise click.UsageError("the team server serves an SQL store, not another server")
-    store = get_store(url)
     auth_on = auth or not is_loopback(host)
+    check_any_host(allow_hosts, auth=auth_on)
+    store = get_store(url)
     app = create_app(
         store,
         allowed_hosts=allowed_hosts_for(host, allow_hosts),
