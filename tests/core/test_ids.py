@@ -28,8 +28,26 @@ def test_derived_id_refuses_data_that_is_not_json() -> None:
 
 
 def test_given_ids_are_kept_as_is_and_whole_numbers_become_text() -> None:
-    assert check_datapoint_id(" q 1 ") == " q 1 "
+    assert check_datapoint_id("q 1") == "q 1"
+    assert check_datapoint_id("naïve/☃") == "naïve/☃"
     assert check_datapoint_id(42) == "42"
+
+
+def test_an_id_or_name_typed_two_ways_is_one_text() -> None:
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    assert check_datapoint_id(decomposed) == composed
+    assert check_name(decomposed, what="run name") == composed
+
+
+@pytest.mark.parametrize(
+    "value",
+    [" q1", "q1 ", "q\u200b1", "\u202eq1", "q1\ufeff", "\u2066q\u2069", "q\u200d1"],
+)
+def test_ids_and_names_that_hide_or_pad_text_are_refused(value: str) -> None:
+    with pytest.raises(InvalidRecordError, match=r"white space|invisible character"):
+        check_datapoint_id(value)
+    with pytest.raises(InvalidInputError, match=r"white space|invisible character"):
+        check_name(value, what="run name")
 
 
 @pytest.mark.parametrize(

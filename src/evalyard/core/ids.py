@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,6 +39,9 @@ MAX_RUN_ID_LENGTH = 64
 # Control characters are refused in ids and names: they break terminals, CSV and the
 # newline-separated id columns of the store, and PostgreSQL cannot hold NUL in text.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters that hide or reorder text: zero-width ones and direction controls. An id or a
+# name holding one can print exactly like another (a spoofed run name, look-alike ids).
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -77,6 +81,9 @@ def check_datapoint_id(value: Any, *, index: int | None = None) -> str:
     if (
         type(value) is str
         and 0 < len(value) <= MAX_DATAPOINT_ID_LENGTH
+        and value.isascii()
+        and value[0] != " "
+        and value[-1] != " "
         and not _CONTROL.search(value)
     ):
         return value  # the common case, checked in one pass
@@ -87,7 +94,7 @@ def check_datapoint_id(value: Any, *, index: int | None = None) -> str:
             field="datapoint_id",
             index=index,
         )
-    text = value if isinstance(value, str) else str(value)
+    text = _nfc(value) if isinstance(value, str) else str(value)
     if not text:
         raise InvalidRecordError(
             f"datapoint id{where} is empty; give a non-empty id or leave it out to derive one "
@@ -102,13 +109,30 @@ def check_datapoint_id(value: Any, *, index: int | None = None) -> str:
             field="datapoint_id",
             index=index,
         )
-    if _CONTROL.search(text):
+    problem = _text_problem(text)
+    if problem is not None:
         raise InvalidRecordError(
-            f"datapoint id {text!r}{where} contains a control character (newline, tab, NUL...)",
+            f"datapoint id {text!r}{where} {problem}",
             field="datapoint_id",
             index=index,
         )
     return text
+
+
+def _nfc(text: str) -> str:
+    """The text in Unicode's composed form (NFC): ``é`` typed two ways is one id."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def _text_problem(text: str) -> str | None:
+    """What makes ``text`` unusable as an id or a name, or None."""
+    if _CONTROL.search(text):
+        return "contains a control character (newline, tab, NUL...)"
+    if text != text.strip():
+        return "starts or ends with white space"
+    if not text.isascii() and _INVISIBLE.search(text):
+        return "contains an invisible character (zero-width or a direction control)"
+    return None
 
 
 def check_name(value: Any, *, what: str) -> str:
@@ -120,16 +144,18 @@ def check_name(value: Any, *, what: str) -> str:
     """
     if not isinstance(value, str):
         raise InvalidInputError(f"{what} must be a string, not {type(value).__name__}")
-    if not value:
+    text: str = _nfc(value)
+    if not text:
         raise InvalidInputError(f"{what} is empty")
-    if len(value) > MAX_NAME_LENGTH:
+    if len(text) > MAX_NAME_LENGTH:
         raise InvalidInputError(
-            f"{what} {value[:40]!r}... is {len(value)} characters long; "
+            f"{what} {text[:40]!r}... is {len(text)} characters long; "
             f"the limit is {MAX_NAME_LENGTH}"
         )
-    if _CONTROL.search(value):
-        raise InvalidInputError(f"{what} {value!r} contains a control character")
-    return value
+    problem = _text_problem(text)
+    if problem is not None:
+        raise InvalidInputError(f"{what} {text!r} {problem}")
+    return text
 
 
 def _digits(found: re.Match[str]) -> str:
