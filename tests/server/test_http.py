@@ -485,25 +485,44 @@ def test_datapoint_ids_with_slashes_and_url_characters_have_working_pages(tmp_pa
         store.close()
 
 
-def test_an_unexpected_error_is_a_500_without_details(tmp_path: Path) -> None:
+def test_a_broken_store_is_a_503_to_retry_without_details(tmp_path: Path) -> None:
     # A real store broken under the server's feet: its tables dropped behind its back.
     path = tmp_path / "broken.db"
     store = open_store(f"sqlite:///{path}")
     with sqlite3.connect(path) as raw:
         raw.execute("DROP TABLE runs")
-    app = create_app(store)
-    with serve(app) as base:
-        # After a 500 the server closes the connection (Starlette re-raises to log the
-        # error), so each request gets its own.
+    with serve(create_app(store)) as base:
         page = httpx.get(base + "/experiments")
         api = httpx.get(base + "/api/v1/runs")
     store.close()
+    for response in (page, api):
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert "Traceback" not in response.text
+    assert api.json()["error"]["type"] == "StoreError"
+    assert "could not read the store" in api.json()["error"]["message"]
+
+
+def test_an_unexpected_error_is_a_500_without_details(tmp_path: Path) -> None:
+    # A result whose stored JSON was damaged behind evalyard's back.
+    path = tmp_path / "damaged.db"
+    store = open_store(f"sqlite:///{path}")
+    with evalyard.start_run("r", store=store) as run:
+        run.log("q1", outputs="fine", metrics={"m": 1.0})
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE results SET outputs = '{\"secret\": [oops'")
+    with serve(create_app(store)) as base:
+        # After a 500 the server closes the connection (Starlette re-raises to log the
+        # error), so each request gets its own.
+        page = httpx.get(base + f"/runs/{run.run_id}/datapoints/q1")
+        api = httpx.get(base + f"/api/v1/runs/{run.run_id}/results", params={"datapoint_id": "q1"})
+    store.close()
     assert page.status_code == 500
-    assert "OperationalError" in page.text
-    assert "no such table" not in page.text
-    assert "no such table" not in api.text
+    assert "JSONDecodeError" in page.text
+    assert "secret" not in page.text
     assert api.status_code == 500
     assert api.json()["error"]["status"] == 500
+    assert "secret" not in api.text
 
 
 def test_the_tables_default_metric_is_one_that_changed(tmp_path: Path) -> None:

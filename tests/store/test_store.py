@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select, update
 
@@ -200,3 +203,17 @@ def test_the_schema_is_versioned(store_url: str) -> None:
     reopened.close()
     with pytest.raises(StoreError, match="newer than this evalyard"):
         open_store(store_url)
+
+
+def test_a_failing_database_is_a_store_error_naming_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "broken.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        with sqlite3.connect(path) as raw:
+            raw.execute("DROP TABLE runs")
+        with pytest.raises(StoreError, match=r"could not read the store sqlite:///.*no such table"):
+            store.list_runs()
+        with pytest.raises(StoreError, match="could not write to the store"):
+            store.create_run(run_id="r", name="r", project="p", dataset=None, metadata={})
+    finally:
+        store.close()

@@ -51,6 +51,9 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
+#: Seconds a client is told to wait before trying again when the store is unavailable.
+RETRY_AFTER_SECONDS = 5
+
 #: The Host names accepted by default: loopback only.
 DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 
@@ -156,8 +159,13 @@ def _templates() -> Environment:
 def _error_response(
     request: Request, status: int, message: str, exc: Exception | None = None
 ) -> Response:
+    headers: dict[str, str] = {}
+    if status == 503:
+        # The store is down or full: worth trying again soon (the SDK retries 5xx anyway).
+        headers["retry-after"] = str(RETRY_AFTER_SECONDS)
     if request.url.path.startswith("/api/"):
-        headers = {"www-authenticate": 'Bearer realm="evalyard"'} if status == 401 else None
+        if status == 401:
+            headers["www-authenticate"] = 'Bearer realm="evalyard"'
         return JSONResponse(error_body(status, message, exc), status_code=status, headers=headers)
     if status == 401:
         return login_page(request, status=401)
@@ -172,7 +180,7 @@ def _error_response(
             session=session_of(request),
         )
     )
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status, headers=headers)
 
 
 async def _evalyard_error(request: Request, exc: Exception) -> Response:

@@ -149,6 +149,7 @@ class SQLStore:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         with (
+            self._failures("write to"),
             self.engine.connect().execution_options(evalyard_write=True) as connection,
             connection.begin(),
         ):
@@ -158,10 +159,26 @@ class SQLStore:
     def _read(self) -> Iterator[Connection]:
         options = self.dialect.read_options()
         with (
+            self._failures("read"),
             self.engine.connect().execution_options(**options) as connection,
             connection.begin(),
         ):
             yield connection
+
+    @contextmanager
+    def _failures(self, doing: str) -> Iterator[None]:
+        """A database that fails (down, disk full, damaged) as a ``StoreError`` naming the
+        store; a conflict (IntegrityError) is left to the caller, which expects it."""
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            reason = " ".join(str(exc.orig).split())[:300]
+            raise StoreError(
+                f"could not {doing} the store {self.dialect.display_url(self.url)}: "
+                f"{type(exc.orig).__name__}: {reason}"
+            ) from exc
 
     def after_fork(self) -> None:
         """In a forked child: drop the parent's connections unclosed (closing would close
