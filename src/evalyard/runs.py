@@ -200,20 +200,14 @@ def compare_values(
         step=step,
         alpha=alpha,
     )
-    return RunComparisonResult(
-        new_run_id=new_info.run_id,
-        old_run_id=old_info.run_id,
-        step=step,
-        aggregate_function=aggregate_function,
-        common_datapoints=found.common_datapoints,
-        new_only_datapoints=found.new_only_datapoints,
-        old_only_datapoints=found.old_only_datapoints,
-        metric_deltas=found.metric_deltas,
-        steps=steps,
+    return RunComparisonResult.of_scope(
+        found,
         new_run=new_info,
         old_run=old_info,
+        step=step,
+        aggregate_function=aggregate_function,
+        steps=steps,
         alpha=alpha,
-        alignment=found.alignment,
     )
 
 

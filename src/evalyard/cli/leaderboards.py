@@ -13,15 +13,12 @@ Example:
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from evalyard.cli.render import TONE_STYLES, _table, _text, _to_json, dropped_note
+from evalyard.cli.fit import Column, fit_tables
+from evalyard.cli.render import TONE_STYLES, _text, _to_json, dropped_note
 from evalyard.cli.text import markdown_escape, printable
 from evalyard.core.many import MultiComparison
 from evalyard.core.many_report import BoardLines, ManyReport, StandingLine, many_report
@@ -31,22 +28,8 @@ from evalyard.core.stats import Verdict
 
 __all__ = ["leaderboards_json", "leaderboards_markdown", "leaderboards_table"]
 
-#: The narrowest the run column gets (longer names wrap) before columns are left out.
-_NAME_WIDTH = 16
 
-
-@dataclass(frozen=True, slots=True)
-class _Column:
-    """A column of the leaderboard tables, and how much keeping it matters."""
-
-    header: str
-    cell: Callable[[StandingLine], Text]
-    priority: int
-    """Lower is kept longer when the tables must fit a narrow terminal."""
-    right: bool = True
-
-
-def _columns(report: ManyReport) -> list[_Column]:
+def _columns(report: ManyReport) -> list[Column[StandingLine]]:
     def run(line: StandingLine) -> Text:
         return _text(line.run.name, "bold" if line.standing.baseline else "")
 
@@ -54,56 +37,20 @@ def _columns(report: ManyReport) -> list[_Column]:
         return _text(line.verdict.text, TONE_STYLES[line.verdict.tone])
 
     return [
-        _Column("rank", lambda line: _text(line.rank), 0),
-        _Column("run", run, 0, right=False),
-        _Column("id", lambda line: _text(line.run.short_id, "cyan"), 5, right=False),
-        _Column(report.aggregate_header, lambda line: _text(line.aggregate), 1),
-        _Column("datapoints", lambda line: _text(line.count), 6),
-        _Column("delta vs baseline", lambda line: _text(line.delta), 3),
-        _Column(report.interval_header, lambda line: _text(line.interval), 7),
-        _Column("p (Holm)", lambda line: _text(line.p_adjusted), 8),
-        _Column("verdict", verdict, 2, right=False),
+        Column("rank", lambda line: _text(line.rank), 0),
+        Column("run", run, 0, right=False, wraps=True),
+        Column("id", lambda line: _text(line.run.short_id, "cyan"), 5, right=False),
+        Column(report.aggregate_header, lambda line: _text(line.aggregate), 1),
+        Column("datapoints", lambda line: _text(line.count), 6),
+        Column("delta vs baseline", lambda line: _text(line.delta), 3),
+        Column(report.interval_header, lambda line: _text(line.interval), 7),
+        Column("p (Holm)", lambda line: _text(line.p_adjusted), 8),
+        Column("verdict", verdict, 2, right=False),
     ]
 
 
-def _board_table(
-    board: BoardLines, columns: Sequence[_Column], *, name_width: int | None = None
-) -> Table:
-    title = board.metric + ("" if board.direction == "—" else f" · {board.direction}")
-    table = _table(title=printable(title))
-    for column in columns:
-        is_name = column.header == "run"
-        table.add_column(
-            column.header,
-            justify="right" if column.right else "left",
-            no_wrap=not is_name,
-            overflow="fold",
-            max_width=name_width if is_name else None,
-        )
-    for line in board.lines:
-        table.add_row(*(column.cell(line) for column in columns))
-    return table
-
-
-def _fitted(report: ManyReport, width: int) -> tuple[list[Table], list[str]]:
-    """The leaderboard tables with the columns that fit ``width``; the dropped headers.
-
-    Every table keeps the same columns: long run names wrap first, then the least needed
-    columns are left out, one by one, until the widest table fits.
-    """
-    every = _columns(report)
-    columns = list(every)
-    measurer = Console(width=100_000, color_system=None, file=io.StringIO())
-    while True:
-        for name_width in (None, _NAME_WIDTH):
-            tables = [_board_table(b, columns, name_width=name_width) for b in report.boards]
-            if all(measurer.measure(t).maximum <= width for t in tables):
-                return tables, [c.header for c in every if c not in columns]
-        droppable = [c for c in columns if c.priority > 2]
-        if not droppable:
-            return tables, [c.header for c in every if c not in columns]
-        last = max(droppable, key=lambda c: c.priority)
-        columns = [c for c in columns if c is not last]
+def _title(board: BoardLines) -> str:
+    return printable(board.metric + ("" if board.direction == "—" else f" · {board.direction}"))
 
 
 def _run_row(line: RunLine, width: int) -> Text:
@@ -133,7 +80,8 @@ def leaderboards_table(result: MultiComparison, *, width: int = 200) -> Renderab
     if not report.boards:
         parts += [Text(), Text("No run has metrics at this scope.", style="dim")]
         return Group(*parts)
-    tables, dropped = _fitted(report, width)
+    sections = [(_title(board), board.lines) for board in report.boards]
+    tables, dropped = fit_tables(sections, _columns(report), width)
     for table in tables:
         parts += [Text(), table]
     parts += [Text(), _text(report.verdicts)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -233,20 +233,38 @@ def compare_command(
         comparison = compare_runs(
             new_info, old_info, aggregate_function=aggregate, step=step, alpha=alpha, store=store
         )
-    for warning in comparison.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    if output_format == "json":
-        click.echo(render.comparison_json(comparison))
-    elif output_format == "markdown":
-        click.echo(render.comparison_markdown(comparison), nl=False)
-    else:
-        console = _console()
-        console.print(render.comparison_table(comparison, width=console.width))
+    _emit(
+        output_format,
+        comparison.warnings,
+        as_json=lambda: render.comparison_json(comparison),
+        as_markdown=lambda: render.comparison_markdown(comparison),
+        as_table=lambda width: render.comparison_table(comparison, width=width),
+    )
     if fail_on is not None:
         details = _held(comparison, fail_on)
         if details:
             click.echo(f"--fail-on {fail_on} held for: {'; '.join(details)}", err=True)
             ctx.exit(CONDITION_HELD)
+
+
+def _emit(
+    output_format: str,
+    warnings_: Sequence[str],
+    *,
+    as_json: Callable[[], str],
+    as_markdown: Callable[[], str],
+    as_table: Callable[[int], RenderableType],
+) -> None:
+    """Print a comparison's warnings on stderr, then the comparison in the format asked."""
+    for warning in warnings_:
+        click.echo(f"warning: {warning}", err=True)
+    if output_format == "json":
+        click.echo(as_json())
+    elif output_format == "markdown":
+        click.echo(as_markdown(), nl=False)
+    else:
+        console = _console()
+        console.print(as_table(console.width))
 
 
 def _held(comparison: RunComparisonResult, fail_on: str) -> list[str]:
@@ -286,15 +304,13 @@ def _compare_many(
             alpha=alpha,
             store=store,
         )
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    if output_format == "json":
-        click.echo(leaderboards.leaderboards_json(result))
-    elif output_format == "markdown":
-        click.echo(leaderboards.leaderboards_markdown(result), nl=False)
-    else:
-        console = _console()
-        console.print(leaderboards.leaderboards_table(result, width=console.width))
+    _emit(
+        output_format,
+        result.warnings,
+        as_json=lambda: leaderboards.leaderboards_json(result),
+        as_markdown=lambda: leaderboards.leaderboards_markdown(result),
+        as_table=lambda width: leaderboards.leaderboards_table(result, width=width),
+    )
     if fail_on is not None:
         held = [
             f"{comparison.new_run.name if comparison.new_run else run_id}: {detail}"

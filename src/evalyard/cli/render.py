@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from evalyard.cli.fit import Column, fit_tables, new_table
 from evalyard.cli.text import excerpt, markdown_escape, printable
 from evalyard.core.compare import RunComparisonResult
 from evalyard.core.formats import MISSING, format_count, format_number, format_time
@@ -78,16 +77,6 @@ def _text(value: str, style: str = "") -> Text:
     return Text(printable(value), style=style)
 
 
-def _table(*, title: str | None = None) -> Table:
-    return Table(
-        title=None if title is None else Text(title, style="bold"),
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-    )
-
-
 def render_text(renderable: RenderableType, *, width: int = 200) -> str:
     """A renderable as plain text (no colour), as a pipe or a test would see it."""
     buffer = io.StringIO()
@@ -107,7 +96,7 @@ def runs_table(runs: Sequence[RunInfo]) -> RenderableType:
     """The runs as a table: short id, name, project, dataset, status, datapoints, created."""
     if not runs:
         return Text("No runs yet. `evalyard demo` logs two runs to compare.")
-    table = _table()
+    table = new_table()
     table.add_column("id", no_wrap=True)
     table.add_column("name")
     table.add_column("project")
@@ -178,7 +167,7 @@ def summary_table(summary: RunSummary, results: Sequence[Result] = ()) -> Render
     parts: list[RenderableType] = [header]
 
     if summary.metrics:
-        metrics = _table(title="Metrics")
+        metrics = new_table(title="Metrics")
         metrics.add_column("scope")
         metrics.add_column("metric")
         metrics.add_column("kind")
@@ -199,7 +188,7 @@ def summary_table(summary: RunSummary, results: Sequence[Result] = ()) -> Render
     if results:
         shown = len({result.datapoint_id for result in results})
         title = f"Results of the first {shown} of {info.datapoint_count} datapoints"
-        table = _table(title=title)
+        table = new_table(title=title)
         show_epochs = any(result.epoch for result in results)
         table.add_column("datapoint", no_wrap=True)
         if show_epochs:
@@ -236,22 +225,11 @@ def first_datapoints(ids: Sequence[str], limit: int) -> list[str]:
 # -- comparisons ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Column:
-    """A column of the comparison table, and how much keeping it matters."""
-
-    header: str
-    cell: Callable[[MetricLine], Text]
-    priority: int
-    """Lower is kept longer when the table must fit a narrow terminal."""
-    right: bool = True
-
-
 def _count_cell(count: int, text: str, style: str) -> Text:
     return _text(text, style if count else "dim")
 
 
-def _columns(report: ComparisonReport) -> list[_Column]:
+def _columns(report: ComparisonReport) -> list[Column[MetricLine]]:
     def verdict(line: MetricLine) -> Text:
         return _text(line.verdict.text, TONE_STYLES[line.verdict.tone])
 
@@ -259,32 +237,32 @@ def _columns(report: ComparisonReport) -> list[_Column]:
         tone = line.trend.tone
         return _text(line.difference_with_percent, TONE_STYLES[tone] if tone in _JUDGED else "")
 
-    columns = [
-        _Column("metric", lambda line: _text(line.metric, "bold"), 0, right=False),
-        _Column("baseline", lambda line: _text(line.baseline), 1),
-        _Column("this run", lambda line: _text(line.new), 1),
-        _Column("delta (change)", difference, 3),
-        _Column(
+    columns: list[Column[MetricLine]] = [
+        Column("metric", lambda line: _text(line.metric, "bold"), 0, right=False, wraps=True),
+        Column("baseline", lambda line: _text(line.baseline), 1),
+        Column("this run", lambda line: _text(line.new), 1),
+        Column("delta (change)", difference, 3),
+        Column(
             "trend", lambda line: _text(line.trend.text, TONE_STYLES[line.trend.tone]), 9, False
         ),
-        _Column(report.interval_header, lambda line: _text(line.interval), 6),
-        _Column("p (Holm)", lambda line: _text(line.p_adjusted), 7),
-        _Column("verdict", verdict, 2, right=False),
-        _Column(
+        Column(report.interval_header, lambda line: _text(line.interval), 6),
+        Column("p (Holm)", lambda line: _text(line.p_adjusted), 7),
+        Column("verdict", verdict, 2, right=False),
+        Column(
             "improved",
             lambda line: _count_cell(line.delta.improved_count, line.improved, "green"),
             5,
         ),
-        _Column(
+        Column(
             "degraded",
             lambda line: _count_cell(line.delta.degraded_count, line.degraded, "red"),
             4,
         ),
-        _Column("same", lambda line: _count_cell(line.delta.same_count, line.same, ""), 8),
+        Column("same", lambda line: _count_cell(line.delta.same_count, line.same, ""), 8),
     ]
     if report.shows_changed:
         columns.append(
-            _Column(
+            Column(
                 "changed",
                 lambda line: _count_cell(line.delta.changed_count, line.changed, "yellow"),
                 10,
@@ -294,49 +272,6 @@ def _columns(report: ComparisonReport) -> list[_Column]:
 
 
 _JUDGED = (Tone.BETTER, Tone.WORSE)
-
-
-def _metrics_table(
-    report: ComparisonReport, columns: Sequence[_Column], *, name_width: int | None = None
-) -> Table:
-    table = _table()
-    for column in columns:
-        is_name = column.header == "metric"
-        table.add_column(
-            column.header,
-            justify="right" if column.right else "left",
-            no_wrap=not is_name,
-            overflow="fold",
-            max_width=name_width if is_name else None,
-        )
-    for line in report.lines:
-        table.add_row(*(column.cell(line) for column in columns))
-    return table
-
-
-#: The narrowest the metric column gets (longer names wrap) before columns are left out.
-_NAME_WIDTH = 16
-
-
-def _fitted(report: ComparisonReport, width: int) -> tuple[Table, list[str]]:
-    """The metrics table with as many columns as fit ``width``; the dropped headers.
-
-    Long metric names wrap first; then the least needed columns are left out, one by one.
-    """
-    every = _columns(report)
-    columns = list(every)
-    # Measured on an unbounded console: the natural width, before rich squashes columns.
-    measurer = Console(width=100_000, color_system=None, file=io.StringIO())
-    while True:
-        for name_width in (None, _NAME_WIDTH):
-            table = _metrics_table(report, columns, name_width=name_width)
-            if measurer.measure(table).maximum <= width:
-                return table, [c.header for c in every if c not in columns]
-        droppable = [c for c in columns if c.priority > 2]
-        if not droppable:
-            return table, [c.header for c in every if c not in columns]
-        last = max(droppable, key=lambda c: c.priority)
-        columns = [c for c in columns if c is not last]
 
 
 def comparison_table(comparison: RunComparisonResult, *, width: int = 200) -> RenderableType:
@@ -379,8 +314,8 @@ def comparison_table(comparison: RunComparisonResult, *, width: int = 200) -> Re
     if not report.lines:
         parts.append(Text("Neither run has metrics at this scope.", style="dim"))
         return Group(*parts)
-    table, dropped = _fitted(report, width)
-    parts.append(table)
+    tables, dropped = fit_tables([(None, report.lines)], _columns(report), width)
+    parts += tables
     parts.append(_text(report.verdicts))
     notes = list(report.notes)
     if "trend" not in dropped:

@@ -309,6 +309,37 @@ class RunComparisonResult:
     alignment: Alignment | None = field(default=None, repr=False, compare=False)
     """How the two runs' datapoints line up at this scope (the join behind every count)."""
 
+    @classmethod
+    def of_scope(
+        cls,
+        found: ScopeComparison,
+        *,
+        new_run: RunInfo,
+        old_run: RunInfo,
+        step: str | None,
+        aggregate_function: str,
+        steps: list[str],
+        alpha: float,
+        metric_deltas: dict[str, MetricDelta] | None = None,
+    ) -> RunComparisonResult:
+        """The comparison of two runs from what :func:`compare_scopes` found for them
+        (with ``metric_deltas`` judged otherwise, when given: a family of many runs)."""
+        return cls(
+            new_run_id=new_run.run_id,
+            old_run_id=old_run.run_id,
+            step=step,
+            aggregate_function=aggregate_function,
+            common_datapoints=found.common_datapoints,
+            new_only_datapoints=found.new_only_datapoints,
+            old_only_datapoints=found.old_only_datapoints,
+            metric_deltas=found.metric_deltas if metric_deltas is None else metric_deltas,
+            steps=steps,
+            new_run=new_run,
+            old_run=old_run,
+            alpha=alpha,
+            alignment=found.alignment,
+        )
+
     def __repr__(self) -> str:
         verdicts = [v for v in self.verdicts().values() if v is not None]
         counts = ", ".join(

@@ -293,20 +293,15 @@ def _judged_comparisons(
         by_run[i][name] = delta
     baseline = runs[0]
     return {
-        info.run_id: RunComparisonResult(
-            new_run_id=info.run_id,
-            old_run_id=baseline.run_id,
-            step=step,
-            aggregate_function=aggregate_function,
-            common_datapoints=f.common_datapoints,
-            new_only_datapoints=f.new_only_datapoints,
-            old_only_datapoints=f.old_only_datapoints,
-            metric_deltas=deltas,
-            steps=steps,
+        info.run_id: RunComparisonResult.of_scope(
+            f,
             new_run=info,
             old_run=baseline,
+            step=step,
+            aggregate_function=aggregate_function,
+            steps=steps,
             alpha=alpha,
-            alignment=f.alignment,
+            metric_deltas=deltas,
         )
         for info, f, deltas in zip(runs[1:], found, by_run, strict=True)
     }
