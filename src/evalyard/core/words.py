@@ -28,7 +28,6 @@ __all__ = [
     "Trend",
     "Word",
     "direction_word",
-    "status_word",
     "trend",
     "trend_word",
     "verdict_word",
@@ -155,11 +154,6 @@ STATUS_WORDS: dict[str, Word] = {
     "old_only": Word("only in baseline", Tone.PLAIN),
     "missing": Word("no value", Tone.MUTED),
 }
-
-
-def status_word(status: str) -> Word:
-    """The word for a datapoint's status (see :data:`STATUS_WORDS`)."""
-    return STATUS_WORDS[status]
 
 
 def direction_word(direction: Direction, kind: MetricKind) -> str:

@@ -14,7 +14,7 @@ from evalyard.core.compare import RunComparisonResult
 from evalyard.core.many import MultiComparison
 from evalyard.core.many_report import many_report
 from evalyard.core.model import Direction, MetricKind, RunInfo
-from evalyard.core.summary import summarise_scope
+from evalyard.core.summary import direction_of, summarise_scope
 from evalyard.server.errors import PageNotFoundError
 from evalyard.server.reader import Reader
 from evalyard.server.web.datapoints import plan_table, resolve_metric
@@ -193,8 +193,11 @@ def load_datapoint(
         )
     else:
         values, _ = reader.single(info, step=query.step)
-        summaries = summarise_scope(values, definitions=reader.definitions(info))
-        directions = {m.metric: m.direction for m in summaries}
+        definitions = reader.definitions(info)
+        directions = {
+            name: direction_of(name, column.kind, definitions)[0]
+            for name, column in values.columns.items()
+        }
     return datapoint_view(
         info,
         datapoint_id,
