@@ -767,7 +767,7 @@ def report_block(
         "",
         markdown_table(results, store_spec=store_spec),
         "",
-        "Targets (benchmarks/README.md):",
+        "Targets:",
         "",
         *target_lines(results, store_spec=store_spec),
     ]
