@@ -118,6 +118,26 @@ def test_log_many_returns_how_many_it_logged(store: SQLStore) -> None:
             "metric 'grade' on datapoint 'q2' is a number, but run",
         ),
         ("not a dict", InvalidRecordError, "record 1 is a str"),
+        (
+            {"id": "q2", "outputs": {"text": "caf\udce9"}},
+            InvalidRecordError,
+            "outputs of datapoint 'q2' cannot be stored: it holds text that is not valid Unicode",
+        ),
+        (
+            {"id": "q2", "steps": [{"name": "s", "outputs": "\ud800"}]},
+            InvalidRecordError,
+            "steps of datapoint 'q2' cannot be stored: it holds text that is not valid Unicode",
+        ),
+        (
+            {"id": "q2", "metrics": {"grade": "\udfff"}},
+            InvalidMetricError,
+            "metric 'grade' on datapoint 'q2' cannot be stored: it holds text that is not valid",
+        ),
+        (
+            {"id": "q\ud800"},
+            InvalidRecordError,
+            "datapoint id 'q\\\\ud800' \\(record 1\\) is not valid Unicode",
+        ),
     ],
 )
 def test_a_bad_record_is_refused_and_the_ones_before_it_kept(
@@ -308,3 +328,19 @@ def test_json_nested_too_deep_is_refused_and_the_records_before_it_are_kept(
         assert (caught.value.field, caught.value.index) == ("metadata", 1)
         assert caught.value.logged_count == 1
     assert [r.datapoint_id for r in evalyard.get_results(run, store=store)] == ["ok"]
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"name": "caf\udce9"},
+        {"project": "p\ud800"},
+        {"metadata": {"prompt": "caf\udce9"}},
+    ],
+)
+def test_a_run_with_text_that_is_not_unicode_is_refused_before_it_exists(
+    store: SQLStore, arguments: dict[str, object]
+) -> None:
+    with pytest.raises(InvalidInputError, match="not valid Unicode"):
+        evalyard.start_run(store=store, **arguments)  # type: ignore[arg-type]
+    assert store.list_runs() == []

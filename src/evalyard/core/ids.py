@@ -20,11 +20,13 @@ __all__ = [
     "MAX_DATAPOINT_ID_LENGTH",
     "MAX_NAME_LENGTH",
     "MAX_RUN_ID_LENGTH",
+    "NOT_UNICODE",
     "canonical_json",
     "check_datapoint_id",
     "check_name",
     "check_run_id",
     "derive_datapoint_id",
+    "is_valid_unicode",
     "natural_key",
     "natural_sorted",
 ]
@@ -41,6 +43,7 @@ MAX_RUN_ID_LENGTH = 64
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Characters that hide or reorder text: zero-width ones and direction controls. An id or a
 # name holding one can print exactly like another (a spoofed run name, look-alike ids).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _DIGITS = re.compile(r"(\d+)")
 
@@ -49,11 +52,27 @@ def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no spaces: equal data gives equal text.
 
     Raises:
-        TypeError, ValueError: when ``value`` is not JSON data (or holds NaN/inf).
+        TypeError, ValueError: when ``value`` is not JSON data (or holds NaN/inf, or text
+            that is not valid Unicode).
     """
-    return json.dumps(
+    text = json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
+    if not is_valid_unicode(text):
+        raise ValueError(NOT_UNICODE)
+    return text
+
+
+#: Why text holding a lone surrogate is refused (said the same way everywhere).
+NOT_UNICODE = (
+    "it holds text that is not valid Unicode (a lone surrogate, as left by bytes decoded "
+    "with errors='surrogateescape'); decode the bytes properly or replace those characters"
+)
+
+
+def is_valid_unicode(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: it holds no lone surrogate."""
+    return text.isascii() or not _SURROGATE.search(text)
 
 
 def derive_datapoint_id(inputs: Any, ground_truth: Any = None) -> str:
@@ -132,6 +151,8 @@ def _text_problem(text: str) -> str | None:
         return "starts or ends with white space"
     if not text.isascii() and _INVISIBLE.search(text):
         return "contains an invisible character (zero-width or a direction control)"
+    if not is_valid_unicode(text):
+        return "is not valid Unicode (it holds a lone surrogate)"
     return None
 
 

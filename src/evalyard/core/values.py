@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from evalyard.core.ids import check_name
+from evalyard.core.ids import NOT_UNICODE, check_name, is_valid_unicode
 from evalyard.core.model import MetricKind
 from evalyard.errors import InvalidInputError, InvalidMetricError, InvalidRecordError
 
@@ -82,6 +82,13 @@ def check_metric_value(
             raise InvalidMetricError(
                 f"metric {name!r}{_where(datapoint_id, step)} is a string of {len(value)} "
                 f"characters; a category metric holds at most {MAX_STRING_METRIC_LENGTH}",
+                metric=name,
+                datapoint_id=datapoint_id,
+                step=step,
+            )
+        if not is_valid_unicode(value):
+            raise InvalidMetricError(
+                f"metric {name!r}{_where(datapoint_id, step)} cannot be stored: {NOT_UNICODE}",
                 metric=name,
                 datapoint_id=datapoint_id,
                 step=step,
@@ -179,6 +186,13 @@ def dump_json_field(
             datapoint_id=datapoint_id,
             index=index,
         ) from None
+    if not is_valid_unicode(text):
+        raise InvalidRecordError(
+            f"{field} of datapoint {datapoint_id!r} cannot be stored: {NOT_UNICODE}",
+            field=field,
+            datapoint_id=datapoint_id,
+            index=index,
+        )
     # Nesting needs an opening bracket per level: few brackets, no need to look closer.
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
         raise _too_deep(field, datapoint_id, index)
