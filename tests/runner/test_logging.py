@@ -330,17 +330,27 @@ def test_json_nested_too_deep_is_refused_and_the_records_before_it_are_kept(
     assert [r.datapoint_id for r in evalyard.get_results(run, store=store)] == ["ok"]
 
 
+def _deep(depth: int) -> object:
+    value: object = "bottom"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 @pytest.mark.parametrize(
-    "arguments",
+    ("arguments", "message"),
     [
-        {"name": "caf\udce9"},
-        {"project": "p\ud800"},
-        {"metadata": {"prompt": "caf\udce9"}},
+        ({"name": "caf\udce9"}, "not valid Unicode"),
+        ({"project": "p\ud800"}, "not valid Unicode"),
+        ({"metadata": {"prompt": "caf\udce9"}}, "not valid Unicode"),
+        ({"metadata": {"deep": _deep(200)}}, "more than 200 levels deep"),
+        ({"metadata": {"deep": _deep(5_000)}}, "more than 200 levels deep"),
+        ({"metadata": ["not", "a", "dict"]}, "must be a dict"),
     ],
 )
-def test_a_run_with_text_that_is_not_unicode_is_refused_before_it_exists(
-    store: SQLStore, arguments: dict[str, object]
+def test_a_run_with_bad_names_or_metadata_is_refused_before_it_exists(
+    store: SQLStore, arguments: dict[str, object], message: str
 ) -> None:
-    with pytest.raises(InvalidInputError, match="not valid Unicode"):
+    with pytest.raises(InvalidInputError, match=message):
         evalyard.start_run(store=store, **arguments)  # type: ignore[arg-type]
     assert store.list_runs() == []

@@ -13,6 +13,7 @@ bind. ``--port 0`` takes a free port, which the banner then shows.
 
 from __future__ import annotations
 
+import copy
 import errno
 import socket
 from typing import Any, ClassVar
@@ -89,8 +90,18 @@ def serve(app: Any, sock: socket.socket, **options: Any) -> None:
         options: more ``uvicorn.Config`` options.
     """
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
-    config = uvicorn.Config(app, log_level="warning", server_header=False, **options)
+    # evalyard's own messages (a store that fails, say) go where uvicorn's errors go.
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["evalyard"] = {
+        "handlers": ["default"],
+        "level": "WARNING",
+        "propagate": False,
+    }
+    config = uvicorn.Config(
+        app, log_level="warning", log_config=log_config, server_header=False, **options
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:

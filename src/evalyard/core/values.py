@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import orjson
 
-from evalyard.core.ids import NOT_UNICODE, check_name, is_valid_unicode
+from evalyard.core.ids import NOT_UNICODE, canonical_json, check_name, is_valid_unicode
 from evalyard.core.model import MetricKind
 from evalyard.errors import InvalidInputError, InvalidMetricError, InvalidRecordError
 
@@ -26,6 +27,7 @@ __all__ = [
     "Checked",
     "check_metric_value",
     "check_metrics",
+    "check_run_metadata",
     "dump_json_field",
     "dump_metrics",
 ]
@@ -205,6 +207,34 @@ def dump_json_field(
             index=index,
         )
     return text
+
+
+def check_run_metadata(metadata: Any) -> dict[str, Any]:
+    """Return a run's metadata as a dict of JSON data (None: empty), or raise a clear error.
+
+    The same rules as a result's fields: JSON data, no NaN or inf, valid Unicode, and no
+    deeper than :data:`MAX_JSON_DEPTH` levels, so every surface can read it back.
+
+    Raises:
+        InvalidInputError: naming what is wrong.
+    """
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise InvalidInputError(
+            f"run metadata must be a dict of JSON data, not {type(metadata).__name__}"
+        )
+    value = dict(metadata)
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        raise InvalidInputError(
+            f"run metadata nests lists and dicts more than {MAX_JSON_DEPTH} levels deep; "
+            "flatten it, or store the deep part as a string"
+        )
+    try:
+        canonical_json(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"run metadata must be JSON data: {exc}") from None
+    return value
 
 
 def _too_deep(field: str, datapoint_id: str | None, index: int | None) -> InvalidRecordError:

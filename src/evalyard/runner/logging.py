@@ -23,8 +23,9 @@ from types import TracebackType
 from typing import Any, Literal
 
 from evalyard.config import max_field_bytes
-from evalyard.core.ids import MAX_NAME_LENGTH, canonical_json, check_name, check_run_id
+from evalyard.core.ids import MAX_NAME_LENGTH, check_name, check_run_id
 from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo, RunStatus
+from evalyard.core.values import check_run_metadata
 from evalyard.errors import InvalidInputError, RunExistsError, RunNameTakenError
 from evalyard.runner.records import (
     PreparedRecord,
@@ -309,11 +310,7 @@ def start_run(
             "start_run(resume=True) goes on with a run by its name: give the name, and no "
             "run_id (a run_id alone already goes on with the run of that id)"
         )
-    run_metadata = dict(metadata or {})
-    try:
-        canonical_json(run_metadata)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"run metadata must be JSON data: {exc}") from None
+    run_metadata = check_run_metadata(metadata)
     target = get_store(store)
     if run_id is not None:
         run_id = check_run_id(run_id)

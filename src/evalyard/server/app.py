@@ -19,6 +19,7 @@ access token (see :mod:`.access`).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -156,6 +157,15 @@ def _templates() -> Environment:
     )
 
 
+#: What a client is told when the store fails (the server's log says how).
+STORE_UNAVAILABLE = (
+    "The store is unavailable right now (its database is unreachable, full or damaged); "
+    f"try again in {RETRY_AFTER_SECONDS} s. The server's log says what failed."
+)
+
+_log = logging.getLogger("evalyard.server")
+
+
 def _error_response(
     request: Request, status: int, message: str, exc: Exception | None = None
 ) -> Response:
@@ -184,7 +194,13 @@ def _error_response(
 
 
 async def _evalyard_error(request: Request, exc: Exception) -> Response:
-    return _error_response(request, status_of(exc), str(exc), exc)
+    status = status_of(exc)
+    if status < 500:
+        return _error_response(request, status, str(exc), exc)
+    # The store failed: its address and the database's words are for the server's log,
+    # not for whoever sent the request.
+    _log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return _error_response(request, status, STORE_UNAVAILABLE, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -27,6 +27,7 @@ from starlette.responses import Response
 from evalyard.config import max_field_bytes
 from evalyard.core.ids import check_name, check_run_id
 from evalyard.core.model import RunStatus
+from evalyard.core.values import check_run_metadata
 from evalyard.errors import InvalidInputError, StoreError
 from evalyard.runner.logging import define_metric
 from evalyard.runner.records import checked_batch, prepare_mapping
@@ -93,7 +94,7 @@ def create_run(request: Request) -> Response:
         name=name or f"run-{run_id[:8]}",
         project=project,
         dataset=dataset,
-        metadata=body.get("metadata") or {},
+        metadata=check_run_metadata(body.get("metadata")),
     )
     return ORJSONResponse({"run": info.to_dict()}, status_code=201)
 
