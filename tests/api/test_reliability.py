@@ -140,11 +140,11 @@ def test_a_server_that_stays_down_gets_the_spool_later(
         close_stores()  # the process ends: its spool file is left for `evalyard sync`
         server.start()
         monkeypatch.setenv("EVALYARD_RETRY_SECONDS", "5")
-        result = CliRunner().invoke(cli, ["sync"])
+        result = CliRunner().invoke(cli, ["sync", "--server", server.url])
         assert result.exit_code == 0, result.output
         assert "sent 301 results from 1 spool files" in result.output
         assert not list((tmp_path / ".evalyard" / "spool").glob("*.jsonl"))
-        again = CliRunner().invoke(cli, ["sync"])
+        again = CliRunner().invoke(cli, ["sync", "--server", server.url])
         assert "nothing to send" in again.output
         info = evalyard.get_run(run.run_id, store=url)
         assert info.status is evalyard.RunStatus.COMPLETED  # the spooled finish was sent
@@ -188,3 +188,107 @@ def test_logging_returns_while_the_sender_works(server: ServerProcess) -> None:
     assert info.result_count == 2000
     assert handed_over < 5  # 2,000 requests would take longer: they were batched
     assert threading.active_count() >= 1
+
+
+def _spooled(tmp_path: Path) -> list[Path]:
+    return list((tmp_path / ".evalyard" / "spool").glob("*.jsonl"))
+
+
+def test_a_run_started_while_the_server_is_down_is_spooled_and_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVALYARD_RETRY_SECONDS", "0.3")
+    url = f"sqlite:///{tmp_path / 'evalyard.db'}"
+    server = ServerProcess(url, tmp_path)  # not started yet: the server is down
+    run = evalyard.start_run("born-offline", store=server.url, metadata={"model": "m"})
+    run.log("first", metrics={"v": 1.0})
+    run.log_many([{"id": f"d{i}", "metrics": {"v": float(i)}} for i in range(50)])
+    with pytest.raises(evalyard.StoreError, match="evalyard sync"):
+        run.finish()
+    close_stores()
+    assert len(_spooled(tmp_path)) == 1
+    server.start()
+    try:
+        monkeypatch.setenv("EVALYARD_STORE", server.url)
+        result = CliRunner().invoke(cli, ["sync"])
+        assert result.exit_code == 0, result.output
+        assert "sent 51 results from 1 spool files" in result.output
+        info = evalyard.get_run(run.run_id, store=url)
+        assert (info.name, info.metadata) == ("born-offline", {"model": "m"})
+        assert info.status is evalyard.RunStatus.COMPLETED
+        assert info.result_count == 51
+        assert not _spooled(tmp_path)
+    finally:
+        server.stop()
+    _check_exactly(url, run.run_id, 51)
+
+
+def test_a_run_started_offline_is_created_when_the_server_comes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVALYARD_RETRY_SECONDS", "0.3")
+    url = f"sqlite:///{tmp_path / 'evalyard.db'}"
+    server = ServerProcess(url, tmp_path)
+    run = evalyard.start_run("back-soon", store=server.url)
+    run.log_many([{"id": f"a{i}", "metrics": {"v": 1.0}} for i in range(100)])
+    run.flush()
+    server.start()
+    try:
+        run.log_many([{"id": f"b{i}", "metrics": {"flag": True}} for i in range(100)])
+        info = run.finish()  # the creation first, then the spooled batches, then the rest
+        assert (info.name, info.result_count) == ("back-soon", 200)
+        assert info.status is evalyard.RunStatus.COMPLETED
+        assert not _spooled(tmp_path)
+    finally:
+        server.stop()
+    _check_exactly(url, run.run_id, 200)
+
+
+def test_an_offline_run_whose_name_was_taken_meanwhile_gets_another_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVALYARD_RETRY_SECONDS", "0.3")
+    url = f"sqlite:///{tmp_path / 'evalyard.db'}"
+    server = ServerProcess(url, tmp_path)
+    offline = evalyard.start_run("nightly", store=server.url)
+    offline.log("q1", metrics={"v": 1.0})
+    offline.flush()
+    close_stores()
+    taken = evalyard.start_run("nightly", store=url)  # another machine, meanwhile
+    taken.finish()
+    server.start()
+    try:
+        result = CliRunner().invoke(cli, ["sync", "--server", server.url])
+        assert result.exit_code == 0, result.output
+        renamed = f"nightly-{offline.run_id[:8]}"
+        assert f"was created as {renamed!r}" in result.stderr
+        info = evalyard.get_run(offline.run_id, store=url)
+        assert (info.name, info.result_count) == (renamed, 1)
+        assert evalyard.get_run(taken.run_id, store=url).name == "nightly"
+    finally:
+        server.stop()
+
+
+def test_an_unreachable_server_is_said_once_on_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EVALYARD_RETRY_SECONDS", "0.5")
+    url = f"sqlite:///{tmp_path / 'evalyard.db'}"
+    server = ServerProcess(url, tmp_path).start()
+    try:
+        run = evalyard.start_run("quiet", store=server.url)
+        run.log("a", metrics={"v": 1.0})
+        run.flush()
+        assert capsys.readouterr().err == ""
+        server.kill()
+        for i in range(3):
+            run.log(f"b{i}", metrics={"v": 2.0})
+            run.flush()
+            time.sleep(0.2)
+        said = capsys.readouterr().err.splitlines()
+        assert len(said) == 1, said
+        assert f"cannot reach the evalyard server at {server.url}" in said[0]
+        assert "retrying for 0.5 s" in said[0]
+        assert str(tmp_path / ".evalyard" / "spool") in said[0]
+    finally:
+        server.stop()

@@ -3,7 +3,7 @@
 | code | meaning |
 |---|---|
 | 0 | success |
-| 1 | the ``--fail-on`` condition held |
+| 1 | the ``--fail-on`` condition held; ``evalyard sync`` left spool files behind |
 | 2 | usage error, unknown or ambiguous run, bad input |
 
 An evalyard error carries its own code (``EvalyardError.exit_code``); anything else that
@@ -21,6 +21,7 @@ __all__ = [
     "CONDITION_HELD",
     "FAIL_CONDITIONS",
     "SUCCESS",
+    "SYNC_INCOMPLETE",
     "USAGE_ERROR",
     "any_degraded",
     "exit_code_for",
@@ -30,6 +31,9 @@ __all__ = [
 SUCCESS = 0
 CONDITION_HELD = 1
 USAGE_ERROR = 2
+#: ``evalyard sync`` left spool files behind (a server away, another server's files) or
+#: moved some into ``failed/`` (damaged, or refused in part).
+SYNC_INCOMPLETE = 1
 
 
 def regressed(comparison: RunComparisonResult) -> list[str]:

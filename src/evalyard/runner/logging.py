@@ -34,6 +34,7 @@ from evalyard.runner.records import (
     prepare_record,
 )
 from evalyard.store import Store, get_store
+from evalyard.store.uploader import ServerUnreachableError
 
 __all__ = ["Run", "define_metric", "start_run"]
 
@@ -296,9 +297,16 @@ def start_run(
     Returns:
         the run handle; use it as a context manager.
 
+    Through a team server that stays unreachable, a new run is created in the local
+    spool with its results (a line on stderr says so) and on the server when it is back,
+    or by ``evalyard sync``; if its name was taken there meanwhile, it is created as
+    ``<name>-<first 8 characters of its id>``, with a warning.
+
     Raises:
         RunNameTakenError: when the project has a run of this name and ``resume`` is not
             set.
+        ServerUnreachableError: with ``run_id`` or ``resume``, when the team server cannot
+            be reached: going on with a run needs to look it up there.
     """
     project = check_name(project, what="project name")
     if dataset is not None:
@@ -314,8 +322,14 @@ def start_run(
     target = get_store(store)
     if run_id is not None:
         run_id = check_run_id(run_id)
-        existing = target.find_runs(run_id)
+        existing = _look_up(target, run_id, project=None, how="with a run_id")
         match = [info for info in existing if info.run_id == run_id]
+        if match:
+            return _go_on(target, match[0], project=project, name=name)
+    if resume:
+        assert name is not None
+        existing = _look_up(target, name, project=project, how="with resume=True")
+        match = [info for info in existing if info.name == name and info.project == project]
         if match:
             return _go_on(target, match[0], project=project, name=name)
     new_id = run_id or uuid.uuid4().hex
@@ -343,6 +357,23 @@ def start_run(
         return Run(info, target)
     assert refused is not None
     raise refused
+
+
+def _look_up(target: Store, reference: str, *, project: str | None, how: str) -> list[RunInfo]:
+    """The runs a reference finds; a team server that cannot be reached says why it must be.
+
+    A new run is kept in the spool while the server is away, but going on with a run needs
+    to know whether it exists: that needs the server.
+    """
+    try:
+        return target.find_runs(reference, project=project)
+    except ServerUnreachableError as exc:
+        exc.add_note(
+            f"evalyard: start_run {how} looks the run up on the server, so the server must "
+            "be reachable; a new run (without run_id or resume) is kept in the spool until "
+            "it is back"
+        )
+        raise
 
 
 def _default_names(run_id: str) -> tuple[str, str]:

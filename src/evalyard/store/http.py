@@ -24,6 +24,7 @@ first flushes what was logged, so a process reads its own writes.
 from __future__ import annotations
 
 import atexit
+import json
 import random
 import sys
 import threading
@@ -37,6 +38,7 @@ import httpx
 
 from evalyard.config import retry_seconds, spool_dir, token
 from evalyard.core.columns import Block, ScopeValues, collapse_epochs
+from evalyard.core.ids import MAX_NAME_LENGTH
 from evalyard.core.model import (
     Direction,
     MetricDefinition,
@@ -48,6 +50,8 @@ from evalyard.core.model import (
 from evalyard.errors import (
     EvalyardError,
     InvalidInputError,
+    RunExistsError,
+    RunNameTakenError,
     RunNotFoundError,
     StoreError,
     error_class,
@@ -130,6 +134,8 @@ class HTTPStore:
         self._client = self._new_client()
         self._uploader = Uploader(self, Spool(spool_dir(spool), self.url))
         self._closed = False
+        self._said_unreachable = False
+        self._said_lock = threading.Lock()
         atexit.register(self._at_exit)
 
     def __repr__(self) -> str:
@@ -173,6 +179,7 @@ class HTTPStore:
                 )
             else:
                 if response.status_code < 500:
+                    self._said_unreachable = False
                     if response.is_success:
                         return response
                     raise self._error(response)
@@ -185,8 +192,27 @@ class HTTPStore:
                     f"{failure} (retried for {self._retry_s:g} s; EVALYARD_RETRY_SECONDS "
                     "sets how long)"
                 )
+            self._say_unreachable(failure)
             time.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 2, 2.0)
+
+    def _say_unreachable(self, failure: str) -> None:
+        """One line on stderr when the server stops answering (again once it has answered)."""
+        with self._said_lock:
+            if self._said_unreachable:
+                return
+            self._said_unreachable = True
+        sys.stderr.write(
+            f"evalyard: {failure}; retrying for {self._retry_s:g} s, then keeping what "
+            f"cannot be sent in the spool at {self._uploader.spool.directory}\n"
+        )
+        sys.stderr.flush()
+
+    @staticmethod
+    def warn(message: str) -> None:
+        """Say something on stderr that the caller should know and need not stop for."""
+        sys.stderr.write(f"evalyard: warning: {message}\n")
+        sys.stderr.flush()
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self._request(method, path, **kwargs).json()
@@ -225,6 +251,28 @@ class HTTPStore:
 
     # -- the uploader's transport ---------------------------------------------------------
 
+    def post_create(self, run_id: str, name: str, body: bytes, *, retry: bool) -> None:
+        """Create a run whose creation was spooled. A run of that id is already there (an
+        earlier attempt whose answer was lost); a name taken meanwhile in its project gets
+        the run created as ``<name>-<first 8 characters of its id>``, with a warning."""
+        try:
+            self._request("POST", "/runs", content=body, retry=retry)
+            return
+        except RunExistsError:
+            return
+        except RunNameTakenError:
+            renamed = _renamed(name, run_id)
+            fields = json.loads(body)
+            fields["name"] = renamed
+        try:
+            self._request("POST", "/runs", content=_json_body(fields), retry=retry)
+        except RunExistsError:
+            return
+        self.warn(
+            f"the name {name!r} was taken in project {fields.get('project')!r} while run "
+            f"{run_id!r} waited in the spool; the run was created as {renamed!r}"
+        )
+
     def post_batch(self, run_id: str, body: bytes, *, retry: bool) -> None:
         """Send one batch body (used by the uploader and ``evalyard sync``)."""
         self._request("POST", self._run_path(run_id, "/batches"), content=body, retry=retry)
@@ -239,6 +287,10 @@ class HTTPStore:
         self._request("POST", self._run_path(run_id, "/finish"), json=body, retry=retry)
 
     # the names `evalyard sync` calls (SpoolSender)
+    def send_create(self, run_id: str, name: str, body: bytes) -> None:
+        """Send a spooled creation of a run, retrying as any request."""
+        self.post_create(run_id, name, body, retry=True)
+
     def send_batch(self, run_id: str, body: bytes) -> None:
         """Send a spooled batch, retrying as any request."""
         self.post_batch(run_id, body, retry=True)
@@ -258,15 +310,35 @@ class HTTPStore:
         dataset: str | None,
         metadata: dict[str, Any],
     ) -> RunInfo:
-        """Create a run in status ``running``."""
-        body = {
-            "run_id": run_id,
-            "name": name,
-            "project": project,
-            "dataset": dataset,
-            "metadata": metadata,
-        }
-        return _run_info(self._json("POST", "/runs", json=body)["run"])
+        """Create a run in status ``running``.
+
+        When the server stays unreachable, the creation goes to the spool (the run's
+        results follow it there) and the run is returned as it will be created; the
+        process sends it when the server is back, or ``evalyard sync`` does.
+        """
+        body = _json_body(
+            {
+                "run_id": run_id,
+                "name": name,
+                "project": project,
+                "dataset": dataset,
+                "metadata": metadata,
+            }
+        )
+        try:
+            return _run_info(self._json("POST", "/runs", content=body)["run"])
+        except ServerUnreachableError:
+            pass
+        self._uploader.spool_entry(SpoolEntry("create", run_id, body=body, name=name))
+        return RunInfo(
+            run_id=run_id,
+            name=name,
+            project=project,
+            status=RunStatus.RUNNING,
+            created_at=time.time(),
+            dataset=dataset,
+            metadata=metadata,
+        )
 
     def reopen_run(self, run_id: str) -> RunInfo:
         """Set a run back to ``running`` and return it."""
@@ -361,6 +433,8 @@ class HTTPStore:
 
     def metric_kinds(self, run_id: str) -> dict[tuple[str, str], MetricKind]:
         """The kind of each (scope, metric) the run holds."""
+        if self._uploader.creation_spooled(run_id):
+            return {}  # created offline by this process: nothing was logged to it elsewhere
         self.flush()
         found = self._json("GET", self._run_path(run_id, "/metric-kinds"))["kinds"]
         return {(k["scope"], k["metric"]): MetricKind(k["kind"]) for k in found}
@@ -443,6 +517,17 @@ class HTTPStore:
         self._client = self._new_client()
         self._lock = threading.Lock()
         self._uploader.reset_after_fork()
+
+
+def _json_body(data: dict[str, Any]) -> bytes:
+    """A request body as httpx would encode it."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _renamed(name: str, run_id: str) -> str:
+    """The name of a spooled run whose name was taken meanwhile: ``<name>-<id[:8]>``."""
+    suffix = f"-{run_id[:8]}"
+    return name[: MAX_NAME_LENGTH - len(suffix)] + suffix
 
 
 def _message(response: httpx.Response) -> str:

@@ -73,6 +73,10 @@ class BodyTooLarge(InvalidInputError):
 class Transport(Protocol):
     """What sends the operations to the server (the HTTP store)."""
 
+    def post_create(self, run_id: str, name: str, body: bytes, *, retry: bool) -> None:
+        """Create a run from a spooled body (under another name if that one was taken)."""
+        ...
+
     def post_batch(self, run_id: str, body: bytes, *, retry: bool) -> None:
         """Send one batch body; ``retry`` False makes one attempt only."""
         ...
@@ -171,9 +175,15 @@ class Uploader:
             return self._drain()
 
     def spool_entry(self, entry: SpoolEntry) -> None:
-        """Append an operation to the spool, behind what it holds (a run's finish)."""
+        """Append an operation to the spool, behind what it holds (a run's creation or
+        finish)."""
         with self._cond:
             self.spool.append(entry)
+
+    def creation_spooled(self, run_id: str) -> bool:
+        """Whether the creation of this run waits in the spool (not on the server yet)."""
+        with self._cond:
+            return any(e.op == "create" and e.run_id == run_id for e in self.spool.entries)
 
     def close(self) -> None:
         """Flush, try to send the spool once more, then stop the thread and let go of the
@@ -328,6 +338,9 @@ class Uploader:
     def _replay(self, entry: SpoolEntry) -> None:
         if entry.op == "batch":
             self._transport.post_batch(entry.run_id, entry.body, retry=False)
+        elif entry.op == "create":
+            assert entry.name is not None
+            self._transport.post_create(entry.run_id, entry.name, entry.body, retry=False)
         else:
             assert entry.status is not None
             self._transport.post_finish(entry.run_id, entry.status, entry.shard, retry=False)
