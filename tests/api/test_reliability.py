@@ -292,3 +292,15 @@ def test_an_unreachable_server_is_said_once_on_stderr(
         assert str(tmp_path / ".evalyard" / "spool") in said[0]
     finally:
         server.stop()
+
+
+def test_going_on_with_a_run_while_the_server_is_down_says_it_needs_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVALYARD_RETRY_SECONDS", "0.2")
+    down = ServerProcess(f"sqlite:///{tmp_path / 'evalyard.db'}", tmp_path).url
+    for how in ({"resume": True}, {"run_id": "r-1"}):
+        with pytest.raises(evalyard.StoreError, match="cannot reach") as caught:
+            evalyard.start_run("nightly", store=down, **how)  # type: ignore[arg-type]
+        assert "must be reachable" in "\n".join(caught.value.__notes__)
+    assert not _spooled(tmp_path)  # nothing was created in the spool under that name

@@ -7,8 +7,10 @@ fresh idempotency key, and sends it; the transport retries connection errors and
 exponential backoff for ``EVALYARD_RETRY_SECONDS``. A batch the server still cannot take
 goes to the spool file (:mod:`.spool`), and so does every batch after it, so that results
 reach the server in the order they were logged (logging a datapoint again must replace it,
-never be replaced by an older copy). While the spool holds batches the thread tries to send
-them every :data:`PROBE_S` seconds; once all are sent it sends directly again.
+never be replaced by an older copy). A run created while the server was unreachable waits
+in the spool the same way, ahead of its batches. While the spool holds operations the
+thread tries to send them every :data:`PROBE_S` seconds; once all are sent it sends
+directly again.
 
 The guarantee: when :meth:`Uploader.flush` returns, every result handed over before it is
 on the server or in the spool (written and fsync'ed). A result the server refuses as bad
