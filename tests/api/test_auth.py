@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from evalyard.server.routes import RouteSpec, route_table
+from evalyard.store import open_store
 from tests.api.conftest import ServerProcess, Tokens
 
 PROTECTED = [spec for spec in route_table(writable=True) if spec.access != "public"]
@@ -29,9 +30,9 @@ def _runs(server: ServerProcess, tokens: Tokens) -> tuple[str, str]:
     ids = []
     with server.client(tokens.write) as client:
         for name in ("auth-base", "auth-cand"):
-            run_id = f"{name}-{uuid.uuid4().hex[:8]}"
+            run_id = uuid.uuid4().hex
             response = client.post(
-                "/api/v1/runs", json={"run_id": run_id, "name": run_id, "project": "a"}
+                "/api/v1/runs", json={"run_id": run_id, "name": f"{name}-{run_id}", "project": "a"}
             )
             assert response.status_code == 201, response.text
             logged = client.post(
@@ -129,6 +130,54 @@ def test_another_projects_token_sees_nothing_of_this_project(
                     assert expected in (200, 302), (spec.name, response.text)
                     assert run_id not in response.text
                 assert response.status_code == expected, (spec.name, response.text)
+
+
+def test_a_project_token_learns_nothing_of_another_projects_run_ids(
+    auth_server: tuple[ServerProcess, Tokens],
+) -> None:
+    server, tokens = auth_server
+    suffix = uuid.uuid4().hex[:8]
+    hidden, hidden_uuid = f"secret-{suffix}", str(uuid.uuid4())
+    store = open_store(server.store_url)
+    try:
+        for run_id in (hidden, hidden_uuid):  # made by a token that opens every project
+            store.create_run(
+                run_id=run_id, name=f"hidden-{run_id}", project="b", dataset=None, metadata={}
+            )
+    finally:
+        store.close()
+    with server.client(tokens.write) as client:
+        own = uuid.uuid4().hex
+        assert client.post("/api/v1/runs", json={"run_id": own, "project": "a"}).status_code == 201
+        # A chosen id that is not a UUID4 is refused alike, whether some project has it or not.
+        answers = []
+        for run_id in (hidden, f"absent-{suffix}", str(uuid.uuid1()), own.upper()):
+            response = client.post("/api/v1/runs", json={"run_id": run_id, "project": "a"})
+            assert response.status_code == 403, response.text
+            error = response.json()["error"]
+            assert error["type"] == "PermissionDeniedError"
+            assert "UUID4" in error["message"]
+            answers.append(error["message"].replace(run_id, "ID"))
+        assert len(set(answers)) == 1
+        # A taken UUID4 reads the same in this project and in another one.
+        taken = [
+            client.post("/api/v1/runs", json={"run_id": run_id, "project": "a"})
+            for run_id in (own, hidden_uuid)
+        ]
+        assert [r.status_code for r in taken] == [409, 409]
+        assert (
+            len(
+                {
+                    r.json()["error"]["message"].replace(i, "ID")
+                    for r, i in zip(taken, (own, hidden_uuid), strict=True)
+                }
+            )
+            == 1
+        )
+        # No id, or a fresh UUID4 in either spelling, makes a run.
+        for body in ({}, {"run_id": uuid.uuid4().hex}, {"run_id": str(uuid.uuid4())}):
+            made = client.post("/api/v1/runs", json={**body, "project": "a"})
+            assert made.status_code == 201, made.text
 
 
 def test_a_write_token_writes(auth_server: tuple[ServerProcess, Tokens]) -> None:
