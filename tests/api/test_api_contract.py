@@ -230,3 +230,62 @@ def test_json_nested_to_the_limit_is_stored_and_read_back(server: ServerProcess)
     assert read.status_code == 200
     assert read.json()["results"][0]["outputs"] == deep
     assert page.status_code == 200
+
+
+def test_larger_integers_are_refused_with_422_naming_the_field(server: ServerProcess) -> None:
+    edges = [-(2**63), -(2**53) - 1, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1]
+    run_id = f"ints-{uuid.uuid4().hex[:8]}"
+    with server.client() as client:
+        made = client.post(
+            "/api/v1/runs", json={"run_id": run_id, "name": run_id, "metadata": {"ids": edges}}
+        )
+        assert made.status_code == 201, made.text
+        kept = client.post(
+            f"/api/v1/runs/{run_id}/batches",
+            json={
+                "idempotency_key": uuid.uuid4().hex,
+                "records": [{"id": "q", "inputs": {"ids": edges}, "metadata": {"n": edges[-1]}}],
+            },
+        )
+        assert kept.status_code == 200, kept.text
+        # Written as text: orjson would read these as floats, and cannot write them.
+        for big, path in [
+            ("18446744073709551616", "inputs.ids[1]"),
+            ("-9223372036854775809", "inputs.ids[1]"),
+            ("9" * 5000, "inputs.ids[1]"),
+        ]:
+            body = (
+                f'{{"idempotency_key": "{uuid.uuid4().hex}", "records": [{{"id": "ok"}}, '
+                f'{{"id": "big", "inputs": {{"ids": [1, {big}], "note": "{"1" * 30}"}}}}]}}'
+            )
+            response = client.post(
+                f"/api/v1/runs/{run_id}/batches",
+                content=body.encode(),
+                headers={"content-type": "application/json"},
+            )
+            assert response.status_code == 422, response.text
+            error = _error(response)
+            assert (error["type"], error["field"], error["index"]) == (
+                "InvalidRecordError",
+                path,
+                1,
+            )
+            assert "integer outside -2**63..2**64-1" in str(error["message"])
+        refused_run = client.post(
+            "/api/v1/runs",
+            content=b'{"name": "too-big", "metadata": {"config": {"seed": 18446744073709551616}}}',
+            headers={"content-type": "application/json"},
+        )
+        assert refused_run.status_code == 422, refused_run.text
+        assert "metadata.config.seed is an integer" in str(_error(refused_run)["message"])
+        info = client.get(f"/api/v1/runs/{run_id}/info").json()
+        (result,) = client.get(
+            f"/api/v1/runs/{run_id}/results", params={"datapoint_id": "q"}
+        ).json()["results"]
+        keys = client.get(f"/api/v1/runs/{run_id}/result-keys").json()["keys"]
+        names = [run["name"] for run in client.get("/api/v1/runs").json()["runs"]]
+    assert info["run"]["metadata"] == {"ids": edges}
+    assert result["inputs"] == {"ids": edges}
+    assert result["metadata"] == {"n": edges[-1]}
+    assert len(keys) == 1
+    assert "too-big" not in names

@@ -5,15 +5,20 @@ for its project named explicitly); and the login form's cookie and CSRF checks."
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from evalyard.server.routes import RouteSpec, route_table
-from tests.api.conftest import ServerProcess, Tokens
+from evalyard.server.tokens import create_token, hash_token
+from evalyard.store import SQLStore, open_store, schema
+from tests.api.conftest import ServerProcess, Tokens, running_server
 
 PROTECTED = [spec for spec in route_table(writable=True) if spec.access != "public"]
 
@@ -29,9 +34,9 @@ def _runs(server: ServerProcess, tokens: Tokens) -> tuple[str, str]:
     ids = []
     with server.client(tokens.write) as client:
         for name in ("auth-base", "auth-cand"):
-            run_id = f"{name}-{uuid.uuid4().hex[:8]}"
+            run_id = uuid.uuid4().hex
             response = client.post(
-                "/api/v1/runs", json={"run_id": run_id, "name": run_id, "project": "a"}
+                "/api/v1/runs", json={"run_id": run_id, "name": f"{name}-{run_id}", "project": "a"}
             )
             assert response.status_code == 201, response.text
             logged = client.post(
@@ -129,6 +134,54 @@ def test_another_projects_token_sees_nothing_of_this_project(
                     assert expected in (200, 302), (spec.name, response.text)
                     assert run_id not in response.text
                 assert response.status_code == expected, (spec.name, response.text)
+
+
+def test_a_project_token_learns_nothing_of_another_projects_run_ids(
+    auth_server: tuple[ServerProcess, Tokens],
+) -> None:
+    server, tokens = auth_server
+    suffix = uuid.uuid4().hex[:8]
+    hidden, hidden_uuid = f"secret-{suffix}", str(uuid.uuid4())
+    store = open_store(server.store_url)
+    try:
+        for run_id in (hidden, hidden_uuid):  # made by a token that opens every project
+            store.create_run(
+                run_id=run_id, name=f"hidden-{run_id}", project="b", dataset=None, metadata={}
+            )
+    finally:
+        store.close()
+    with server.client(tokens.write) as client:
+        own = uuid.uuid4().hex
+        assert client.post("/api/v1/runs", json={"run_id": own, "project": "a"}).status_code == 201
+        # A chosen id that is not a UUID4 is refused alike, whether some project has it or not.
+        answers = []
+        for run_id in (hidden, f"absent-{suffix}", str(uuid.uuid1()), own.upper()):
+            response = client.post("/api/v1/runs", json={"run_id": run_id, "project": "a"})
+            assert response.status_code == 403, response.text
+            error = response.json()["error"]
+            assert error["type"] == "PermissionDeniedError"
+            assert "UUID4" in error["message"]
+            answers.append(error["message"].replace(run_id, "ID"))
+        assert len(set(answers)) == 1
+        # A taken UUID4 reads the same in this project and in another one.
+        taken = [
+            client.post("/api/v1/runs", json={"run_id": run_id, "project": "a"})
+            for run_id in (own, hidden_uuid)
+        ]
+        assert [r.status_code for r in taken] == [409, 409]
+        assert (
+            len(
+                {
+                    r.json()["error"]["message"].replace(i, "ID")
+                    for r, i in zip(taken, (own, hidden_uuid), strict=True)
+                }
+            )
+            == 1
+        )
+        # No id, or a fresh UUID4 in either spelling, makes a run.
+        for body in ({}, {"run_id": uuid.uuid4().hex}, {"run_id": str(uuid.uuid4())}):
+            made = client.post("/api/v1/runs", json={**body, "project": "a"})
+            assert made.status_code == 201, made.text
 
 
 def test_a_write_token_writes(auth_server: tuple[ServerProcess, Tokens]) -> None:
@@ -233,9 +286,6 @@ def test_forms_from_another_site_are_refused(auth_server: tuple[ServerProcess, T
 
 
 def test_a_revoked_token_is_refused(auth_server: tuple[ServerProcess, Tokens]) -> None:
-    from evalyard.server.tokens import create_token
-    from evalyard.store import SQLStore, open_store
-
     server, _ = auth_server
     store = open_store(server.store_url)
     assert isinstance(store, SQLStore)
@@ -247,3 +297,104 @@ def test_a_revoked_token_is_refused(auth_server: tuple[ServerProcess, Tokens]) -
             assert client.get("/api/v1/runs").status_code == 401
     finally:
         store.close()
+
+
+def _log_in(client: httpx.Client, token: str) -> str:
+    csrf = _csrf(client.get("/login").text)
+    done = client.post(
+        "/login",
+        data={"csrf": csrf, "token": token, "next": "/experiments"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    session = client.cookies.get("evalyard_session")
+    assert session
+    return str(session)
+
+
+def _with_cookie(server: ServerProcess, value: str) -> httpx.Client:
+    client = server.client()
+    client.cookies.set("evalyard_session", value)
+    return client
+
+
+def test_a_login_session_is_opaque_and_ends_at_logout_or_with_its_token(
+    store_url: str, tmp_path: Path
+) -> None:
+    store = open_store(store_url)
+    assert isinstance(store, SQLStore)
+    token, info = create_token(store, scope="read")
+    other, _ = create_token(store, scope="read")
+    store.close()
+    with running_server(store_url, tmp_path, "--auth") as server, server.client() as browser:
+        session = _log_in(browser, token)
+        # The cookie is a random session id: not the token, and not derived from it.
+        assert token not in session
+        assert session not in token
+        with _with_cookie(server, token) as replayed:
+            assert replayed.get("/experiments").status_code == 401
+        store = open_store(store_url)
+        assert isinstance(store, SQLStore)
+        with store.engine.connect() as connection:
+            rows = [
+                dict(row._mapping)
+                for row in connection.execute(select(schema.login_sessions)).all()
+            ]
+        assert [(r["session_hash"], r["token_id"]) for r in rows] == [
+            (hash_token(session), info.token_id)
+        ]
+        assert session not in repr(rows)
+        assert token not in repr(rows)
+        # The same cookie in another client (a copy of it) works until logout...
+        page = browser.get("/experiments")
+        assert page.status_code == 200
+        with _with_cookie(server, session) as copy:
+            assert copy.get("/api/v1/runs").status_code == 200
+            out = browser.post("/logout", data={"csrf": _csrf(page.text)}, follow_redirects=False)
+            assert out.status_code == 303
+            # ...and logout ends it in the store, not only in the browser.
+            ended = copy.get("/experiments")
+            assert ended.status_code == 401
+            assert copy.get("/api/v1/runs").status_code == 401
+        with store.engine.connect() as connection:
+            assert connection.execute(select(schema.login_sessions)).all() == []
+        # Revoking the token ends its sessions; another token's session goes on.
+        again = _log_in(browser, token)
+        with server.client() as second:
+            kept = _log_in(second, other)
+        assert store.revoke_token(info.token_id)
+        store.close()
+        with _with_cookie(server, again) as revoked:
+            assert revoked.get("/experiments").status_code == 401
+        with _with_cookie(server, kept) as going_on:
+            assert going_on.get("/experiments").status_code == 200
+
+
+def test_a_login_session_ends_after_session_hours(store_url: str, tmp_path: Path) -> None:
+    store = open_store(store_url)
+    assert isinstance(store, SQLStore)
+    token, _ = create_token(store, scope="read")
+    store.close()
+    lasts = 3.0
+    with (
+        running_server(
+            store_url, tmp_path, "--auth", "--session-hours", str(lasts / 3600)
+        ) as server,
+        server.client() as browser,
+    ):
+        started = time.monotonic()
+        _log_in(browser, token)
+        cookie = next(c for c in browser.cookies.jar if c.name == "evalyard_session")
+        assert cookie.expires is not None
+        assert cookie.expires - time.time() <= lasts + 1
+        session = str(browser.cookies.get("evalyard_session"))
+        with _with_cookie(server, session) as client:
+            assert client.get("/experiments").status_code == 200
+            time.sleep(max(0.0, lasts + 0.5 - (time.monotonic() - started)))
+            expired = client.get("/experiments")
+            assert expired.status_code == 401
+            assert (
+                client.get("/api/v1/runs")
+                .json()["error"]["message"]
+                .startswith("your login session has ended")
+            )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 from fractions import Fraction
 
@@ -7,8 +8,13 @@ import numpy as np
 import pytest
 
 from evalyard.core.model import MetricKind
-from evalyard.core.values import check_metric_value, check_metrics, dump_json_field
-from evalyard.errors import InvalidMetricError, InvalidRecordError
+from evalyard.core.values import (
+    check_metric_value,
+    check_metrics,
+    check_run_metadata,
+    dump_json_field,
+)
+from evalyard.errors import InvalidInputError, InvalidMetricError, InvalidRecordError
 
 
 @pytest.mark.parametrize(
@@ -84,3 +90,48 @@ def test_json_fields_are_bounded_and_strict() -> None:
     with pytest.raises(InvalidRecordError, match="the limit is 100") as caught:
         dump_json_field("x" * 200, field="outputs", datapoint_id="q", limit=100)
     assert caught.value.field == "outputs"
+
+
+EDGES = [-(2**63), -1, 0, 2**63 - 1, 2**63, 2**64 - 1]
+
+
+def test_larger_integers_are_refused_naming_the_field() -> None:
+    kept = dump_json_field(
+        {"ids": EDGES}, field="outputs", datapoint_id="q", limit=1_000_000, index=None
+    )
+    assert kept is not None
+    assert json.loads(kept) == {"ids": EDGES}
+    for big, path in [
+        (2**64, "outputs.ids[1]"),
+        (-(2**63) - 1, "outputs.ids[1]"),
+        (10**5000, "outputs.ids[1]"),
+    ]:
+        with pytest.raises(InvalidRecordError) as refused:
+            dump_json_field(
+                {"ids": [1, big], "name": "9" * 30},
+                field="outputs",
+                datapoint_id="q7",
+                limit=10**9,
+                index=3,
+            )
+        assert (refused.value.field, refused.value.index) == (path, 3)
+        assert f"{path} of datapoint 'q7' is an integer outside -2**63..2**64-1" in str(
+            refused.value
+        )
+    with pytest.raises(InvalidRecordError, match=r"inputs\.a\.b\[0\]\.c"):
+        dump_json_field(
+            {"a": {"b": [{"c": np.array([2**64], dtype=object)}]}},
+            field="inputs",
+            datapoint_id="q",
+            limit=10**6,
+        )
+    # Digits in text are not integers.
+    assert dump_json_field("1" * 40, field="outputs", datapoint_id="q", limit=1000) is not None
+
+
+def test_run_metadata_refuses_larger_integers_naming_the_field() -> None:
+    assert check_run_metadata({"seeds": EDGES}) == {"seeds": EDGES}
+    with pytest.raises(InvalidInputError, match=r"run metadata\.config\.seed is an integer"):
+        check_run_metadata({"config": {"seed": 2**64}, "note": "1" * 25})
+    with pytest.raises(InvalidInputError, match=r"metadata\.seeds\[0\]"):
+        check_run_metadata({"seeds": [-(2**63) - 1]})

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 import evalyard
 from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunStatus
-from evalyard.errors import InvalidMetricError, RunNotFoundError, StoreError
+from evalyard.errors import InvalidInputError, InvalidMetricError, RunNotFoundError, StoreError
 from evalyard.store import SQLStore, open_store
 from evalyard.store import sql as sql_module
 from evalyard.store.migrations import MIGRATIONS
@@ -217,3 +217,37 @@ def test_a_failing_database_is_a_store_error_naming_the_store(tmp_path: Path) ->
             store.create_run(run_id="r", name="r", project="p", dataset=None, metadata={})
     finally:
         store.close()
+
+
+def test_integer_edges_are_kept_exactly_and_larger_ones_refused(store: SQLStore) -> None:
+    edges = [-(2**63), -(2**53) - 1, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1]
+    with evalyard.start_run("ints", metadata={"seeds": edges}, store=store) as run:
+        run.log(
+            "q1",
+            inputs={"ids": edges},
+            outputs=edges[-1],
+            metadata={"n": edges[0]},
+            steps=[{"name": "s", "outputs": {"big": edges[-1]}}],
+        )
+        with pytest.raises(InvalidInputError) as refused:
+            run.log_many(
+                [
+                    {"id": "q2", "outputs": 1},
+                    {"id": "q3", "inputs": {"ids": [1, 2**64]}},
+                ]
+            )
+        assert (refused.value.field, refused.value.index) == ("inputs.ids[1]", 1)  # type: ignore[attr-defined]
+        assert "integer outside -2**63..2**64-1" in str(refused.value)
+        with pytest.raises(InvalidInputError, match=r"metadata\.n of datapoint .q4. is an integer"):
+            run.log("q4", metadata={"n": -(2**63) - 1})
+    assert store.get_run(run.run_id).metadata == {"seeds": edges}
+    (result,) = store.get_results(run.run_id, ["q1"])
+    assert result.inputs == {"ids": edges}
+    assert result.outputs == edges[-1]
+    assert type(result.outputs) is int
+    assert result.metadata == {"n": edges[0]}
+    assert result.steps[0]["outputs"] == {"big": edges[-1]}
+    assert sorted(r.datapoint_id for r in store.get_results(run.run_id)) == ["q1", "q2"]
+    with pytest.raises(InvalidInputError, match=r"run metadata\.seeds\[1\] is an integer"):
+        evalyard.start_run("ints-too-big", metadata={"seeds": [0, 2**64]}, store=store)
+    assert [r.name for r in store.list_runs()] == ["ints"]

@@ -62,6 +62,13 @@ _DEFAULT_MAX_BODY = 64 * 1024 * 1024
     help="Largest request body accepted (413 above it).",
 )
 @click.option(
+    "--session-hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=12.0,
+    show_default=True,
+    help="How long a login session of the web UI lasts; logging out ends it sooner.",
+)
+@click.option(
     "--allow-host",
     "allow_hosts",
     multiple=True,
@@ -74,6 +81,7 @@ def server(
     store_url: str | None,
     auth: bool,
     max_body_bytes: int,
+    session_hours: float,
     allow_hosts: tuple[str, ...],
 ) -> None:
     """Serve the team server: the web UI and the API (/api/v1) the SDK logs through."""
@@ -91,6 +99,7 @@ def server(
         writable=True,
         auth=auth_on,
         max_body_bytes=max_body_bytes,
+        session_hours=session_hours,
     )
     # Bound before anything is printed: a port in use is the one line said.
     sock = bind(host, port)

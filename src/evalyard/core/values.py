@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any
@@ -22,7 +23,9 @@ from evalyard.errors import InvalidInputError, InvalidMetricError, InvalidRecord
 
 __all__ = [
     "MAX_JSON_DEPTH",
+    "MAX_JSON_INT",
     "MAX_STRING_METRIC_LENGTH",
+    "MIN_JSON_INT",
     "NO_METRICS",
     "Checked",
     "check_metric_value",
@@ -38,6 +41,15 @@ MAX_STRING_METRIC_LENGTH = 1000
 #: written but not read back by every JSON library (some stop at 255 levels), so it is
 #: refused when logged, the same on every store and through the team server.
 MAX_JSON_DEPTH = 200
+
+#: The integers a JSON field or run metadata keeps exactly: those of 64 bits, signed or
+#: not, which every store, the team server and its clients read back as the same integer.
+#: Larger ones are refused by name rather than turned into floats on the way.
+MIN_JSON_INT = -(2**63)
+MAX_JSON_INT = 2**64 - 1
+# Any integer outside that range has 19 digits or more; text without such a run of digits
+# holds none, so the common case never walks the value.
+_LONG_DIGITS = re.compile(r"\d{19}")
 
 MetricValue = float | str | None
 """A stored metric value: bools and numbers as floats (bools as 0.0/1.0), categories as str."""
@@ -181,6 +193,9 @@ def dump_json_field(
     except RecursionError:
         raise _too_deep(field, datapoint_id, index) from None
     except (TypeError, ValueError) as exc:
+        huge = _int_out_of_range(value, field)  # too many digits even to be written
+        if huge is not None:
+            raise _int_too_large(huge, datapoint_id, index) from None
         raise InvalidRecordError(
             f"{field} of datapoint {datapoint_id!r} cannot be stored as JSON: {exc}; "
             "convert it to strings, numbers, lists and dicts first",
@@ -195,6 +210,10 @@ def dump_json_field(
             datapoint_id=datapoint_id,
             index=index,
         )
+    if _LONG_DIGITS.search(text) is not None:
+        found = _int_out_of_range(value, field)
+        if found is not None:
+            raise _int_too_large(found, datapoint_id, index)
     # Nesting needs an opening bracket per level: few brackets, no need to look closer.
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
         raise _too_deep(field, datapoint_id, index)
@@ -231,10 +250,51 @@ def check_run_metadata(metadata: Any) -> dict[str, Any]:
             "flatten it, or store the deep part as a string"
         )
     try:
-        canonical_json(value)
+        text = canonical_json(value)
     except (TypeError, ValueError) as exc:
+        huge = _int_out_of_range(value, "metadata")  # too many digits even to be written
+        if huge is not None:
+            raise InvalidInputError(f"run {huge} {_INT_TOO_LARGE}") from None
         raise InvalidInputError(f"run metadata must be JSON data: {exc}") from None
+    if _LONG_DIGITS.search(text) is not None:
+        found = _int_out_of_range(value, "metadata")
+        if found is not None:
+            raise InvalidInputError(f"run {found} {_INT_TOO_LARGE}")
     return value
+
+
+_INT_TOO_LARGE = (
+    "is an integer outside -2**63..2**64-1 (64 bits), which evalyard "
+    "cannot keep exactly on every store and through a team server; store it as a string"
+)
+
+
+def _int_too_large(path: str, datapoint_id: str | None, index: int | None) -> InvalidRecordError:
+    return InvalidRecordError(
+        f"{path} of datapoint {datapoint_id!r} {_INT_TOO_LARGE}",
+        field=path,
+        datapoint_id=datapoint_id,
+        index=index,
+    )
+
+
+def _int_out_of_range(value: Any, root: str) -> str | None:
+    """The path (``inputs.ids[3]``) of the first integer in ``value`` outside 64 bits."""
+    pending: list[tuple[Any, str]] = [(value, root)]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            if not MIN_JSON_INT <= item <= MAX_JSON_INT:
+                return path
+        elif isinstance(item, Mapping):
+            pending.extend((child, f"{path}.{key}") for key, child in reversed(list(item.items())))
+        elif isinstance(item, list | tuple):
+            pending.extend((child, f"{path}[{i}]") for i, child in reversed(list(enumerate(item))))
+        elif hasattr(item, "tolist") and not isinstance(item, float | str):
+            pending.append((item.tolist(), path))
+    return None
 
 
 def _too_deep(field: str, datapoint_id: str | None, index: int | None) -> InvalidRecordError:

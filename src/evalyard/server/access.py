@@ -8,8 +8,10 @@ every caller holds :data:`OPEN_GRANT`.
 With auth on:
 
 - The API takes ``Authorization: Bearer TOKEN``. A page (and any GET) also takes the
-  session cookie the login form sets: the same token, ``HttpOnly`` (no script reads it) and
-  ``SameSite=Strict`` (no other site's page sends it). Calls that change state take only
+  session cookie the login form sets: a random session id, not the token, ``HttpOnly`` (no
+  script reads it) and ``SameSite=Strict`` (no other site's page sends it). The store keeps
+  only its SHA-256, the token it was opened with and when it expires (``--session-hours``);
+  logging out deletes it, and revoking the token ends it. Calls that change state take only
   the header, so a cookie can never be replayed into a write.
 - Missing or unknown token: 401. A read token on a write call: 403. A token limited to a
   project that names another project explicitly (creating a run, metric definitions): 403.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -128,19 +131,28 @@ def authorize(request: Request, access: Access) -> Grant:
     if access == "public" or context.tokens is None:
         return OPEN_GRANT
     secret = _bearer(request)
+    session = None
     if secret is None and request.method in _SAFE_METHODS:
-        secret = request.cookies.get(SESSION_COOKIE)
-    if not secret:
+        session = request.cookies.get(SESSION_COOKIE)
+    if not secret and not session:
         raise AuthenticationError(
             "this evalyard server needs an access token: send 'Authorization: Bearer TOKEN' "
             "(the SDK sends EVALYARD_TOKEN), or log in at /login"
         )
-    info = context.tokens.find_token(hash_token(secret))
-    if info is None:
-        raise AuthenticationError(
-            "the access token is not valid (unknown or revoked); ask for a new one "
-            "('evalyard token create' on the server's store)"
-        )
+    if session:
+        info = context.tokens.find_session(hash_token(session))
+        if info is None:
+            raise AuthenticationError(
+                "your login session has ended (logged out, expired, or its token revoked); "
+                "log in again at /login"
+            )
+    else:
+        info = context.tokens.find_token(hash_token(secret or ""))
+        if info is None:
+            raise AuthenticationError(
+                "the access token is not valid (unknown or revoked); ask for a new one "
+                "('evalyard token create' on the server's store)"
+            )
     if access == "write" and info.scope != "write":
         raise PermissionDeniedError(
             f"token {info.token_id} is read-only; this call needs a write token"
@@ -195,8 +207,8 @@ def guarded(
 
 
 def _session_csrf(secret: str) -> str:
-    # Derived from the session's secret: another site cannot compute it, and every server
-    # process derives the same one (no server-side session state).
+    # Derived from the session's random id: another site cannot compute it, and every
+    # server process derives the same one.
     return hmac.new(secret.encode("utf-8"), b"evalyard-csrf", hashlib.sha256).hexdigest()[:32]
 
 
@@ -267,7 +279,11 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 async def login_submit(request: Request) -> Response:
-    """``POST /login``: check the form's CSRF token and the access token; set the cookie."""
+    """``POST /login``: check the form's CSRF token and the access token; open a session.
+
+    The cookie carries a new random session id, never the token; the store keeps the id's
+    SHA-256, the token's id and when the session expires.
+    """
     if not context_of(request).auth:
         return RedirectResponse("/experiments", status_code=303)
     _check_origin(request)
@@ -290,10 +306,20 @@ async def login_submit(request: Request) -> Response:
             next_path=next_path,
             csrf=cookie,
         )
+    assert tokens is not None
+    session = secrets.token_urlsafe(32)
+    lasts = context_of(request).session_seconds
+    await run_in_threadpool(
+        tokens.add_session,
+        session_hash=hash_token(session),
+        token_id=info.token_id,
+        expires_at=time.time() + lasts,
+    )
     response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        secret,
+        session,
+        max_age=max(1, int(lasts)),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -303,12 +329,16 @@ async def login_submit(request: Request) -> Response:
 
 
 async def logout_submit(request: Request) -> Response:
-    """``POST /logout``: forget the session cookie (the form carries the session's CSRF)."""
+    """``POST /logout``: end the session in the store and forget its cookie (the form
+    carries the session's CSRF token)."""
     _check_origin(request)
     fields = await _form(request)
     secret = request.cookies.get(SESSION_COOKIE)
     if secret and not hmac.compare_digest(fields.get("csrf", ""), _session_csrf(secret)):
         raise PermissionDeniedError("the logout form came from another site; nothing was done")
+    tokens = context_of(request).tokens
+    if secret and tokens is not None:
+        await run_in_threadpool(tokens.end_session, hash_token(secret))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

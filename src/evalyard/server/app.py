@@ -223,6 +223,7 @@ def create_app(
     writable: bool = False,
     auth: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    session_hours: float = 12.0,
 ) -> Starlette:
     """The evalyard web UI over ``store`` (a store, a URL, or None for the default store).
 
@@ -236,6 +237,7 @@ def create_app(
         auth: require an access token on every route but the login form and static
             files; needs an SQL store (it keeps the tokens).
         max_body_bytes: the largest request body accepted (413 above it).
+        session_hours: how long a login session of the web UI lasts (with auth on).
 
     Raises:
         StoreError: when ``writable`` or ``auth`` is asked of a store that cannot do it.
@@ -248,6 +250,7 @@ def create_app(
         writable=writable,
         auth=auth,
         max_body_bytes=max_body_bytes,
+        session_seconds=session_hours * 3600,
         openapi=openapi_document(writable=writable),
     )
     hosts = tuple(allowed_hosts) if allowed_hosts is not None else DEFAULT_ALLOWED_HOSTS

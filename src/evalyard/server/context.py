@@ -38,6 +38,8 @@ class AppContext:
     """Whether every route but the login form and static files needs a token."""
     max_body_bytes: int
     """The largest request body accepted."""
+    session_seconds: float
+    """How long a login session of the web UI lasts."""
     openapi: dict[str, Any]
     """The OpenAPI description of the API."""
     writer: KeyedBatchStore | None
@@ -59,6 +61,7 @@ def make_context(
     auth: bool,
     max_body_bytes: int,
     openapi: dict[str, Any],
+    session_seconds: float = 12 * 3600,
 ) -> AppContext:
     """Check what the app needs of the store, once, and gather the app's parts.
 
@@ -79,6 +82,7 @@ def make_context(
         writable=writable,
         auth=auth,
         max_body_bytes=max_body_bytes,
+        session_seconds=session_seconds,
         openapi=openapi,
         writer=cast(KeyedBatchStore, store) if writable else None,
         tokens=cast(TokenStore, store) if auth else None,

@@ -151,7 +151,19 @@ class TokenStore(Protocol):
         ...
 
     def revoke_token(self, token_id: str) -> bool:
-        """Revoke a token; False when no valid token has this id."""
+        """Revoke a token, ending its login sessions; False when no valid token has this id."""
+        ...
+
+    def add_session(self, *, session_hash: str, token_id: str, expires_at: float) -> None:
+        """Store a new login session of a token by the hash of its random id."""
+        ...
+
+    def find_session(self, session_hash: str) -> TokenInfo | None:
+        """The token of the unexpired session with this hash, while the token is valid."""
+        ...
+
+    def end_session(self, session_hash: str) -> bool:
+        """Delete a login session; False when there was none with this hash."""
         ...
 
 

@@ -50,9 +50,15 @@ def _team_server(connection: Connection) -> None:
         table.create(connection, checkfirst=True)
 
 
+def _login_sessions(connection: Connection) -> None:
+    # As in migration 2: a store created by this evalyard has the table already.
+    schema.login_sessions.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "access tokens, batch idempotency keys, run shards", _team_server),
+    Migration(3, "login sessions", _login_sessions),
 )
 
 

@@ -19,6 +19,12 @@ Added by migration 2 (the team server):
   batch's own transaction: a batch sent again (a retry, a spooled batch) is acknowledged
   without being written twice, by whichever server process receives it.
 - ``run_shards``: which shards of a sharded evaluation have finished, and how.
+
+Added by migration 3:
+
+- ``login_sessions``: the web UI's login sessions, each by the SHA-256 of its random id (the
+  cookie holds the id, never the token), with the token it was opened with and when it
+  expires. Logging out deletes the row; revoking the token deletes its rows.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ __all__ = [
     "access_tokens",
     "batch_keys",
     "batches",
+    "login_sessions",
     "metadata",
     "metric_blocks",
     "metric_definitions",
@@ -168,4 +175,18 @@ run_shards = Table(
     Column("shard_index", Integer, primary_key=True, autoincrement=False),
     Column("status", String(16), nullable=False),
     Column("finished_at", Float, nullable=False),
+)
+
+# -- migration 3 ----------------------------------------------------------------------------
+
+login_sessions = Table(
+    "login_sessions",
+    metadata,
+    # The SHA-256 of the session's random id (the cookie); never the id itself.
+    Column("session_hash", String(64), primary_key=True),
+    Column("token_id", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_login_sessions_token", "token_id"),
+    Index("ix_login_sessions_expires", "expires_at"),
 )

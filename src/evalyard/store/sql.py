@@ -821,7 +821,7 @@ class SQLStore:
         return [_token(row._mapping) for row in rows]
 
     def revoke_token(self, token_id: str) -> bool:
-        """Revoke a token; False when no valid token has this id."""
+        """Revoke a token and end its login sessions; False when no valid token has this id."""
         t = schema.access_tokens
         with self._write() as connection:
             done = connection.execute(
@@ -829,6 +829,50 @@ class SQLStore:
                 .where(and_(t.c.token_id == token_id, t.c.revoked_at.is_(None)))
                 .values(revoked_at=time.time())
             )
+            connection.execute(
+                delete(schema.login_sessions).where(schema.login_sessions.c.token_id == token_id)
+            )
+        return bool(done.rowcount)
+
+    # -- login sessions -------------------------------------------------------------------
+
+    def add_session(self, *, session_hash: str, token_id: str, expires_at: float) -> None:
+        """Store a login session by the hash of its random id; expired ones are purged."""
+        s = schema.login_sessions
+        now = time.time()
+        with self._write() as connection:
+            connection.execute(delete(s).where(s.c.expires_at <= now))
+            connection.execute(
+                insert(s).values(
+                    session_hash=session_hash,
+                    token_id=token_id,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+
+    def find_session(self, session_hash: str) -> TokenInfo | None:
+        """The token of the unexpired session with this hash, while the token is valid."""
+        s, t = schema.login_sessions, schema.access_tokens
+        with self._read() as connection:
+            row = connection.execute(
+                select(t)
+                .join(s, s.c.token_id == t.c.token_id)
+                .where(
+                    and_(
+                        s.c.session_hash == session_hash,
+                        s.c.expires_at > time.time(),
+                        t.c.revoked_at.is_(None),
+                    )
+                )
+            ).first()
+        return None if row is None else _token(row._mapping)
+
+    def end_session(self, session_hash: str) -> bool:
+        """Delete a login session; False when there was none with this hash."""
+        s = schema.login_sessions
+        with self._write() as connection:
+            done = connection.execute(delete(s).where(s.c.session_hash == session_hash))
         return bool(done.rowcount)
 
 

@@ -3,12 +3,15 @@
 A JSON endpoint refuses another content type with 415 before reading anything (a web page
 can POST ``text/plain`` to a local server without asking: docs/reliability.md), a body over the
 server's limit with 413, and malformed JSON or a schema violation with 422 naming the
-field (``records[3].epoch``). Bodies are read in the event loop and parsed in a worker
-thread, with the endpoint.
+field (``records[3].epoch``). Integers keep their exact value (one beyond 64 bits is then
+refused by the checks behind, naming its field, as locally). Bodies are read in the event
+loop and parsed in a worker thread, with the endpoint.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -97,6 +100,21 @@ def _where(error: ValidationError) -> str | None:
     return field_path(path) or None
 
 
+# orjson reads an integer beyond 64 bits as a float, silently. Any such integer has 19
+# digits or more: only a body holding such a run of digits is read again, exactly.
+_LONG_DIGITS = re.compile(rb"\d{19}")
+# Beyond this many digits an integer is refused anyway; past ~4300 Python would not even
+# convert it. Stand-in: an integer still far out of range (and beyond any float).
+_MAX_DIGITS = 400
+_HUGE: int = 10**_MAX_DIGITS
+
+
+def _exact_int(text: str) -> int:
+    if len(text) <= _MAX_DIGITS:
+        return int(text)
+    return -_HUGE if text.startswith("-") else _HUGE
+
+
 def parse_json(raw: bytes, check: Draft202012Validator | None = None) -> Any:
     """The JSON of a request body, checked against a schema.
 
@@ -108,7 +126,33 @@ def parse_json(raw: bytes, check: Draft202012Validator | None = None) -> Any:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise RequestBodyError(f"the request body is not valid JSON: {exc}") from None
+        # orjson also refuses an integer beyond a double's range: read it exactly below.
+        if _LONG_DIGITS.search(raw) is None:
+            raise RequestBodyError(f"the request body is not valid JSON: {exc}") from None
+        refused: Exception | None = exc
+    else:
+        if _LONG_DIGITS.search(raw) is None:
+            return _checked(data, check)
+        refused = None
+    # Read again keeping every integer an integer, so that the checks behind refuse one
+    # beyond 64 bits by name, as they do locally. Strict as orjson: no NaN or Infinity.
+    try:
+        data = json.loads(raw, parse_int=_exact_int, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        if refused is not None:
+            raise RequestBodyError(f"the request body is not valid JSON: {refused}") from None
+        if isinstance(exc, ValueError):
+            raise RequestBodyError(f"the request body is not valid JSON: {exc}") from None
+        # Nested too deep for Python's reader: orjson's reading stands, and the depth
+        # limit behind refuses the body anyway.
+    return _checked(data, check)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _checked(data: Any, check: Draft202012Validator | None) -> Any:
     if check is not None:
         error = next(iter(sorted(check.iter_errors(data), key=_order)), None)
         if error is not None:

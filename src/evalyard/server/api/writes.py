@@ -3,6 +3,10 @@
 | method and path under ``/api/v1`` | does |
 |---|---|
 | ``POST /runs`` | create a run (409 when the id, or the name in the project, is taken) |
+
+A token limited to one project may create a run only with no id or a UUID4 id (403
+otherwise): run ids are unique across projects, so a chosen id would let it learn whether
+another project has a run of that id.
 | ``POST /runs/{run_id}/reopen`` | set a run back to running |
 | ``POST /runs/{run_id}/finish`` | give a run, or one shard of it, its final status |
 | ``POST /runs/{run_id}/batches`` | log results, once per idempotency key |
@@ -41,6 +45,7 @@ from evalyard.server.api.openapi import (
 )
 from evalyard.server.api.responses import ORJSONResponse
 from evalyard.server.context import context_of
+from evalyard.server.errors import PermissionDeniedError
 from evalyard.store.base import KeyedBatchStore, Store
 
 __all__ = ["create_run", "define_metric_definition", "finish_run", "log_batch", "reopen_run"]
@@ -77,6 +82,26 @@ def _check_run_id(run_id: str) -> str:
     return run_id
 
 
+def _check_random_run_id(run_id: str, project: str) -> None:
+    """Refuse (403) a run id a project-scoped token may not choose: anything but a UUID4.
+
+    Run ids are unique across projects. Were a token of one project free to pick any id,
+    the answer to creating a run (409 when taken, else 201) would tell it whether another
+    project has a run of that id. A random UUID4 is never taken by chance, so its answer
+    says nothing about other projects.
+    """
+    try:
+        parsed = uuid.UUID(run_id)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.version != 4 or run_id not in (parsed.hex, str(parsed)):
+        raise PermissionDeniedError(
+            f"a token of project {project!r} may create a run only with no run_id (the "
+            "server picks one) or a random UUID4 run_id (uuid.uuid4().hex), not "
+            f"{run_id[:80]!r}; ask for a token without --project to choose other run ids"
+        )
+
+
 def create_run(request: Request) -> Response:
     """Create a run in status running."""
     body = _body(request, _RUN_CREATE)
@@ -88,7 +113,11 @@ def create_run(request: Request) -> Response:
     dataset = body.get("dataset")
     if dataset is not None:
         dataset = check_name(dataset, what="dataset name")
-    run_id = _check_run_id(body.get("run_id") or uuid.uuid4().hex)
+    grant = grant_of(request)
+    wanted = body.get("run_id")
+    if wanted and grant.project is not None:
+        _check_random_run_id(wanted, grant.project)
+    run_id = _check_run_id(wanted or uuid.uuid4().hex)
     info = _store(request).create_run(
         run_id=run_id,
         name=name or f"run-{run_id[:8]}",
