@@ -109,7 +109,8 @@ def test_importing_the_same_file_again_writes_nothing(store: SQLStore, tmp_path:
     assert len(evalyard.list_runs(store=store)) == 1
     assert evalyard.get_run(first.run.run_id, store=store).result_count == 4
     expected_id = first.run.run_id
-    assert len(expected_id) == 32 and int(expected_id, 16) >= 0
+    assert len(expected_id) == 32
+    assert int(expected_id, 16) >= 0
     assert import_run_id("csv", {}, "default", b"x") == import_run_id("csv", {}, "default", b"x")
     assert import_run_id("csv", {}, "default", b"x") != import_run_id("csv", {}, "other", b"x")
 
