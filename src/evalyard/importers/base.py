@@ -159,13 +159,15 @@ class ImportOutcome:
     created: bool
     """False when the file had been imported already (nothing was written)."""
     record_count: int
-    """How many records (datapoint × epoch) the file holds."""
+    """How many records (datapoint × epoch) were imported, or the run holds when it had
+    been imported already."""
 
 
 def import_run_id(
-    format_name: str, options: Mapping[str, Any], project: str, content_hash: bytes
+    format_name: str, options: Mapping[str, Any], project: str | None, content_hash: bytes
 ) -> str:
-    """The run id of a file imported with these options into this project: 32 hex digits."""
+    """The run id of a file imported with these options into this project (None: the
+    project the file names, else ``default``): 32 hex digits."""
     digest = hashlib.blake2b(digest_size=16, person=b"evalyard-import")
     digest.update(canonical_json([format_name, dict(options), project]).encode("utf-8"))
     digest.update(b"\0")
@@ -215,13 +217,16 @@ def import_file(
     if not source.is_file():
         raise ImportFileError("there is no such file", path=str(path))
     checked_options = importer.check_options(options)
-    imported = importer.read(source, checked_options)
-    chosen_project = check_name(project or imported.project or "default", what="project name")
+    if project is not None:
+        project = check_name(project, what="project name")
     target = get_store(store)
-    run_id = import_run_id(importer.name, checked_options, chosen_project, file_hash(source))
+    # The id is known before the file is read: a file imported already is not read again.
+    run_id = import_run_id(importer.name, checked_options, project, file_hash(source))
     existing = [info for info in target.find_runs(run_id) if info.run_id == run_id]
     if existing and existing[0].status is RunStatus.COMPLETED:
-        return ImportOutcome(existing[0], False, len(imported.records))
+        return ImportOutcome(existing[0], False, existing[0].result_count)
+    imported = importer.read(source, checked_options)
+    chosen_project = check_name(project or imported.project or "default", what="project name")
     batch = _checked_batch(imported.records, str(path), run_id)
     run_metadata = {
         **imported.metadata,

@@ -157,19 +157,23 @@ class _Rows:
         named += [m for m in self.mapping.metric_columns if not m.endswith("*")]
         return named
 
-    def _column(self, row: Mapping[str, Any], key: str, location: str) -> tuple[str | None, Any]:
-        """``(column, value)`` of what ``key`` names in a row; (None, None) without one."""
+    def _column(
+        self, row: Mapping[str, Any], key: str, location: str, used: set[str]
+    ) -> tuple[bool, Any]:
+        """``(found, value)`` of what ``key`` names in a row."""
         column = self.given.get(key)
         if column is not None:
-            if column not in row:
+            found, value = _lookup(row, column, used)
+            if not found:
                 raise ImportFileError(
                     f"the row has no column {column!r}", path=str(self.path), line=location
                 )
-            return column, row[column]
+            return True, value
         for candidate in _DEFAULTS[key]:
             if candidate in row:
-                return candidate, row[candidate]
-        return None, None
+                used.add(candidate)
+                return True, row[candidate]
+        return False, None
 
     def record(self, row: Mapping[str, Any], location: str) -> ImportedRecord:
         """One row as a record."""
@@ -179,15 +183,13 @@ class _Rows:
                 path=str(self.path),
                 line=location,
             )
-        flat = _flatten(row)
         used: set[str] = set()
         values: dict[str, Any] = {}
         for key in _DEFAULTS:
-            column, value = self._column(flat, key, location)
-            if column is not None:
-                used.add(column)
+            found, value = self._column(row, key, location, used)
+            if found:
                 values[key] = value
-        metrics = self._metrics(flat, used, location)
+        metrics = self._metrics(row, used, location)
         if "id" not in values and "input" not in values and "expected" not in values:
             raise ImportFileError(
                 "the row has no id, inputs or expected output to tell its datapoint by; give "
@@ -196,12 +198,8 @@ class _Rows:
                 line=location,
             )
         metadata = values.get("metadata")
-        if self.mapping.rest == "metadata":
-            rest = {
-                column: value
-                for column, value in row.items()
-                if column not in used and not any(name.startswith(column + ".") for name in used)
-            }
+        if self.mapping.rest == "metadata" and len(used) < len(row):
+            rest = {column: value for column, value in row.items() if column not in used}
             if rest:
                 metadata = (
                     {**rest, **metadata}
@@ -218,7 +216,6 @@ class _Rows:
         datapoint_id = values.get("id")
         if isinstance(datapoint_id, float) and datapoint_id.is_integer():
             datapoint_id = int(datapoint_id)
-        steps = values.get("steps")
         return ImportedRecord(
             location,
             datapoint_id=datapoint_id,
@@ -227,32 +224,54 @@ class _Rows:
             expected=values.get("expected"),
             metrics=metrics,
             metadata=metadata,
-            steps=steps,
+            steps=values.get("steps"),
             epoch=epoch,
             error=values.get("error"),
             duration_ms=values.get("duration_ms"),
         )
 
-    def _metrics(self, flat: Mapping[str, Any], used: set[str], location: str) -> dict[str, Any]:
+    def _metrics(self, row: Mapping[str, Any], used: set[str], location: str) -> dict[str, Any]:
         specs = self.mapping.metric_columns or (METRIC_PREFIX + "*",)
         metrics: dict[str, Any] = {}
         for spec in specs:
-            if spec.endswith("*"):
-                prefix = spec[:-1]
-                for column, value in flat.items():
-                    if column.startswith(prefix) and len(column) > len(prefix):
-                        if isinstance(value, dict):
-                            continue
-                        metrics[column[len(prefix) :]] = _metric_value(value)
-                        used.add(column)
-            else:
-                if spec not in flat:
+            if not spec.endswith("*"):
+                found, value = _lookup(row, spec, used)
+                if not found:
                     raise ImportFileError(
                         f"the row has no column {spec!r}", path=str(self.path), line=location
                     )
-                metrics[spec] = _metric_value(flat[spec])
-                used.add(spec)
+                metrics[spec] = _metric_value(value)
+                continue
+            prefix = spec[:-1]
+            for column, value in row.items():
+                if isinstance(value, dict):
+                    # A JSONL object is also read as columns KEY.SUB.
+                    head = column + "."
+                    if not (prefix.startswith(head) or head.startswith(prefix)):
+                        continue
+                    for sub, inner in value.items():
+                        name = head + sub
+                        if len(name) > len(prefix) and name.startswith(prefix):
+                            metrics[name[len(prefix) :]] = _metric_value(inner)
+                            used.add(column)
+                elif len(column) > len(prefix) and column.startswith(prefix):
+                    metrics[column[len(prefix) :]] = _metric_value(value)
+                    used.add(column)
         return metrics
+
+
+def _lookup(row: Mapping[str, Any], column: str, used: set[str]) -> tuple[bool, Any]:
+    """``(found, value)`` of a column, or of ``KEY.SUB`` inside an object value."""
+    if column in row:
+        used.add(column)
+        return True, row[column]
+    key, dot, sub = column.partition(".")
+    if dot:
+        inner = row.get(key)
+        if isinstance(inner, dict) and sub in inner:
+            used.add(key)
+            return True, inner[sub]
+    return False, None
 
 
 def _metric_value(value: Any) -> Any:
@@ -260,18 +279,6 @@ def _metric_value(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
-
-
-def _flatten(row: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The row with each object value also as columns ``KEY.SUB`` (one level)."""
-    if not any(isinstance(value, dict) for value in row.values()):
-        return row
-    flat = dict(row)
-    for key, value in row.items():
-        if isinstance(value, dict):
-            for sub, inner in value.items():
-                flat.setdefault(f"{key}.{sub}", inner)
-    return flat
 
 
 class TableImporter:
