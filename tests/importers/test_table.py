@@ -243,6 +243,8 @@ def test_parquet_written_by_pandas(store: SQLStore, tmp_path: Path) -> None:
             {},
             r"epoch\.jsonl, line 1, field 'epoch': epoch of datapoint 'a' must be a whole number",
         ),
+        ("empty.jsonl", "\n\n", {}, r"empty\.jsonl: the file holds no results"),
+        ("header.csv", "id,m\n", {}, r"header\.csv: the file holds no results"),
         (
             "nested.jsonl",
             '{"id": "a", "metrics": {"m": [1, 2]}}\n',

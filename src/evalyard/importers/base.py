@@ -226,6 +226,8 @@ def import_file(
     if existing and existing[0].status is RunStatus.COMPLETED:
         return ImportOutcome(existing[0], False, existing[0].result_count)
     imported = importer.read(source, checked_options)
+    if not imported.records:
+        raise ImportFileError("the file holds no results", path=str(path))
     chosen_project = check_name(project or imported.project or "default", what="project name")
     batch = _checked_batch(imported.records, str(path), run_id)
     run_metadata = {
