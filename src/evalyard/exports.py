@@ -152,7 +152,10 @@ def _write_text(output_format: str, results: list[Result], stream: IO[str]) -> i
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([cell_text(row.get(column)) for column in columns])
+        # The importers keep the id column as text: it is written as it is.
+        writer.writerow(
+            [row["datapoint_id"], *(cell_text(row.get(column)) for column in columns[1:])]
+        )
     stream.write(buffer.getvalue())
     return len(rows)
 

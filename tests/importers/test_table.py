@@ -278,3 +278,13 @@ def test_a_missing_file_and_bad_options(tmp_path: Path) -> None:
         import_file("csv", path, id_colum="id")
     with pytest.raises(InvalidInputError, match="rest must be metadata or ignore"):
         import_file("csv", path, rest="keep")
+
+
+def test_csv_ids_stay_text(store: SQLStore, tmp_path: Path) -> None:
+    path = write(tmp_path / "codes.csv", "id,code,m\n007,007,1\n7,7,2\n1e5,1e5,3\n")
+    run = import_file("csv", path, store=store, metric_columns=["m"]).run
+    found = results_by_id(run.run_id, store)
+    assert sorted(found) == ["007", "1e5", "7"]
+    assert found["007"].metadata == {"code": "007"}
+    assert found["7"].metadata == {"code": 7}
+    assert found["1e5"].metadata == {"code": 100000.0}

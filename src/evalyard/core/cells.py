@@ -22,7 +22,8 @@ import orjson
 __all__ = ["cell_text", "read_cell"]
 
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
-_FLOAT = re.compile(r"-?([0-9]+(\.[0-9]+)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
+# No leading zeros: "007" is text (an id, a code), not the number 7.
+_FLOAT = re.compile(r"-?((0|[1-9][0-9]*)(\.[0-9]+)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 
 def read_cell(text: str) -> Any:

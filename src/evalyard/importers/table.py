@@ -19,8 +19,9 @@ named by the rest (``score_*`` makes ``score_f1`` the metric ``f1``). In a JSONL
 value is also read as columns ``KEY.SUB``. The other columns go into each datapoint's
 metadata (``rest="metadata"``, the default) or are dropped (``rest="ignore"``).
 
-CSV cells are typed (:mod:`evalyard.core.cells`): an empty cell is None, ``true``/``false``
-are bools, numbers are numbers, a cell holding a JSON object, array or quoted string is that
+CSV cells are typed (:mod:`evalyard.core.cells`), but for the id column, which is kept as
+text: an empty cell is None, ``true``/``false`` are bools, numbers are numbers (``007`` is
+text), a cell holding a JSON object, array or quoted string is that
 JSON, and anything else is text. ``evalyard export --format csv`` writes text that would
 read otherwise as a quoted JSON string, so every value comes back as it was.
 """
@@ -341,6 +342,11 @@ def _csv_rows(path: Path, mapping: TableMapping) -> RowSource:
             f"the header names column {twice!r} twice", path=str(path), line="line 1"
         )
     reader = _Rows(mapping, path, header)
+    # The id column is kept as text: "007" and "7" are two datapoints.
+    id_column = mapping.id_column or next(
+        (column for column in _DEFAULTS["id"] if column in header), None
+    )
+    kept = header.index(id_column) if id_column in header else -1
     try:
         for cells in table:
             location = f"line {table.line_num}"
@@ -352,7 +358,10 @@ def _csv_rows(path: Path, mapping: TableMapping) -> RowSource:
                     path=str(path),
                     line=location,
                 )
-            yield reader, dict(zip(header, map(read_cell, cells), strict=True)), location
+            values = list(map(read_cell, cells))
+            if kept >= 0:
+                values[kept] = cells[kept] or None
+            yield reader, dict(zip(header, values, strict=True)), location
     except csv.Error as exc:
         raise ImportFileError(
             f"malformed CSV ({exc})", path=str(path), line=f"line {table.line_num}"
