@@ -8,7 +8,7 @@ Example:
 Commands are thin: they resolve the store, call the read side (:mod:`evalyard.runs`) and
 print what a renderer (:mod:`evalyard.cli.render`) makes of it. Errors print one line,
 ``error: ...``, on stderr and exit with the code of :mod:`evalyard.cli.exit_codes`. The
-commands that only read (``runs``, ``show``, ``compare``, ``ui``) never create a store:
+commands that only read (``runs``, ``show``, ``compare``, ``export``, ``ui``) never create a store:
 where there is none they say so and exit with 2.
 """
 
