@@ -146,3 +146,46 @@ def test_bench_many_fails_loudly_when_the_reference_disagrees(
     broken = dataclasses.replace(expected, p_adjusted=wrong)
     with pytest.raises(bench_many.BenchmarkMismatchError, match=f"{key[1]} p_adjusted"):
         bench_many.check_agreement(many, broken)
+
+
+@pytest.fixture(scope="module")
+def bench_import() -> Iterator[ModuleType]:
+    yield from _load("bench_import")
+
+
+def test_bench_import_runs_and_writes_its_table(
+    bench_import: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\n## Other benchmark\n\nkept as is\n", encoding="utf-8")
+    argv = ["--sizes", "300", "--repeat", "1", "--workdir", str(tmp_path)]
+
+    assert bench_import.main([*argv, "--readme", str(readme)]) == 0
+
+    assert "| 300 |" in capsys.readouterr().out
+    text = readme.read_text(encoding="utf-8")
+    assert "kept as is" in text
+    assert "python benchmarks/bench_import.py --sizes 300 --repeat 1" in text
+    bench_import.main([*argv, "--readme", str(readme)])
+    assert readme.read_text(encoding="utf-8").count("bench_import:begin") == 1
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("bench-import-")] == []
+
+
+def test_bench_import_fails_loudly_when_the_reference_disagrees(
+    bench_import: ModuleType, tmp_path: Path
+) -> None:
+    from evalyard.importers import import_file
+
+    path = tmp_path / "samples.jsonl"
+    bench_import.write_samples(path, 20, seed=1)
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    imported = import_file("jsonl", path, store=url, **bench_import.MAPPING).run.run_id
+    logged = bench_import.reference(path, f"sqlite:///{tmp_path / 'b.db'}")
+    bench_import.check_agreement(url, imported, f"sqlite:///{tmp_path / 'b.db'}", logged)
+    with evalyard.start_run("changed", store=url) as run:
+        run.log_many(
+            {"id": r.datapoint_id, "inputs": r.inputs, "metrics": {"acc": 0.5}}
+            for r in evalyard.get_results(imported, store=url)
+        )
+    with pytest.raises(bench_import.BenchmarkMismatchError, match="differs"):
+        bench_import.check_agreement(url, imported, url, run.run_id)

@@ -14,7 +14,7 @@ def test_all_is_sorted_and_complete() -> None:
         name for name in dir(evalyard) if not name.startswith("_") and name not in {"annotations"}
     }
     modules = {"config", "core", "errors", "runner", "runs", "store", "cli", "demo", "server"}
-    modules |= {"many", "version"}
+    modules |= {"many", "version", "importers", "exports"}
     assert public - modules - set(evalyard.__all__) == set()
 
 

@@ -7,6 +7,7 @@ EvalyardError                                                                1  
 │   ├── InvalidMetricError                    a metric that cannot be stored
 │   ├── InvalidRecordError                    a record that cannot be stored
 │   ├── InvalidReferenceError                 an empty or malformed run reference
+│   ├── ImportFileError                       a file that cannot be imported
 │   └── UnknownAggregateError                 an aggregate function that does not exist
 ├── UnknownMetricError (also KeyError)        a metric a comparison lacks   2   404
 ├── MissingDependencyError (also ImportError) an optional library missing   2   500
@@ -43,6 +44,7 @@ __all__ = [
     "ComparisonWarning",
     "EvalyardError",
     "EvalyardWarning",
+    "ImportFileError",
     "InvalidInputError",
     "InvalidMetricError",
     "InvalidRecordError",
@@ -175,6 +177,35 @@ class InvalidRecordError(InvalidInputError):
         self.datapoint_id = datapoint_id
         self.index = index
         self.logged_count = logged_count
+
+
+class ImportFileError(InvalidInputError):
+    """A file that cannot be imported as a run: unreadable, malformed, or holding a record
+    that cannot be stored. Nothing of the file is imported.
+
+    Attributes:
+        path: the file.
+        line: where in the file (``line 7`` of a JSONL or CSV file, ``row 7`` of a Parquet
+            file), when the fault is at one place.
+        field: the column or field at fault, when there is one.
+    """
+
+    context: ClassVar[Mapping[str, str]] = {
+        "path": "path",
+        "line": "line",
+        "field": "field",
+        "index": "index",
+    }
+
+    def __init__(
+        self, message: str, *, path: str, line: str | None = None, field: str | None = None
+    ) -> None:
+        where = ", ".join(part for part in (path, line) if part)
+        column = f", field {field!r}" if field else ""
+        super().__init__(f"cannot import {where}{column}: {message}")
+        self.path = path
+        self.line = line
+        self.field = field
 
 
 class InvalidReferenceError(InvalidInputError):

@@ -8,7 +8,7 @@ Example:
 Commands are thin: they resolve the store, call the read side (:mod:`evalyard.runs`) and
 print what a renderer (:mod:`evalyard.cli.render`) makes of it. Errors print one line,
 ``error: ...``, on stderr and exit with the code of :mod:`evalyard.cli.exit_codes`. The
-commands that only read (``runs``, ``show``, ``compare``, ``ui``) never create a store:
+commands that only read (``runs``, ``show``, ``compare``, ``export``, ``ui``) never create a store:
 where there is none they say so and exit with 2.
 """
 
@@ -28,6 +28,7 @@ from evalyard.cli.exit_codes import CONDITION_HELD, FAIL_CONDITIONS, exit_code_f
 from evalyard.cli.server import server
 from evalyard.cli.sync import sync
 from evalyard.cli.token import token
+from evalyard.cli.transfer import export_command, import_command
 from evalyard.cli.ui import ui
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.compare import RunComparisonResult
@@ -333,6 +334,8 @@ cli.add_command(ui)
 cli.add_command(server)
 cli.add_command(token)
 cli.add_command(sync)
+cli.add_command(import_command)
+cli.add_command(export_command)
 
 
 #: The conventional exit code of a command stopped by Ctrl-C (128 + SIGINT).

@@ -270,6 +270,10 @@ class ScopeComparison:
     """One delta per metric present in either run, by name (sorted)."""
     alignment: Alignment
     """How the two runs' datapoints line up."""
+    new_values: ScopeValues | None = None
+    """The new run's values the comparison was made of."""
+    old_values: ScopeValues | None = None
+    """The old run's values the comparison was made of."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +312,10 @@ class RunComparisonResult:
     """The significance level of the verdicts; the intervals have confidence 1 − alpha."""
     alignment: Alignment | None = field(default=None, repr=False, compare=False)
     """How the two runs' datapoints line up at this scope (the join behind every count)."""
+    new_values: ScopeValues | None = field(default=None, repr=False, compare=False)
+    """The new run's values at this scope (epochs averaged), when the comparison has them."""
+    old_values: ScopeValues | None = field(default=None, repr=False, compare=False)
+    """The old run's values at this scope (epochs averaged), when the comparison has them."""
 
     @classmethod
     def of_scope(
@@ -338,6 +346,8 @@ class RunComparisonResult:
             old_run=old_run,
             alpha=alpha,
             alignment=found.alignment,
+            new_values=found.new_values,
+            old_values=found.old_values,
         )
 
     def __repr__(self) -> str:
@@ -453,16 +463,82 @@ class RunComparisonResult:
 
         return report_html(comparison_report(self))
 
-    def to_pandas(self) -> Any:
-        """One row per metric as a ``pandas.DataFrame``: aggregates, counts and statistics.
+    def datapoint_rows(self) -> list[dict[str, Any]]:
+        """One row per datapoint × metric, metric by metric, datapoints in id order.
+
+        Each row: ``datapoint_id``, ``metric``, ``old`` and ``new`` (epochs averaged; a
+        bool as its pass rate, a string as is; None where the run lacks the value),
+        ``delta`` (``new − old`` for numbers and bools) and ``status``: improved,
+        regressed, unchanged, changed, new_only, old_only or missing (the statuses of
+        ``evalyard.core.words.STATUS_WORDS``).
+
+        Raises:
+            InvalidInputError: when the comparison was made without its values.
+        """
+        if self.new_values is None or self.old_values is None:
+            raise InvalidInputError(
+                "this comparison holds no per-datapoint values; make it with compare_runs"
+            )
+        new_index = {datapoint_id: row for row, datapoint_id in enumerate(self.new_values.ids)}
+        old_index = {datapoint_id: row for row, datapoint_id in enumerate(self.old_values.ids)}
+        ids = sorted(new_index.keys() | old_index.keys())
+        rows: list[dict[str, Any]] = []
+        for name, d in self.metric_deltas.items():
+            status: dict[str, str] = {}
+            for word, listed in (
+                ("improved", d.improved),
+                ("regressed", d.degraded),
+                ("unchanged", d.same),
+                ("changed", d.changed),
+            ):
+                status.update(dict.fromkeys(listed, word))
+            new_column = _column_values(self.new_values.columns.get(name), d.kind)
+            old_column = _column_values(self.old_values.columns.get(name), d.kind)
+            numeric = d.kind is not MetricKind.STRING
+            for datapoint_id in ids:
+                new_row = new_index.get(datapoint_id)
+                old_row = old_index.get(datapoint_id)
+                new = None if new_row is None or new_column is None else new_column[new_row]
+                old = None if old_row is None or old_column is None else old_column[old_row]
+                if old_row is None:
+                    word = "new_only"
+                elif new_row is None:
+                    word = "old_only"
+                else:
+                    word = status.get(datapoint_id, "missing")
+                delta = new - old if numeric and new is not None and old is not None else None
+                rows.append(
+                    {
+                        "datapoint_id": datapoint_id,
+                        "metric": name,
+                        "old": old,
+                        "new": new,
+                        "delta": delta,
+                        "status": word,
+                    }
+                )
+        return rows
+
+    def to_pandas(self, by: str = "metric") -> Any:
+        """The comparison as a ``pandas.DataFrame``.
+
+        Args:
+            by: ``metric``: one row per metric (aggregates, counts and statistics), indexed
+                by metric; ``datapoint``: one row per datapoint × metric with both values,
+                the delta and the datapoint's status (see :meth:`datapoint_rows`).
 
         Raises:
             MissingDependencyError: when pandas is not installed (``pip install pandas``).
         """
+        if by not in ("metric", "datapoint"):
+            raise InvalidInputError(f"to_pandas(by=...) takes metric or datapoint, not {by!r}")
         try:
             import pandas
         except ImportError:
             raise MissingDependencyError("pandas", "RunComparisonResult.to_pandas()") from None
+        if by == "datapoint":
+            names = ["datapoint_id", "metric", "old", "new", "delta", "status"]
+            return pandas.DataFrame(self.datapoint_rows(), columns=names)
         columns = [
             *("metric", "step", "kind", "direction", "aggregate_function"),
             *("old_aggregate", "new_aggregate", "delta", "percent_change"),
@@ -476,6 +552,17 @@ class RunComparisonResult:
             data = d.to_dict()
             rows.append({name: data[name] for name in columns})
         return pandas.DataFrame(rows, columns=columns).set_index("metric")
+
+
+def _column_values(column: MetricColumn | None, kind: MetricKind) -> list[Any] | None:
+    """A column's values as Python values, None for a missing one."""
+    if column is None:
+        return None
+    values = column.as_kind(kind).values
+    if kind is MetricKind.STRING:
+        found: list[Any] = values.tolist()
+        return found
+    return [None if v != v else v for v in values.tolist()]
 
 
 def compare_scopes(
@@ -542,7 +629,7 @@ def compare_scopes(
         if estimate is not None:
             estimates[name] = estimate
     judged = _judge(deltas, estimates, alpha=alpha)
-    return ScopeComparison(common, new_only, old_only, judged, alignment)
+    return ScopeComparison(common, new_only, old_only, judged, alignment, new, old)
 
 
 def check_alpha(alpha: float) -> float:

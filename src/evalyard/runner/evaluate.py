@@ -111,6 +111,13 @@ class EvaluationResult:
             store=self.store,
         )
 
+    def to_pandas(self) -> Any:
+        """The run's results as a ``pandas.DataFrame``, one row per result (see
+        :meth:`evalyard.Run.to_pandas`)."""
+        from evalyard.exports import results_frame
+
+        return results_frame(self.run_id, store=self.store)
+
 
 def evaluate(
     function: Callable[..., Any],

@@ -220,6 +220,20 @@ class Run:
                     self._kinds[key] = kind
         return len(records)
 
+    def to_pandas(self) -> Any:
+        """The run's results as a ``pandas.DataFrame``: one row per result (datapoint ×
+        epoch), with the columns of ``evalyard export`` (``datapoint_id``, ``epoch``,
+        ``inputs``, ``outputs``, ... then ``metrics.NAME`` per metric).
+
+        Raises:
+            MissingDependencyError: when pandas is not installed (``pip install
+                'evalyard[pandas]'``).
+        """
+        from evalyard.exports import results_frame
+
+        self._store.flush(self.run_id)
+        return results_frame(self.run_id, store=self._store)
+
     def flush(self) -> None:
         """Return once everything logged so far is durable.
 
