@@ -3,17 +3,19 @@
 Example:
     $ evalyard import csv results.csv --id-column qid --metric-column accuracy
     imported 1,000 results from results.csv as run 'results' (3f2a9c1b...) in project 'default'
+    $ evalyard import promptfoo results.json     # a run per provider × prompt
     $ evalyard export results --format parquet --output results.parquet
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from evalyard.exports import EXPORT_FORMATS, export_run
-from evalyard.importers import FORMATS, import_file
+from evalyard.importers import FORMATS, import_runs
 from evalyard.runs import resolve_run
 from evalyard.store import get_store
 
@@ -23,7 +25,12 @@ __all__ = ["export_command", "import_command"]
 @click.command("import")
 @click.argument("format_name", metavar="FORMAT", type=click.Choice(sorted(FORMATS)))
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--name", default=None, help="The run's name; default: the file's name.")
+@click.option(
+    "--name",
+    default=None,
+    help="The run's name; default: the file's name. For a file of several runs "
+    "(promptfoo), the prefix of each: NAME/PROVIDER/PROMPT.",
+)
 @click.option("--project", default=None, help="The run's project; default: default.")
 @click.option("--dataset", default=None, help="The name of the dataset the run is over.")
 @click.option("--id-column", default=None, metavar="COLUMN", help="The datapoint ids.")
@@ -42,9 +49,21 @@ __all__ = ["export_command", "import_command"]
 @click.option(
     "--rest",
     type=click.Choice(["metadata", "ignore"]),
-    default="metadata",
-    show_default=True,
-    help="What becomes of the columns not mapped: each datapoint's metadata, or nothing.",
+    default=None,
+    help="What becomes of the columns not mapped: each datapoint's metadata (the default), "
+    "or nothing.",
+)
+@click.option(
+    "--provider",
+    default=None,
+    metavar="LABEL",
+    help="promptfoo: import the runs of this provider (its label or id) only.",
+)
+@click.option(
+    "--prompt",
+    default=None,
+    metavar="LABEL",
+    help="promptfoo: import the runs of this prompt (its label, text or id) only.",
 )
 @click.option(
     "--store",
@@ -65,35 +84,46 @@ def import_command(
     expected_column: str | None,
     epoch_column: str | None,
     metric_columns: tuple[str, ...],
-    rest: str,
+    rest: str | None,
+    provider: str | None,
+    prompt: str | None,
     store_url: str | None,
 ) -> None:
-    """Import the results in PATH, a FORMAT file, as a run.
+    """Import the results in PATH, a FORMAT file, as a run (a promptfoo file: a run per
+    provider × prompt).
 
     The whole file is checked before anything is written: a malformed one names its line
     and field and imports nothing. Importing the same file again finds the run it made.
+    The column options are for jsonl, csv and parquet; --provider and --prompt for
+    promptfoo.
     """
-    outcome = import_file(
+    given: dict[str, Any] = {
+        "id_column": id_column,
+        "input_column": input_column,
+        "output_column": output_column,
+        "expected_column": expected_column,
+        "epoch_column": epoch_column,
+        "metric_columns": list(metric_columns) or None,
+        "rest": rest,
+        "provider": provider,
+        "prompt": prompt,
+    }
+    outcomes = import_runs(
         format_name,
         path,
         name=name,
         project=project,
         dataset=dataset,
         store=get_store(store_url),
-        id_column=id_column,
-        input_column=input_column,
-        output_column=output_column,
-        expected_column=expected_column,
-        epoch_column=epoch_column,
-        metric_columns=list(metric_columns),
-        rest=rest,
+        **{key: value for key, value in given.items() if value is not None},
     )
-    run = outcome.run
-    where = f"run {run.name!r} ({run.run_id[:8]}) in project {run.project!r}"
-    if outcome.created:
-        click.echo(f"imported {outcome.record_count:,} results from {path} as {where}")
-    else:
-        click.echo(f"{path} is imported already: {where}; nothing was written")
+    for outcome in outcomes:
+        run = outcome.run
+        where = f"run {run.name!r} ({run.run_id[:8]}) in project {run.project!r}"
+        if outcome.created:
+            click.echo(f"imported {outcome.record_count:,} results from {path} as {where}")
+        else:
+            click.echo(f"{path} is imported already: {where}; nothing was written")
 
 
 @click.command("export")
