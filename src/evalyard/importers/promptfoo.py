@@ -165,6 +165,8 @@ class PromptfooImporter:
     ) -> list[tuple[dict[str, Any], ImportedRun]]:
         data = _load(path)
         columns = _columns(path, data)
+        if not columns:
+            raise ImportFileError("the file holds no results", path=str(path))
         provider, prompt = options.get("provider"), options.get("prompt")
         chosen = [column for column in columns if column.selected(provider, prompt)]
         if not chosen:
