@@ -24,7 +24,11 @@ from evalyard.cli.main import cli
 from evalyard.core.model import Direction
 from evalyard.errors import ImportFileError, InvalidInputError
 from evalyard.importers import FORMATS, ImportOutcome, import_file, import_runs
-from evalyard.store import SQLStore
+from evalyard.store import SQLStore, open_store
+from tests.api.conftest import (
+    ServerProcess,
+    server,  # noqa: F401  (a team server, on SQLite then PostgreSQL)
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTALLED = ROOT / ".tools" / "promptfoo" / "node_modules" / ".bin" / "promptfoo"
@@ -291,6 +295,32 @@ def test_errors_repeats_and_providers(store: SQLStore, files: dict[str, Path]) -
     assert (again.run.run_id, again.created) == (echo.run_id, False)
     comparison = evalyard.compare_runs(echo.run_id, down.run_id, store=store)
     assert len(comparison.common_datapoints) == 2
+
+
+def test_import_through_a_team_server(
+    server: ServerProcess,  # noqa: F811
+    files: dict[str, Path],
+) -> None:
+    stats = load(files["failing"])["results"]["stats"]
+    first = import_runs("promptfoo", files["failing"], project="pf-remote", store=server.url)
+    again = import_runs("promptfoo", files["failing"], project="pf-remote", store=server.url)
+    assert [o.created for o in first] == [True, True]
+    assert [(o.run.run_id, o.created) for o in again] == [(o.run.run_id, False) for o in first]
+    on_the_store = open_store(server.store_url)
+    try:
+        runs = on_the_store.list_runs(project="pf-remote")
+        assert sorted(run.result_count for run in runs) == [4, 4]
+        assert {run.status.value for run in runs} == {"completed"}
+        errors = sum(
+            r.error is not None
+            for run in runs
+            for r in evalyard.get_results(run.run_id, store=on_the_store)
+        )
+        assert errors == stats["errors"]
+        definitions = on_the_store.metric_definitions("pf-remote")
+        assert definitions["latency_ms"].direction is Direction.LOWER
+    finally:
+        on_the_store.close()
 
 
 def test_importing_again_writes_nothing(store: SQLStore, files: dict[str, Path]) -> None:
