@@ -340,7 +340,7 @@ def import_runs(
         if name is not None:
             run_name = f"{name}/{imported.part}" if several and imported.part else name
         run_name = check_name(run_name, what="run name")
-        chosen_project = check_name(project or imported.project or "default", what="project")
+        chosen_project = check_name(project or imported.project or "default", what="project name")
         _check_name_free(target, run_name, chosen_project, run_id, names)
         pending.append((len(outcomes) - 1, run_id, imported, batch, run_name))
     for position, run_id, imported, batch, run_name in pending:

@@ -299,19 +299,21 @@ def _short(text: str) -> str:
     line = " ".join(text.split())
     if len(line) > _LONGEST_LABEL:
         line = line[: _LONGEST_LABEL - 1].rstrip() + "…"
-    return line.replace("/", "∕") or "-"
+    return line or "-"
 
 
 def _parts(columns: list[_Column]) -> dict[int, str]:
-    """Each column's part of the run names (``provider/prompt``), unique in the file."""
+    """Each column's part of the run names (``provider/prompt``), unique in the file: two
+    columns of one label are told apart by their prompt's id, else their position."""
     parts = {c.index: f"{_short(c.provider)}/{_short(c.prompt_label)}" for c in columns}
-    counts: dict[str, int] = {}
-    for part in parts.values():
-        counts[part] = counts.get(part, 0) + 1
-    for column in columns:
-        if counts[parts[column.index]] > 1:
-            tag = (column.prompt_id or "")[:8] or str(column.index)
-            parts[column.index] = f"{parts[column.index]} #{tag}"
+    for by_id in (True, False):
+        seen: dict[str, int] = {}
+        for part in parts.values():
+            seen[part] = seen.get(part, 0) + 1
+        for column in columns:
+            label = (column.prompt_id or "")[:8] if by_id else str(column.index)
+            if seen[parts[column.index]] > 1 and label:
+                parts[column.index] = f"{parts[column.index]} #{label}"
     return parts
 
 
