@@ -22,6 +22,7 @@ from evalyard.importers.base import (
     import_run_id,
     register_importer,
 )
+from evalyard.importers.inspect import InspectImporter, InspectLogWarning
 from evalyard.importers.table import TableImporter, TableMapping
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "ImportedRecord",
     "ImportedRun",
     "Importer",
+    "InspectImporter",
+    "InspectLogWarning",
     "TableImporter",
     "TableMapping",
     "get_importer",
