@@ -90,7 +90,7 @@ def import_command(
     if not isinstance(FORMATS[format_name], TableImporter):
         given = [key for key, value in columns.items() if value and key != "rest"]
         if given or rest != "metadata":
-            option = "--" + (given[0] if given else "rest").replace("_", "-")
+            option = "--" + (given[0] if given else "rest").replace("_", "-").removesuffix("s")
             raise click.UsageError(
                 f"{option} is an option of the table formats (jsonl, csv, parquet); "
                 f"a {format_name} file says itself which field is what"

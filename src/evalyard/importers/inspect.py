@@ -16,10 +16,12 @@ of one task compare; a sample without one gets the hash of its input and target.
   metadata is the sample's metadata plus an ``inspect`` object: the scorers' answers and
   explanations, ``working_time`` (seconds), ``uuid``, and the limit the sample hit.
 - steps: the sample's events. Spans (``solvers``, each ``solver``, ``scorers``, each
-  ``scorer``...) are ``chain`` steps nested by their parent; a model call is a ``model``
-  step named after the model, with its token usage as metrics and, as inputs, the messages
-  it added to the conversation (so a long agent log does not repeat the conversation at
-  every call); a tool call is a ``tool`` step named after the function.
+  ``scorer``...) are ``chain`` steps nested by their parent, so ``compare --step generate``
+  compares a solver. A model call is a ``model`` step named ``model`` (or after its model
+  role, such as ``grader``), so it lines up across two models' logs; its token usage is its
+  metrics and its inputs are the model's name and the messages the call added to the
+  conversation (a long agent log does not repeat the conversation at every call). A tool
+  call is a ``tool`` step named after the function, with its arguments and result.
 
 The run is named ``TASK-MODEL`` (``arith-mockllm/model``), with the task's dataset name.
 Its metadata holds the task, its arguments, the model, its arguments and generate config,
@@ -280,6 +282,7 @@ def _steps(events: list[Any]) -> list[dict[str, Any]]:
     spans: dict[str, dict[str, Any]] = {}
     started: dict[str, Any] = {}
     seen_messages: set[str] = set()
+    unfilled: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
 
     def children_of(span_id: str | None) -> list[dict[str, Any]]:
         if span_id is not None and span_id in spans:
@@ -291,6 +294,10 @@ def _steps(events: list[Any]) -> list[dict[str, Any]]:
         kind = event.event
         if kind == "span_begin":
             step: dict[str, Any] = {"name": event.name, "type": "chain"}
+            if event.type == "tool":
+                # The span of a tool call: the tool event (in the span's parent) fills it in.
+                step["type"] = "tool"
+                unfilled.setdefault((event.parent_id, event.name), []).append(step)
             children_of(event.parent_id).append(step)
             spans[event.id] = step
             started[event.id] = event.timestamp
@@ -298,11 +305,15 @@ def _steps(events: list[Any]) -> list[dict[str, Any]]:
             begun = started.get(event.id)
             if begun is not None and event.id in spans:
                 elapsed = (event.timestamp - begun).total_seconds() * 1000
-                spans[event.id]["duration_ms"] = max(elapsed, 0.0)
+                spans[event.id].setdefault("duration_ms", max(elapsed, 0.0))
         elif kind == "model":
             children_of(event.span_id).append(_model_step(event, seen_messages))
         elif kind == "tool":
-            children_of(event.span_id).append(_tool_step(event))
+            waiting = unfilled.get((event.span_id, event.function))
+            if waiting:
+                waiting.pop(0).update(_tool_step(event))
+            else:
+                children_of(event.span_id).append(_tool_step(event))
     return _within_depth(top, 0)
 
 
@@ -311,9 +322,9 @@ def _model_step(event: Any, seen_messages: set[str]) -> dict[str, Any]:
     seen_messages.update(m.id for m in event.input if m.id is not None)
     output = event.output
     step: dict[str, Any] = {
-        "name": event.model,
+        "name": event.role or "model",
         "type": "model",
-        "inputs": [_message(m) for m in new],
+        "inputs": {"model": event.model, "messages": [_message(m) for m in new]},
     }
     if output is not None:
         step["outputs"] = output.completion
