@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -78,7 +79,7 @@ def import_command(
     The whole file is checked before anything is written: a malformed one names its line
     and field and imports nothing. Importing the same file again finds the run it made.
     """
-    columns: dict[str, object] = {
+    columns: dict[str, Any] = {
         "id_column": id_column,
         "input_column": input_column,
         "output_column": output_column,
