@@ -15,8 +15,13 @@ from click.testing import CliRunner, Result
 
 import evalyard
 from evalyard.cli.main import cli
-from evalyard.errors import ImportFileError, InvalidInputError, MissingDependencyError
-from evalyard.importers import FORMATS, InspectLogWarning, import_file
+from evalyard.errors import (
+    ImportFileError,
+    IncompleteLogWarning,
+    InvalidInputError,
+    MissingDependencyError,
+)
+from evalyard.importers import FORMATS, import_file
 from evalyard.store import SQLStore
 
 inspect_log = pytest.importorskip("inspect_ai.log", reason="needs the inspect extra")
@@ -197,7 +202,7 @@ def test_tool_calls_are_tool_steps(store: SQLStore, logs: Path) -> None:
 
 def test_a_failed_eval_imports_its_samples_and_says_so(store: SQLStore, logs: Path) -> None:
     path = logs / "failed.eval"
-    with pytest.warns(InspectLogWarning, match=r"failed\.eval: the eval's status is 'error'"):
+    with pytest.warns(IncompleteLogWarning, match=r"failed\.eval: the eval's status is 'error'"):
         outcome = import_file("inspect", path, store=store)
     run = outcome.run
     assert run.metadata["status"] == "error"
@@ -274,3 +279,23 @@ def test_a_score_kind_that_changes_names_the_sample(
         import_file("inspect", logs / "weak.eval", store=store)
     assert f"sample {changed[0].id!r} epoch {changed[0].epoch}," in str(caught.value)
     assert evalyard.list_runs(store=store) == []
+
+
+def test_a_transcript_deeper_than_evalyard_keeps_every_step() -> None:
+    from inspect_ai.event import SpanBeginEvent, SpanEndEvent
+
+    from evalyard.core.steps import MAX_STEP_DEPTH, walk_steps
+    from evalyard.importers.inspect import _steps
+
+    events: list[Any] = []
+    parent = None
+    for level in range(MAX_STEP_DEPTH + 6):
+        events.append(
+            SpanBeginEvent(id=f"s{level}", parent_id=parent, name=f"level{level}", type="solver")
+        )
+        parent = f"s{level}"
+    events += [SpanEndEvent(id=f"s{level}") for level in reversed(range(MAX_STEP_DEPTH + 6))]
+    walked = list(walk_steps(_steps(events)))
+    assert [step["name"] for _, step in walked] == [f"level{i}" for i in range(MAX_STEP_DEPTH + 6)]
+    assert max(depth for depth, _ in walked) == MAX_STEP_DEPTH
+    assert all("duration_ms" in step for _, step in walked)

@@ -22,7 +22,7 @@ from evalyard.importers.base import (
     import_run_id,
     register_importer,
 )
-from evalyard.importers.inspect import InspectImporter, InspectLogWarning
+from evalyard.importers.inspect import InspectImporter
 from evalyard.importers.table import TableImporter, TableMapping
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "ImportedRun",
     "Importer",
     "InspectImporter",
-    "InspectLogWarning",
     "TableImporter",
     "TableMapping",
     "get_importer",

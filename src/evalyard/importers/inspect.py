@@ -41,24 +41,20 @@ from typing import Any
 
 from evalyard.core.steps import MAX_STEP_DEPTH
 from evalyard.errors import (
-    EvalyardWarning,
     ImportFileError,
+    IncompleteLogWarning,
     InvalidInputError,
     MissingDependencyError,
 )
 from evalyard.importers.base import ImportedRecord, ImportedRun, register_importer
 
-__all__ = ["INSPECT", "InspectImporter", "InspectLogWarning"]
+__all__ = ["INSPECT", "InspectImporter"]
 
 #: Inspect's score values: correct, incorrect, partial, no answer.
 _AS_BOOL = {"C": True, "I": False, "N": False}
 _AS_NUMBER = {"C": 1.0, "P": 0.5, "I": 0.0, "N": 0.0}
 _USAGE = ("input_tokens", "output_tokens", "total_tokens")
 _SPAN_TYPES = ("span_begin", "span_end")
-
-
-class InspectLogWarning(EvalyardWarning):
-    """An Inspect log of an eval that did not succeed: its samples are imported anyway."""
 
 
 class InspectImporter:
@@ -95,7 +91,7 @@ class InspectImporter:
                 message += f" ({log.error.message})"
             warnings.warn(
                 f"{message}; importing the {len(records)} samples it holds",
-                InspectLogWarning,
+                IncompleteLogWarning,
                 stacklevel=2,
             )
         used = {name for record in records for name in record.metrics}
