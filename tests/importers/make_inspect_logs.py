@@ -6,7 +6,8 @@ a subprocess, so Inspect's logging and globals stay out of the test process).
 OUTDIR/weak.eval and OUTDIR/strong.json: one task of six questions, two epochs, four
 scorers (match, includes, a graded C/P/I scorer and a dict-valued one), by two mock models
 that get every second (weak) or third (strong) question wrong. OUTDIR/tools.eval: a task
-whose model calls a tool. OUTDIR/failed.eval: an eval that stops with an error.
+with chat messages as input, whose model calls a tool. OUTDIR/failed.eval: an eval that
+stops with an error.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from typing import Any
 from inspect_ai import Task, task
 from inspect_ai import eval as inspect_eval
 from inspect_ai.dataset import Sample
-from inspect_ai.model import ModelOutput, ModelUsage, get_model
+from inspect_ai.model import (
+    ChatMessageSystem,
+    ChatMessageUser,
+    ModelOutput,
+    ModelUsage,
+    get_model,
+)
 from inspect_ai.scorer import (
     CORRECT,
     INCORRECT,
@@ -113,7 +120,16 @@ def tool_outputs(input: Any, tools: Any, tool_choice: Any, config: Any) -> Model
 @task
 def calculator() -> Task:
     return Task(
-        dataset=[Sample(id="add", input="What is 2 + 2?", target="4")],
+        dataset=[
+            Sample(
+                id="add",
+                input=[
+                    ChatMessageSystem(content="Use the add tool."),
+                    ChatMessageUser(content="What is 2 + 2?"),
+                ],
+                target="4",
+            )
+        ],
         solver=[use_tools(add()), generate()],
         scorer=match(),
     )

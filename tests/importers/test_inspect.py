@@ -184,6 +184,10 @@ def test_tool_calls_are_tool_steps(store: SQLStore, logs: Path) -> None:
     run = import_file("inspect", logs / "tools.eval", store=store).run
     (result,) = evalyard.get_results(run.run_id, store=store)
     assert result.datapoint_id == "add"
+    assert result.inputs == [
+        {"role": "system", "content": "Use the add tool."},
+        {"role": "user", "content": "What is 2 + 2?"},
+    ]
     assert result.outputs == "4"
     assert result.metrics["match"] is True
     assert result.metrics["total_tokens"] == 24  # two model calls
@@ -210,6 +214,7 @@ def test_a_failed_eval_imports_its_samples_and_says_so(store: SQLStore, logs: Pa
     found = {r.datapoint_id: r for r in evalyard.get_results(run.run_id, store=store)}
     assert sorted(found) == ["q0", "q1", "q2", "q3"]
     assert "the solver broke on q3" in (found["q3"].error or "")
+    assert found["q3"].outputs is None
     assert found["q3"].metrics.get("match") is None
     assert found["q1"].metrics["match"] is True
 

@@ -136,7 +136,7 @@ def _run_metadata(log: Any) -> dict[str, Any]:
         "created": spec.created,
         "status": str(log.status),
     }
-    if spec.model_roles:
+    if getattr(spec, "model_roles", None):
         metadata["model_roles"] = _json(spec.model_roles)
     if spec.tags:
         metadata["tags"] = list(spec.tags)
@@ -205,14 +205,17 @@ def _record(sample: Any, numeric: Mapping[str, bool], path: str) -> ImportedReco
         }
         if why:
             explained[name] = why
-    usage = _usage(sample.model_usage or {})
+    usage = _usage(getattr(sample, "model_usage", None) or {})
     metrics.update(usage)
-    inspect_facts: dict[str, Any] = {"uuid": sample.uuid}
-    if sample.working_time is not None:
+    # Fields newer Inspect versions added are read with getattr.
+    inspect_facts: dict[str, Any] = {}
+    if getattr(sample, "uuid", None) is not None:
+        inspect_facts["uuid"] = sample.uuid
+    if getattr(sample, "working_time", None) is not None:
         inspect_facts["working_time"] = sample.working_time
     if explained:
         inspect_facts["scores"] = explained
-    if sample.limit is not None:
+    if getattr(sample, "limit", None) is not None:
         inspect_facts["limit"] = _json(sample.limit)
     metadata = {**_json(sample.metadata or {}), "inspect": inspect_facts}
     try:
@@ -226,14 +229,16 @@ def _record(sample: Any, numeric: Mapping[str, bool], path: str) -> ImportedReco
         location,
         datapoint_id=sample.id,
         inputs=_input(sample.input),
-        outputs=output.completion if output is not None else None,
+        outputs=output.completion if output is not None and output.choices else None,
         expected=_json(sample.target),
         metrics=metrics,
         metadata=metadata,
         steps=steps or None,
         epoch=epoch,
         error=sample.error.message if sample.error is not None else None,
-        duration_ms=sample.total_time * 1000 if sample.total_time is not None else None,
+        duration_ms=None
+        if getattr(sample, "total_time", None) is None
+        else sample.total_time * 1000,
     )
 
 
@@ -318,7 +323,7 @@ def _model_step(event: Any, seen_messages: set[str]) -> dict[str, Any]:
     seen_messages.update(m.id for m in event.input if m.id is not None)
     output = event.output
     step: dict[str, Any] = {
-        "name": event.role or "model",
+        "name": getattr(event, "role", None) or "model",
         "type": "model",
         "inputs": {"model": event.model, "messages": [_message(m) for m in new]},
     }
@@ -335,7 +340,7 @@ def _model_step(event: Any, seen_messages: set[str]) -> dict[str, Any]:
             }
     if event.error:
         step["error"] = str(event.error)
-    if event.working_time is not None:
+    if getattr(event, "working_time", None) is not None:
         step["duration_ms"] = event.working_time * 1000
     return step
 
@@ -349,7 +354,7 @@ def _tool_step(event: Any) -> dict[str, Any]:
     }
     if event.error is not None:
         step["error"] = event.error.message
-    if event.working_time is not None:
+    if getattr(event, "working_time", None) is not None:
         step["duration_ms"] = event.working_time * 1000
     return step
 
