@@ -9,11 +9,12 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from evalyard.exports import EXPORT_FORMATS, export_run
-from evalyard.importers import FORMATS, import_file
+from evalyard.importers import FORMATS, TableImporter, import_file
 from evalyard.runs import resolve_run
 from evalyard.store import get_store
 
@@ -23,7 +24,9 @@ __all__ = ["export_command", "import_command"]
 @click.command("import")
 @click.argument("format_name", metavar="FORMAT", type=click.Choice(sorted(FORMATS)))
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--name", default=None, help="The run's name; default: the file's name.")
+@click.option(
+    "--name", default=None, help="The run's name; default: the file's (or the log's) name."
+)
 @click.option("--project", default=None, help="The run's project; default: default.")
 @click.option("--dataset", default=None, help="The name of the dataset the run is over.")
 @click.option("--id-column", default=None, metavar="COLUMN", help="The datapoint ids.")
@@ -70,9 +73,30 @@ def import_command(
 ) -> None:
     """Import the results in PATH, a FORMAT file, as a run.
 
+    FORMAT is a table (jsonl, csv, parquet; the column options map its columns) or a
+    tool's log: inspect (an Inspect AI .eval or .json log; pip install 'evalyard[inspect]').
+
     The whole file is checked before anything is written: a malformed one names its line
     and field and imports nothing. Importing the same file again finds the run it made.
     """
+    columns: dict[str, Any] = {
+        "id_column": id_column,
+        "input_column": input_column,
+        "output_column": output_column,
+        "expected_column": expected_column,
+        "epoch_column": epoch_column,
+        "metric_columns": list(metric_columns),
+        "rest": rest,
+    }
+    if not isinstance(FORMATS[format_name], TableImporter):
+        given = [key for key, value in columns.items() if value and key != "rest"]
+        if given or rest != "metadata":
+            option = "--" + (given[0] if given else "rest").replace("_", "-").removesuffix("s")
+            raise click.UsageError(
+                f"{option} is an option of the table formats (jsonl, csv, parquet); "
+                f"a {format_name} file says itself which field is what"
+            )
+        columns = {}
     outcome = import_file(
         format_name,
         path,
@@ -80,13 +104,7 @@ def import_command(
         project=project,
         dataset=dataset,
         store=get_store(store_url),
-        id_column=id_column,
-        input_column=input_column,
-        output_column=output_column,
-        expected_column=expected_column,
-        epoch_column=epoch_column,
-        metric_columns=list(metric_columns),
-        rest=rest,
+        **columns,
     )
     run = outcome.run
     where = f"run {run.name!r} ({run.run_id[:8]}) in project {run.project!r}"

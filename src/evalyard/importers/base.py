@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from evalyard.config import max_field_bytes
 from evalyard.core.columns import MixedKindsError
 from evalyard.core.ids import canonical_json, check_name
-from evalyard.core.model import RunInfo, RunStatus
+from evalyard.core.model import Direction, MetricDefinition, RunInfo, RunStatus
 from evalyard.errors import (
     ImportFileError,
     InvalidInputError,
@@ -99,6 +99,9 @@ class ImportedRun:
     """The dataset the file suggests; the caller's wins."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """Facts about the run (model, task, the tool's settings)."""
+    directions: dict[str, str] = field(default_factory=dict)
+    """Metric directions the format implies (``lower`` for token counts), by metric name;
+    defined in the project only for metrics it has no definition of."""
 
 
 class Importer(Protocol):
@@ -243,6 +246,10 @@ def import_file(
         run_id=run_id,
         store=target,
     )
+    defined = target.metric_definitions(chosen_project) if imported.directions else {}
+    for metric, direction in imported.directions.items():
+        if metric not in defined:
+            target.define_metric(chosen_project, MetricDefinition(metric, Direction(direction)))
     target.write_batch(run.run_id, batch)
     target.flush(run.run_id)
     info = run.finish("completed")
