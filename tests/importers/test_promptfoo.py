@@ -467,4 +467,4 @@ def test_the_command_imports_every_run_then_compares(
         ["import", "promptfoo", str(files["suite"]), "--id-column", "x", "--store", store_url],
     )
     assert refused.exit_code == 2
-    assert "unknown promptfoo options ['id_column']" in refused.output
+    assert "--id-column is an option of the table formats" in refused.output

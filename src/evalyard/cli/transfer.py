@@ -15,11 +15,14 @@ from typing import Any
 import click
 
 from evalyard.exports import EXPORT_FORMATS, export_run
-from evalyard.importers import FORMATS, import_runs
+from evalyard.importers import FORMATS, TableImporter, import_runs
 from evalyard.runs import resolve_run
 from evalyard.store import get_store
 
 __all__ = ["export_command", "import_command"]
+
+#: The options of the formats that take some (other than the tables' columns).
+_FORMAT_OPTIONS = {"promptfoo": ("provider", "prompt")}
 
 
 @click.command("import")
@@ -28,8 +31,8 @@ __all__ = ["export_command", "import_command"]
 @click.option(
     "--name",
     default=None,
-    help="The run's name; default: the file's name. For a file of several runs "
-    "(promptfoo), the prefix of each: NAME/PROVIDER/PROMPT.",
+    help="The run's name; default: the file's (or the log's) name. For a file of several "
+    "runs (promptfoo), the prefix of each: NAME/PROVIDER/PROMPT.",
 )
 @click.option("--project", default=None, help="The run's project; default: default.")
 @click.option("--dataset", default=None, help="The name of the dataset the run is over.")
@@ -49,9 +52,9 @@ __all__ = ["export_command", "import_command"]
 @click.option(
     "--rest",
     type=click.Choice(["metadata", "ignore"]),
-    default=None,
-    help="What becomes of the columns not mapped: each datapoint's metadata (the default), "
-    "or nothing.",
+    default="metadata",
+    show_default=True,
+    help="What becomes of the columns not mapped: each datapoint's metadata, or nothing.",
 )
 @click.option(
     "--provider",
@@ -84,30 +87,44 @@ def import_command(
     expected_column: str | None,
     epoch_column: str | None,
     metric_columns: tuple[str, ...],
-    rest: str | None,
+    rest: str,
     provider: str | None,
     prompt: str | None,
     store_url: str | None,
 ) -> None:
-    """Import the results in PATH, a FORMAT file, as a run (a promptfoo file: a run per
-    provider × prompt).
+    """Import the results in PATH, a FORMAT file, as a run (or runs).
+
+    FORMAT is a table (jsonl, csv, parquet; the column options map its columns) or a
+    tool's log: inspect (an Inspect AI .eval or .json log; pip install 'evalyard[inspect]'),
+    promptfoo (promptfoo eval -o FILE.json: a run per provider × prompt; --provider and
+    --prompt import some).
 
     The whole file is checked before anything is written: a malformed one names its line
     and field and imports nothing. Importing the same file again finds the run it made.
-    The column options are for jsonl, csv and parquet; --provider and --prompt for
-    promptfoo.
     """
-    given: dict[str, Any] = {
+    columns: dict[str, Any] = {
         "id_column": id_column,
         "input_column": input_column,
         "output_column": output_column,
         "expected_column": expected_column,
         "epoch_column": epoch_column,
-        "metric_columns": list(metric_columns) or None,
+        "metric_columns": list(metric_columns),
         "rest": rest,
-        "provider": provider,
-        "prompt": prompt,
     }
+    if not isinstance(FORMATS[format_name], TableImporter):
+        given = [key for key, value in columns.items() if value and key != "rest"]
+        if given or rest != "metadata":
+            option = "--" + (given[0] if given else "rest").replace("_", "-").removesuffix("s")
+            raise click.UsageError(
+                f"{option} is an option of the table formats (jsonl, csv, parquet); "
+                f"a {format_name} file says itself which field is what"
+            )
+        columns = {}
+    selected: dict[str, Any] = {"provider": provider, "prompt": prompt}
+    takes = _FORMAT_OPTIONS.get(format_name, ())
+    for key, value in selected.items():
+        if value is not None and key not in takes:
+            raise click.UsageError(f"--{key} is an option of the promptfoo format")
     outcomes = import_runs(
         format_name,
         path,
@@ -115,7 +132,8 @@ def import_command(
         project=project,
         dataset=dataset,
         store=get_store(store_url),
-        **{key: value for key, value in given.items() if value is not None},
+        **columns,
+        **{key: value for key, value in selected.items() if value is not None},
     )
     for outcome in outcomes:
         run = outcome.run

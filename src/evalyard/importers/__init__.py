@@ -25,6 +25,7 @@ from evalyard.importers.base import (
     import_runs,
     register_importer,
 )
+from evalyard.importers.inspect import InspectImporter
 from evalyard.importers.promptfoo import PromptfooImporter
 from evalyard.importers.table import TableImporter, TableMapping
 
@@ -34,6 +35,7 @@ __all__ = [
     "ImportedRecord",
     "ImportedRun",
     "Importer",
+    "InspectImporter",
     "MultiRunImporter",
     "PromptfooImporter",
     "TableImporter",

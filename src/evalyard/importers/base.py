@@ -112,8 +112,8 @@ class ImportedRun:
     """Which part of a file of several runs this is (``echo-a/brief``): a caller's name for
     the file becomes ``NAME/PART`` for each of its runs."""
     directions: dict[str, str] = field(default_factory=dict)
-    """Metrics that do not get better upwards (``{"latency_ms": "lower"}``): defined in the
-    project when the run is written, unless the project defines them already."""
+    """Metric directions the format implies (``lower`` for token counts), by metric name;
+    defined in the project only for metrics it has no definition of."""
 
 
 class Importer(Protocol):
@@ -412,11 +412,10 @@ def _write(
         run_id=run_id,
         store=target,
     )
-    if imported.directions:
-        defined = target.metric_definitions(chosen_project)
-        for metric, direction in imported.directions.items():
-            if metric not in defined:
-                target.define_metric(chosen_project, MetricDefinition(metric, Direction(direction)))
+    defined = target.metric_definitions(chosen_project) if imported.directions else {}
+    for metric, direction in imported.directions.items():
+        if metric not in defined:
+            target.define_metric(chosen_project, MetricDefinition(metric, Direction(direction)))
     target.write_batch(run.run_id, batch)
     target.flush(run.run_id)
     info = run.finish("completed")
