@@ -468,3 +468,10 @@ def test_the_command_imports_every_run_then_compares(
     )
     assert refused.exit_code == 2
     assert "--id-column is an option of the table formats" in refused.output
+    table = files["suite"].with_suffix(".jsonl")
+    table.write_text('{"id": "a"}\n', encoding="utf-8")
+    wrong = runner.invoke(
+        cli, ["import", "jsonl", str(table), "--provider", "echo-a", "--store", store_url]
+    )
+    assert wrong.exit_code == 2
+    assert "--provider is an option of the promptfoo format" in wrong.output

@@ -232,11 +232,16 @@ def import_file(
         dataset: the run's dataset name.
         metadata: run metadata added to the importer's (the caller's keys win).
         store: a store, or a store URL.
-        options: the format's options (a table's column mapping: ``id_column``, ...).
+        options: the format's options (a table's column mapping: ``id_column``, ...; the
+            selection of a :class:`MultiRunImporter`: ``provider``, ``prompt``).
+
+    A :class:`MultiRunImporter`'s file is read first, to find the one run the options
+    select (then its id); use :func:`import_runs` for all of them.
 
     Raises:
         ImportFileError: naming the file, line and field of the first fault; nothing is
             written.
+        InvalidInputError: when the options select several runs of the file (or none).
         RunNameTakenError: when the project has another run of that name.
     """
     importer = get_importer(format_name)
