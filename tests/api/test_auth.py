@@ -69,8 +69,26 @@ def _call(spec: RouteSpec, method: str, run_id: str, baseline: str) -> Call:
             "records": [{"id": "q2", "metrics": {"m": 0.5}}],
         },
         "api_define_metric": {"project": "a", "name": "m", "direction": "higher"},
+        "otlp_traces": _otlp_body(run_id),
     }
     return Call(method, path + query, bodies.get(spec.name) if spec.body else None)
+
+
+def _otlp_body(run_id: str) -> dict[str, Any]:
+    """An OTLP/JSON request with one span of datapoint q3 of the run."""
+    attributes = [
+        {"key": "evalyard.run_id", "value": {"stringValue": run_id}},
+        {"key": "evalyard.datapoint_id", "value": {"stringValue": "q3"}},
+    ]
+    span = {
+        "traceId": uuid.uuid4().hex,
+        "spanId": uuid.uuid4().hex[:16],
+        "name": "answer",
+        "startTimeUnixNano": "1000",
+        "endTimeUnixNano": "2000",
+        "attributes": attributes,
+    }
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
 
 
 def _calls(run_id: str, baseline: str) -> list[tuple[RouteSpec, Call]]:
@@ -94,7 +112,7 @@ def test_every_route_needs_a_valid_token(auth_server: tuple[ServerProcess, Token
             for spec, call in _calls(run_id, baseline):
                 response = _send(client, call)
                 assert response.status_code == 401, (spec.name, token, response.text)
-                if call.url.startswith("/api/"):
+                if call.url.startswith(("/api/", "/v1/")):
                     assert response.json()["error"]["type"] == "AuthenticationError"
                     assert response.headers["www-authenticate"].startswith("Bearer")
                 else:
@@ -125,7 +143,11 @@ def test_another_projects_token_sees_nothing_of_this_project(
                 response = _send(client, call)
                 if token == tokens.other_read and spec.access == "write":
                     expected = 403  # the scope is checked first
-                elif "{run_id}" in spec.path or spec.name in ("compare", "api_compare"):
+                elif "{run_id}" in spec.path or spec.name in (
+                    "compare",
+                    "api_compare",
+                    "otlp_traces",  # its spans name a run of project a
+                ):
                     expected = 404  # another project's run is not revealed
                 elif spec.name in ("api_create_run", "api_metric_definitions", "api_define_metric"):
                     expected = 403  # project "a" named explicitly

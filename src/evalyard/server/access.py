@@ -178,9 +178,14 @@ def _check_origin(request: Request) -> None:
 
 
 def guarded(
-    endpoint: Endpoint, access: Access, *, body: bool = False
+    endpoint: Endpoint,
+    access: Access,
+    *,
+    body: bool = False,
+    media_types: tuple[str, ...] = (JSON_MEDIA_TYPE,),
 ) -> Callable[[Request], Awaitable[Response]]:
-    """``endpoint`` behind the access check; with ``body``, its JSON body read first.
+    """``endpoint`` behind the access check; with ``body``, its body (JSON unless
+    ``media_types`` says otherwise) read first.
 
     The endpoint is a plain function run in a worker thread (store calls block); it finds
     the grant with :func:`grant_of` and the raw body in ``request.state.body``.
@@ -193,7 +198,7 @@ def guarded(
         request.state.body = b""
         if body:
             request.state.body = await read_body(
-                request, media_type=JSON_MEDIA_TYPE, limit=context_of(request).max_body_bytes
+                request, media_type=media_types, limit=context_of(request).max_body_bytes
             )
         return await run_in_threadpool(endpoint, request)
 

@@ -39,6 +39,7 @@ from evalyard.server.api.openapi import openapi_document
 from evalyard.server.api.responses import ORJSONResponse
 from evalyard.server.context import context_of, make_context
 from evalyard.server.errors import BodyTooLargeError, error_body, status_of
+from evalyard.server.otlp import PROTOBUF_MEDIA_TYPE, encode_status
 from evalyard.server.reader import Reader
 from evalyard.server.routes import build_routes
 from evalyard.store import Store, get_store
@@ -173,9 +174,11 @@ def _error_response(
     if status == 503:
         # The store is down or full: worth trying again soon (the SDK retries 5xx anyway).
         headers["retry-after"] = str(RETRY_AFTER_SECONDS)
-    if request.url.path.startswith("/api/"):
+    if request.url.path.startswith(("/api/", "/v1/")):
         if status == 401:
             headers["www-authenticate"] = 'Bearer realm="evalyard"'
+        if request.url.path.startswith("/v1/"):
+            return _otlp_error(request, status, message, exc, headers)
         return JSONResponse(error_body(status, message, exc), status_code=status, headers=headers)
     if status == 401:
         return login_page(request, status=401)
@@ -191,6 +194,28 @@ def _error_response(
         )
     )
     return HTMLResponse(html, status_code=status, headers=headers)
+
+
+#: The gRPC status code of an OTLP error answer, by HTTP status.
+_GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 8, 415: 3, 422: 3, 503: 14}
+
+
+def _otlp_error(
+    request: Request, status: int, message: str, exc: Exception | None, headers: dict[str, str]
+) -> Response:
+    """An error of the OTLP endpoint as OTLP asks: a ``google.rpc.Status``, in protobuf for
+    a protobuf request, else in JSON (evalyard's error object beside its code and message)."""
+    code = _GRPC_CODES.get(status, 13)
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media == PROTOBUF_MEDIA_TYPE:
+        return Response(
+            encode_status(code, message),
+            status_code=status,
+            headers=headers,
+            media_type=PROTOBUF_MEDIA_TYPE,
+        )
+    body = {"code": code, "message": message, **error_body(status, message, exc)}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _evalyard_error(request: Request, exc: Exception) -> Response:

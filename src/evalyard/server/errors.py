@@ -5,6 +5,7 @@ EvalyardError
 ├── InvalidInputError ─ BadParameterError    400  a query parameter outside its allow-list
 │   ├── RequestBodyError                      422  malformed JSON, or a schema violation
 │   └── (every other bad input)               422  a record, metric or name evalyard refuses
+├── UndecodableBodyError                      400  an OTLP body that is not OTLP
 ├── AuthenticationError                       401  no token, or an unknown or revoked one
 ├── PermissionDeniedError                     403  a read token on a write call, another
 │                                                  project named, a failed CSRF/Origin check
@@ -43,6 +44,7 @@ __all__ = [
     "PageNotFoundError",
     "PermissionDeniedError",
     "RequestBodyError",
+    "UndecodableBodyError",
     "UnsupportedMediaTypeError",
     "error_body",
     "status_of",
@@ -74,6 +76,13 @@ class RequestBodyError(InvalidInputError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class UndecodableBodyError(EvalyardError):
+    """A body that cannot be read as what its content type says: an OTLP request that is
+    not an ExportTraceServiceRequest in protobuf or OTLP/JSON (400, as OTLP asks)."""
+
+    http_status: ClassVar[int] = 400
 
 
 class AuthenticationError(EvalyardError):

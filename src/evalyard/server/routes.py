@@ -22,6 +22,7 @@ table without a token, with a read token and with another project's token).
 | ``/logout`` | public | logging out (POST, with the session's CSRF token) |
 | ``/api/v1/...`` | read / write | JSON twins (:mod:`.api`), the SDK's reads |
 | | | (:mod:`.api_store`) and writes (:mod:`.api_write`) |
+| ``/v1/traces`` | write | OTLP/HTTP trace ingestion (:mod:`.api.traces`) |
 | ``/static/...`` | public | app.css, app.js, favicon.svg |
 """
 
@@ -39,6 +40,7 @@ from starlette.staticfiles import StaticFiles
 from evalyard.server import access
 from evalyard.server.access import Access, guarded
 from evalyard.server.api import reads as api_store
+from evalyard.server.api import traces as api_traces
 from evalyard.server.api import twins as api
 from evalyard.server.api import writes as api_write
 from evalyard.server.web import pages
@@ -62,7 +64,9 @@ class RouteSpec:
     access: Access
     """What a caller needs: ``public``, ``read`` or ``write``."""
     body: bool = False
-    """Whether it takes a JSON body (415/413/422 apply)."""
+    """Whether it takes a body (415/413/422 apply)."""
+    media_types: tuple[str, ...] = ("application/json",)
+    """The content types of its body."""
     guard: bool = True
     """False for the login routes, which check their own forms."""
 
@@ -174,6 +178,16 @@ def route_table(*, writable: bool) -> list[RouteSpec]:
                 write,
                 True,
             ),
+            # OTLP/HTTP's own path, so that an exporter pointed at the server finds it.
+            RouteSpec(
+                "/v1/traces",
+                api_traces.export_traces,
+                ("POST",),
+                "otlp_traces",
+                write,
+                True,
+                media_types=api_traces.TRACES_MEDIA_TYPES,
+            ),
         ]
     return table
 
@@ -184,7 +198,12 @@ def build_routes(static_dir: Path, *, writable: bool = False) -> list[BaseRoute]
     for spec in route_table(writable=writable):
         endpoint = spec.endpoint
         if spec.guard:
-            endpoint = guarded(spec.endpoint, spec.access, body=spec.body)  # type: ignore[arg-type]
+            endpoint = guarded(
+                spec.endpoint,  # type: ignore[arg-type]
+                spec.access,
+                body=spec.body,
+                media_types=spec.media_types,
+            )
         routes.append(Route(spec.path, endpoint, methods=list(spec.methods), name=spec.name))
     routes.append(Mount("/static", StaticFiles(directory=static_dir), name="static"))
     return routes

@@ -174,6 +174,13 @@ class KeyedBatchStore(Protocol):
         """Write a batch unless a batch with this key was written before."""
         ...
 
+    def write_keyed_batches(
+        self, batches: Sequence[tuple[str, WriteBatch, str]]
+    ) -> list[BatchReceipt]:
+        """Write batches of several runs (run id, batch, key) in one transaction, all or
+        none, each unless a batch with its key was written to its run before."""
+        ...
+
 
 class ResultPager(Protocol):
     """A store that reads a run's results a page at a time."""

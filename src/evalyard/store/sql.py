@@ -461,54 +461,84 @@ class SQLStore:
     def write_keyed_batch(self, run_id: str, batch: WriteBatch, key: str) -> BatchReceipt:
         """Store a batch once per idempotency ``key``: a key already written is acknowledged
         without writing anything. The key is committed in the batch's own transaction."""
-        return self._write_batch(run_id, batch, key)
+        return self._write_batches([(run_id, batch, key)])[0]
+
+    def write_keyed_batches(
+        self, batches: Sequence[tuple[str, WriteBatch, str]]
+    ) -> list[BatchReceipt]:
+        """Store batches of several runs in one transaction, each once per (run, key): all
+        are written or none (an OTLP request may hold results of several runs)."""
+        return self._write_batches(list(batches))
 
     def _write_batch(self, run_id: str, batch: WriteBatch, key: str | None) -> BatchReceipt:
+        return self._write_batches([(run_id, batch, key)])[0]
+
+    def _write_batches(
+        self, batches: Sequence[tuple[str, WriteBatch, str | None]]
+    ) -> list[BatchReceipt]:
+        receipts: list[BatchReceipt] = []
+        compact: list[str] = []
         try:
             with self._write() as connection:
                 # Writers of one run take turns, so batch ids follow commit order: "the last
                 # write wins" then means the same thing for result rows and metric blocks.
-                self.dialect.lock_run(connection, run_id)
-                self._require_run(connection, run_id)
-                if key is not None:
-                    k = schema.batch_keys
-                    seen = connection.execute(
-                        select(k.c.record_count).where(
-                            and_(k.c.run_id == run_id, k.c.idempotency_key == key)
-                        )
-                    ).first()
-                    if seen is not None:
-                        return BatchReceipt(int(seen.record_count), duplicate=True)
-                    connection.execute(
-                        insert(k).values(
-                            run_id=run_id,
-                            idempotency_key=key,
-                            record_count=len(batch.rows),
-                            created_at=time.time(),
-                        )
-                    )
-                if not batch.rows:
-                    return BatchReceipt(0, duplicate=False)
-                self._record_kinds(connection, run_id, batch.kinds)
-                batch_id = connection.execute(
-                    insert(schema.batches)
-                    .values(run_id=run_id, record_count=len(batch.rows), created_at=time.time())
-                    .returning(schema.batches.c.batch_id)
-                ).scalar_one()
-                self._insert_blocks(connection, run_id, batch_id, batch.blocks)
-                self._upsert_results(connection, run_id, batch_id, batch.rows)
-                pending = connection.execute(
-                    select(func.count()).where(schema.batches.c.run_id == run_id)
-                ).scalar_one()
+                # Runs are locked in one order, so two writers of the same runs cannot
+                # deadlock.
+                for run_id in sorted({run_id for run_id, _, _ in batches}):
+                    self.dialect.lock_run(connection, run_id)
+                    self._require_run(connection, run_id)
+                for run_id, batch, key in batches:
+                    receipt, pending = self._write_batch_in(connection, run_id, batch, key)
+                    receipts.append(receipt)
+                    if pending > MERGE_THRESHOLD:
+                        compact.append(run_id)
         except IntegrityError:
-            if key is None or not self._key_written(run_id, key):
+            keys = [(run_id, key) for run_id, _, key in batches]
+            if any(key is None or not self._key_written(run_id, key) for run_id, key in keys):
                 raise
-            # Another writer committed the same key between our check and our insert: it
-            # wrote the batch (the run lock makes this rare).
-            return BatchReceipt(len(batch.rows), duplicate=True)
-        if pending > MERGE_THRESHOLD:
+            # Another writer committed the same keys between our check and our insert: it
+            # wrote the batches (the run lock makes this rare).
+            return [BatchReceipt(len(batch.rows), duplicate=True) for _, batch, _ in batches]
+        for run_id in dict.fromkeys(compact):
             self._compact(run_id, full=False)
-        return BatchReceipt(len(batch.rows), duplicate=False)
+        return receipts
+
+    def _write_batch_in(
+        self, connection: Connection, run_id: str, batch: WriteBatch, key: str | None
+    ) -> tuple[BatchReceipt, int]:
+        """Write one batch in an open transaction holding the run's lock: its receipt, and
+        how many batches the run then has (0 when nothing was written)."""
+        if key is not None:
+            k = schema.batch_keys
+            seen = connection.execute(
+                select(k.c.record_count).where(
+                    and_(k.c.run_id == run_id, k.c.idempotency_key == key)
+                )
+            ).first()
+            if seen is not None:
+                return BatchReceipt(int(seen.record_count), duplicate=True), 0
+            connection.execute(
+                insert(k).values(
+                    run_id=run_id,
+                    idempotency_key=key,
+                    record_count=len(batch.rows),
+                    created_at=time.time(),
+                )
+            )
+        if not batch.rows:
+            return BatchReceipt(0, duplicate=False), 0
+        self._record_kinds(connection, run_id, batch.kinds)
+        batch_id = connection.execute(
+            insert(schema.batches)
+            .values(run_id=run_id, record_count=len(batch.rows), created_at=time.time())
+            .returning(schema.batches.c.batch_id)
+        ).scalar_one()
+        self._insert_blocks(connection, run_id, batch_id, batch.blocks)
+        self._upsert_results(connection, run_id, batch_id, batch.rows)
+        pending = connection.execute(
+            select(func.count()).where(schema.batches.c.run_id == run_id)
+        ).scalar_one()
+        return BatchReceipt(len(batch.rows), duplicate=False), int(pending)
 
     def _key_written(self, run_id: str, key: str) -> bool:
         k = schema.batch_keys

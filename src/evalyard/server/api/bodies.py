@@ -43,8 +43,9 @@ def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-async def read_body(request: Request, *, media_type: str, limit: int) -> bytes:
-    """The request's body, refused with 415 for another media type and 413 over ``limit``.
+async def read_body(request: Request, *, media_type: str | tuple[str, ...], limit: int) -> bytes:
+    """The request's body, refused with 415 for another media type (or one of several) and
+    413 over ``limit``.
 
     An empty body is accepted without a content type (``POST /runs/{id}/reopen``).
     """
@@ -52,11 +53,13 @@ async def read_body(request: Request, *, media_type: str, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLargeError(limit, int(declared))
     got = _media_type(request)
-    if got != media_type and not (media_type == JSON_MEDIA_TYPE and got.endswith("+json")):
+    taken = (media_type,) if isinstance(media_type, str) else media_type
+    if got not in taken and not (JSON_MEDIA_TYPE in taken and got.endswith("+json")):
         if declared == "0" or (declared is None and not got):
             return b""
         raise UnsupportedMediaTypeError(
-            f"this endpoint takes {media_type}, not {got or 'a body without a content type'}"
+            f"this endpoint takes {' or '.join(taken)}, not "
+            f"{got or 'a body without a content type'}"
         )
     chunks: list[bytes] = []
     size = 0

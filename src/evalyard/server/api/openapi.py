@@ -1,4 +1,5 @@
-"""The OpenAPI description of ``/api/v1``, written by hand, and the request body schemas.
+"""The OpenAPI description of ``/api/v1`` (and of ``/v1/traces``, OTLP), written by hand,
+and the request body schemas.
 
 The request body schemas here are the ones the server validates bodies with
 (:mod:`.bodies`), so the description cannot drift from what is enforced; a test checks
@@ -18,6 +19,7 @@ from evalyard.version import __version__
 __all__ = [
     "BATCH_ENVELOPE",
     "METRIC_DEFINITION_BODY",
+    "OTLP_TRACES_JSON",
     "RECORD",
     "RUN_CREATE",
     "RUN_FINISH",
@@ -302,6 +304,84 @@ def _post(
     return {"post": operation}
 
 
+#: An OTLP/JSON ``ExportTraceServiceRequest``, as far as the schema says (the endpoint
+#: reads the rest: ids in hex, 64-bit integers as strings, enums as integers).
+OTLP_TRACES_JSON: dict[str, Any] = {
+    "type": "object",
+    "description": "An ExportTraceServiceRequest in OTLP/JSON.",
+    "properties": {
+        "resourceSpans": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "resource": {"type": "object"},
+                    "scopeSpans": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"spans": {"type": "array", "items": {"type": "object"}}},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+def _otlp_traces() -> dict[str, Any]:
+    binary = {"type": "string", "format": "binary"}
+    answer = {
+        "type": "object",
+        "description": "An ExportTraceServiceResponse: partialSuccess when spans were refused.",
+        "properties": {
+            "partialSuccess": {
+                "type": "object",
+                "properties": {
+                    "rejectedSpans": {"type": "string"},
+                    "errorMessage": {"type": "string"},
+                },
+            }
+        },
+    }
+    text = {
+        400: "The body is not an ExportTraceServiceRequest (protobuf or OTLP/JSON).",
+        403: "A read token.",
+        404: "A run named by a span does not exist (or is of a project the token does not open).",
+        413: "The request body is over the server's limit.",
+        415: "The body is neither application/x-protobuf nor application/json.",
+        422: "A span with evalyard.run_id but no evalyard.datapoint_id (or the reverse), a "
+        "bad value, or a result evalyard refuses; the message names the span.",
+        401: "No valid access token (when the server has auth on).",
+    }
+    return {
+        "post": {
+            "summary": "OTLP/HTTP trace ingestion: the spans carrying evalyard.run_id and "
+            "evalyard.datapoint_id become results and steps of their runs, in one "
+            "transaction, once per request body (docs/server.md).",
+            "parameters": [],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-protobuf": {"schema": binary},
+                    "application/json": {"schema": OTLP_TRACES_JSON},
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {
+                        "application/x-protobuf": {"schema": binary},
+                        "application/json": {"schema": answer},
+                    },
+                },
+                **{str(status): _json(_ref("Error"), message) for status, message in text.items()},
+            },
+        }
+    }
+
+
 def openapi_document(*, writable: bool) -> dict[str, Any]:
     """The OpenAPI 3.1 description of the API as this app serves it."""
     obj = {"type": "object"}
@@ -546,6 +626,7 @@ def openapi_document(*, writable: bool) -> dict[str, Any]:
                 errors=(403, 413, 415, 422),
             )
         )
+        paths["/v1/traces"] = _otlp_traces()
     return {
         "openapi": "3.1.0",
         "info": {
