@@ -407,6 +407,13 @@ def _bad_payloads(run_id: str) -> Iterator[tuple[int, bytes, dict[str, str], str
         JSON,
         "evalyard.epoch",
     )
+    # A result evalyard refuses (its datapoint id is too long), named by one of its spans.
+    yield (
+        422,
+        _request(_span(trace, "a" * 16, "long", {**good, "evalyard.datapoint_id": "x" * 5000})),
+        JSON,
+        "'long'",
+    )
 
 
 def test_bad_payloads_are_refused_and_nothing_is_written(server: ServerProcess) -> None:
