@@ -251,3 +251,29 @@ def test_integer_edges_are_kept_exactly_and_larger_ones_refused(store: SQLStore)
     with pytest.raises(InvalidInputError, match=r"run metadata\.seeds\[1\] is an integer"):
         evalyard.start_run("ints-too-big", metadata={"seeds": [0, 2**64]}, store=store)
     assert [r.name for r in store.list_runs()] == ["ints"]
+
+
+def test_batches_of_several_runs_are_written_together_or_not_at_all(store: SQLStore) -> None:
+    from evalyard.runner.records import build_batch, prepare_mapping
+    from evalyard.store.base import WriteBatch
+
+    first = evalyard.start_run("first", store=store).run_id
+    second = evalyard.start_run("second", store=store).run_id
+
+    def batch(datapoint: str) -> WriteBatch:
+        return build_batch(
+            [prepare_mapping({"id": datapoint, "metrics": {"m": 1.0}}, 0, limit=10**6)]
+        )
+
+    with pytest.raises(RunNotFoundError):
+        store.write_keyed_batches(
+            [(first, batch("q1"), "key-0001"), ("missing", batch("q1"), "key-0001")]
+        )
+    assert store.result_keys(first) == []
+    both = [(first, batch("q1"), "key-0002"), (second, batch("q2"), "key-0002")]
+    receipts = store.write_keyed_batches(both)
+    assert [r.duplicate for r in receipts] == [False, False]
+    again = store.write_keyed_batches(both)
+    assert [r.duplicate for r in again] == [True, True]
+    assert store.result_keys(first) == [("q1", 0)]
+    assert store.result_keys(second) == [("q2", 0)]
