@@ -207,3 +207,76 @@ def test_spans_outside_evaluate_and_failed_calls(
     assert step.name == "fails"
     assert step.error == "ValueError: no answer"
     assert {span.name for span in exported.get_finished_spans()} == {"outside", "fails"}
+
+
+def test_a_processor_on_a_provider_of_your_own_captures_its_spans(
+    store: SQLStore, provider: Any
+) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    own_exporter = InMemorySpanExporter()
+    own = TracerProvider()
+    own.add_span_processor(evalyard.EvalyardSpanProcessor())
+    own.add_span_processor(SimpleSpanProcessor(own_exporter))
+    tracer = own.get_tracer("mine")
+
+    def app(inputs: dict[str, Any]) -> str:
+        with tracer.start_as_current_span(
+            "lookup", attributes={"gen_ai.operation.name": "execute_tool"}
+        ):
+            return "found"
+
+    run = evalyard.evaluate(app, dataset=QUESTIONS[:2], store=store, print_results=False)
+    for result in evalyard.get_results(run.run_id, store=store):
+        assert [(s.name, s.type.value) for s in result.step_tree()] == [("lookup", "tool")]
+    assert len(own_exporter.get_finished_spans()) == 2
+
+
+def test_a_thread_that_carries_the_otel_context_is_captured_by_its_parent(
+    store: SQLStore, provider: Any
+) -> None:
+    import threading
+
+    from opentelemetry import context
+
+    tracer = trace.get_tracer("the-app")
+
+    def app(inputs: dict[str, Any]) -> str:
+        with tracer.start_as_current_span("outer"):
+            carried = context.get_current()
+
+            def work() -> None:  # a plain thread: no copy of the context variables
+                token = context.attach(carried)
+                try:
+                    with tracer.start_as_current_span("in-thread"):
+                        pass
+                finally:
+                    context.detach(token)
+
+            thread = threading.Thread(target=work)
+            thread.start()
+            thread.join()
+        return "done"
+
+    run = evalyard.evaluate(app, dataset=QUESTIONS[:3], store=store, print_results=False)
+    for result in evalyard.get_results(run.run_id, store=store):
+        [outer] = result.step_tree()
+        assert [child.name for child in outer.children] == ["in-thread"]
+
+
+def test_evaluate_prices_the_model_steps_with_the_given_table(
+    store: SQLStore, fake_openai: str, instrumentor: str
+) -> None:
+    prices = evalyard.PriceTable({"gpt-4o-mini": (1.0, 2.0)})
+    run = evalyard.evaluate(
+        make_app(fake_openai, "gpt-4o-mini"),
+        dataset=QUESTIONS[:1],
+        store=store,
+        print_results=False,
+        prices=prices,
+    )
+    [result] = evalyard.get_results(run.run_id, store=store)
+    usage = usage_for("gpt-4o-mini")
+    expected = (usage["prompt_tokens"] * 1.0 + usage["completion_tokens"] * 2.0) / 1e6
+    assert result.metrics["cost_usd"] == pytest.approx(expected)
