@@ -26,8 +26,13 @@ QUESTIONS = [{"id": f"q{i}", "inputs": {"question": f"question {i}"}} for i in r
 
 
 @pytest.fixture(params=["genai", "openinference"])
-def instrumentor(request: pytest.FixtureRequest, provider: Any) -> Iterator[str]:
-    """Each instrumentation of the openai client in turn, on for the test."""
+def instrumentor(
+    request: pytest.FixtureRequest, provider: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Each instrumentation of the openai client in turn, on for the test (the GenAI one
+    recording message content on its spans, as it does when asked to)."""
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
     if request.param == "genai":
         from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
     else:
@@ -280,3 +285,28 @@ def test_evaluate_prices_the_model_steps_with_the_given_table(
     usage = usage_for("gpt-4o-mini")
     expected = (usage["prompt_tokens"] * 1.0 + usage["completion_tokens"] * 2.0) / 1e6
     assert result.metrics["cost_usd"] == pytest.approx(expected)
+
+
+def test_async_steps_and_spans_of_concurrent_datapoints_stay_apart(
+    store: SQLStore, fake_openai: str, instrumentor: str
+) -> None:
+    client = openai.AsyncOpenAI(base_url=fake_openai, api_key="test", max_retries=0)
+
+    async def app(inputs: dict[str, Any]) -> str:
+        async with asyncio.timeout(30):
+            with evalyard.step("plan", type="chain"):
+                await asyncio.sleep(0.01)
+                reply = await client.chat.completions.create(
+                    model="gpt-4o-mini",
+                    messages=[{"role": "user", "content": inputs["question"]}],
+                )
+        return reply.choices[0].message.content or ""
+
+    run = evalyard.evaluate(app, dataset=QUESTIONS, store=store, max_workers=4, print_results=False)
+    for result in evalyard.get_results(run.run_id, store=store):
+        assert result.outputs == f"answer to {result.inputs['question']}"
+        [plan] = result.step_tree()
+        [call] = plan.children
+        assert call.outputs["messages"]  # this datapoint's own reply
+        assert result.inputs["question"] in str(call.inputs["messages"])
+        assert result.metrics["input_tokens"] == usage_for("gpt-4o-mini")["prompt_tokens"]
