@@ -189,3 +189,31 @@ def test_bench_import_fails_loudly_when_the_reference_disagrees(
         )
     with pytest.raises(bench_import.BenchmarkMismatchError, match="differs"):
         bench_import.check_agreement(url, imported, url, run.run_id)
+
+
+@pytest.fixture(scope="module")
+def bench_otel() -> Iterator[ModuleType]:
+    pytest.importorskip("opentelemetry.sdk")
+    yield from _load("bench_otel")
+
+
+def test_bench_otel_runs_and_writes_its_table(
+    bench_otel: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\n## Other benchmark\n\nkept as is\n", encoding="utf-8")
+    argv = ["--datapoints", "20", "--repeat", "1", "--readme", str(readme)]
+
+    bench_otel.main(argv)  # the target is not judged at this size
+
+    assert "overhead of capture" in capsys.readouterr().out
+    text = readme.read_text(encoding="utf-8")
+    assert "kept as is" in text
+    assert "python benchmarks/bench_otel.py --datapoints 20 --repeat 1" in text
+    bench_otel.main(argv)
+    assert readme.read_text(encoding="utf-8").count("bench_otel:begin") == 1
+
+
+def test_bench_otel_fails_loudly_when_steps_are_lost(bench_otel: ModuleType) -> None:
+    with pytest.raises(bench_otel.BenchmarkMismatchError, match="steps captured"):
+        bench_otel._check([{"name": "agent"}], {})

@@ -13,6 +13,9 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from evalyard import evaluators
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.compare import MetricDelta, RunComparisonResult
@@ -28,6 +31,7 @@ from evalyard.core.model import (
     RunInfo,
     RunStatus,
 )
+from evalyard.core.otel import ModelPrice, PriceTable
 from evalyard.core.steps import Step, StepType
 from evalyard.core.summary import MetricSummary
 from evalyard.errors import (
@@ -73,6 +77,7 @@ __all__ = [
     "Direction",
     "EvaluationResult",
     "EvalyardError",
+    "EvalyardSpanProcessor",
     "EvalyardWarning",
     "ImportFileError",
     "InvalidInputError",
@@ -85,7 +90,9 @@ __all__ = [
     "MetricKind",
     "MetricSummary",
     "MissingDependencyError",
+    "ModelPrice",
     "MultiComparison",
+    "PriceTable",
     "Result",
     "Run",
     "RunComparisonResult",
@@ -117,3 +124,19 @@ __all__ = [
     "summarise_run",
     "trace",
 ]
+
+if _TYPE_CHECKING:
+    from evalyard.runner.otel import EvalyardSpanProcessor
+
+
+def __getattr__(name: str) -> _Any:
+    # The span processor needs the OpenTelemetry SDK: imported when first asked for.
+    if name == "EvalyardSpanProcessor":
+        try:
+            from evalyard.runner.otel import EvalyardSpanProcessor
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "opentelemetry-sdk", "evalyard.EvalyardSpanProcessor"
+            ) from exc
+        return EvalyardSpanProcessor
+    raise AttributeError(f"module 'evalyard' has no attribute {name!r}")

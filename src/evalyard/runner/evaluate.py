@@ -37,8 +37,10 @@ from rich.console import Console
 from evalyard.core.compare import RunComparisonResult
 from evalyard.core.ids import canonical_json
 from evalyard.core.model import Direction, RunStatus
+from evalyard.core.otel import PriceTable
 from evalyard.core.summary import MetricSummary
 from evalyard.errors import InvalidInputError, InvalidRecordError, RunNameTakenError
+from evalyard.runner import capture
 from evalyard.runner.datasets import Dataset, as_dataset
 from evalyard.runner.evaluator import Evaluator, as_evaluator, is_async_callable
 from evalyard.runner.execution import (
@@ -134,6 +136,7 @@ def evaluate(
     shard: tuple[int, int] | None = None,
     store: Store | str | None = None,
     print_results: bool = True,
+    prices: PriceTable | None = None,
 ) -> EvaluationResult:
     """Run ``function`` on every datapoint, score it with ``evaluators``, and log a run.
 
@@ -170,6 +173,10 @@ def evaluate(
             then it is ``running``, and this call's ``status`` says so.
         store: a store, or a store URL; by default ``EVALYARD_STORE`` or the embedded file.
         print_results: draw a progress bar (on a terminal) and print a summary at the end.
+        prices: the prices per model that give the model steps captured from OpenTelemetry
+            their ``cost_usd`` (:class:`evalyard.PriceTable`); by default the built-in
+            table. With the OpenTelemetry SDK installed, the spans started while a
+            datapoint runs become its steps (docs/tracing.md).
 
     Returns:
         the run's id, its per-metric aggregates and this call's counts; ``compare_with``
@@ -229,7 +236,10 @@ def evaluate(
     writer = ResultWriter(run, on_refused=stand_in)
     stop = threading.Event()
     progress = ProgressDisplay(len(items), description=run.name, enabled=print_results)
-    task = DatapointTask(call, chosen, deliver=writer.put, tally=tally, on_done=progress.advance)
+    capture.install()
+    task = DatapointTask(
+        call, chosen, deliver=writer.put, tally=tally, on_done=progress.advance, prices=prices
+    )
     try:
         _declare(target, run.project, _wanted_directions(chosen))
         with progress:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalyard.core.model import Direction
+from evalyard.core.otel import LOWER_IS_BETTER, PriceTable
 from evalyard.core.steps import walk_steps
 from evalyard.errors import InvalidInputError
+from evalyard.runner import capture
 from evalyard.runner.datasets import Datapoint
 from evalyard.runner.evaluator import Evaluator, to_metrics
 from evalyard.runner.tracing import end_trace, error_text, start_trace
@@ -126,6 +128,7 @@ class DatapointTask:
         deliver: takes each finished result record (a ``log_many`` dict).
         tally: where the counts go.
         on_done: called after each datapoint with whether the application raised.
+        prices: the price table of the captured model steps' ``cost_usd``.
     """
 
     def __init__(
@@ -136,8 +139,10 @@ class DatapointTask:
         deliver: Callable[[dict[str, Any]], None],
         tally: Tally,
         on_done: Callable[[bool], None],
+        prices: PriceTable | None = None,
     ) -> None:
         self._call = call
+        self._prices = prices
         evaluators = list(evaluators)
         self._session = [e for e in evaluators if e.step is None]
         self._scoped = [e for e in evaluators if e.step is not None]
@@ -151,6 +156,7 @@ class DatapointTask:
         """Run one datapoint in this thread."""
         datapoint = item.datapoint
         steps, token = start_trace()
+        collector, spans_token = capture.begin()
         started = time.perf_counter()
         try:
             outputs = self._call(datapoint.inputs, datapoint.ground_truth)
@@ -162,7 +168,8 @@ class DatapointTask:
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             end_trace(token)
-        metrics: dict[str, Any] = {"error": error is not None, "latency_ms": elapsed_ms}
+            steps, totals = capture.finish(collector, spans_token, steps, prices=self._prices)
+        metrics = self._metrics(error is not None, elapsed_ms, totals)
         failures: list[tuple[Evaluator, str]] = []
         if error is None:
             for job in self._jobs(datapoint, outputs, steps, metrics):
@@ -176,6 +183,7 @@ class DatapointTask:
         """Run one datapoint in the running event loop."""
         datapoint = item.datapoint
         steps, token = start_trace()
+        collector, spans_token = capture.begin()
         started = time.perf_counter()
         try:
             outputs = self._call(datapoint.inputs, datapoint.ground_truth)
@@ -187,7 +195,8 @@ class DatapointTask:
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             end_trace(token)
-        metrics: dict[str, Any] = {"error": error is not None, "latency_ms": elapsed_ms}
+            steps, totals = capture.finish(collector, spans_token, steps, prices=self._prices)
+        metrics = self._metrics(error is not None, elapsed_ms, totals)
         failures: list[tuple[Evaluator, str]] = []
         if error is None:
             for job in self._jobs(datapoint, outputs, steps, metrics):
@@ -197,6 +206,13 @@ class DatapointTask:
                 except Exception as exc:  # an evaluator's failure is data on its result
                     failures.append((job.evaluator, error_text(exc)))
         self._finish(item, outputs, error, elapsed_ms, steps, metrics, failures)
+
+    def _metrics(self, failed: bool, elapsed_ms: float, totals: dict[str, float]) -> dict[str, Any]:
+        # comparison.md §5, and the captured spans' totals (docs/tracing.md), lower is better.
+        for name in totals:
+            if name in LOWER_IS_BETTER and name not in self.later_directions:
+                self.later_directions[name] = Direction.LOWER
+        return {"error": failed, "latency_ms": elapsed_ms, **totals}
 
     def _jobs(
         self,

@@ -36,6 +36,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from evalyard.core.ids import check_name
 from evalyard.errors import InvalidInputError
+from evalyard.runner import capture
 from evalyard.runner.records import STEP_TYPES
 
 __all__ = ["StepRecorder", "end_trace", "error_text", "jsonable", "start_trace", "step", "trace"]
@@ -78,7 +79,7 @@ class StepRecorder:
     is read back from its result as an ``evalyard.Step`` (``Result.step_tree()``).
     """
 
-    __slots__ = ("_record", "_started", "_token", "name", "type")
+    __slots__ = ("_record", "_span", "_started", "_token", "name", "type")
 
     def __init__(self, name: str, *, type: str = "other", inputs: Any = None) -> None:
         self.name = check_name(name, what="step name")
@@ -89,6 +90,7 @@ class StepRecorder:
         self.type = type
         self._record: dict[str, Any] | None = None
         self._token: Token[list[dict[str, Any]] | None] | None = None
+        self._span: Any = None
         self._started = 0.0
         parent = _CURRENT.get()
         if parent is not None:
@@ -141,6 +143,9 @@ class StepRecorder:
             # Appended when it starts, so the trace keeps the order steps started in.
             parent.append(record)
             self._token = _CURRENT.set(record["children"])
+            # With OpenTelemetry capture on, the step is also a span, so that the spans
+            # started inside it are its children (docs/tracing.md).
+            self._span = capture.open_step_span(self.name, self.type, record)
             self._started = time.perf_counter()
         return self
 
@@ -161,6 +166,9 @@ class StepRecorder:
             record["error"] = error_text(exc)
         if not record["children"]:
             del record["children"]
+        if self._span is not None:
+            capture.close_step_span(self._span, exc)
+            self._span = None
         if self._token is not None:
             # ValueError: exited in another context (a generator resumed elsewhere).
             with contextlib.suppress(ValueError):
