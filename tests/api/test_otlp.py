@@ -499,3 +499,65 @@ def test_tokens_are_checked_as_for_other_writes(
         provider.shutdown()
     with server.client(tokens.write) as client:
         _check_results(_results(client, run_id))
+
+
+def test_the_same_app_captured_in_process_and_sent_over_otlp_gives_the_same_steps(
+    server: ServerProcess,
+) -> None:
+    import evalyard
+
+    dataset = [{"id": question, "inputs": {"question": f"{question}?"}} for question in USAGE]
+    provider = TracerProvider()
+    provider.add_span_processor(evalyard.EvalyardSpanProcessor())
+    tracer = provider.get_tracer("otlp-test-app")
+
+    def app(inputs: dict[str, Any]) -> str:
+        question = inputs["question"].rstrip("?")
+        tokens_in, tokens_out = USAGE[question]
+        with tracer.start_as_current_span(
+            "retrieve", attributes={"openinference.span.kind": "RETRIEVER"}
+        ):
+            pass
+        with tracer.start_as_current_span(
+            "chat gpt-4o-mini",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.usage.input_tokens": tokens_in,
+                "gen_ai.usage.output_tokens": tokens_out,
+            },
+        ):
+            pass
+        return f"answer to {question}"
+
+    try:
+        captured = evalyard.evaluate(
+            app, dataset=dataset, name=f"captured-{uuid.uuid4().hex}", store=server.url
+        )
+    finally:
+        provider.shutdown()
+    # The same app over OTLP: a span per datapoint stands for it, the app's spans below it.
+    with server.client() as client:
+        sent = _run(client)
+    exporter = _Capture()
+    otlp = _provider(sent, exporter)
+    tracer = otlp.get_tracer("otlp-test-app")
+    for item in dataset:
+        with tracer.start_as_current_span(
+            "datapoint", attributes={"evalyard.datapoint_id": item["id"]}
+        ) as root:
+            root.set_attribute("evalyard.outputs", app(item["inputs"]))
+    otlp.shutdown()
+    with server.client() as client:
+        for body in exporter.bodies:
+            assert client.post("/v1/traces", content=body, headers=PROTOBUF).status_code == 200
+        one, two = _results(client, captured.run_id), _results(client, sent)
+    assert set(one) == set(two) == set(USAGE)
+    for question in USAGE:
+        assert _timeless(one[question]["steps"]) == _timeless(two[question]["steps"])
+        assert one[question]["outputs"] == two[question]["outputs"]
+        tokens = ("input_tokens", "output_tokens", "total_tokens", "cost_usd")
+        assert {k: one[question]["metrics"][k] for k in tokens} == {
+            k: two[question]["metrics"][k] for k in tokens
+        }
