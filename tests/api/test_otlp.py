@@ -152,6 +152,10 @@ def test_the_sdk_exporter_pointed_at_the_server_logs_results_and_steps(
         _check_results(_results(client, run_id))
         steps = client.get(f"/api/v1/runs/{run_id}/steps")
         assert steps.status_code == 200
+        defined = client.get("/api/v1/metric-definitions", params={"project": "default"})
+        directions = {m["name"]: m["direction"] for m in defined.json()["metrics"]}
+        for name in ("input_tokens", "output_tokens", "total_tokens", "cost_usd"):
+            assert directions[name] == "lower", directions
     assert _batch_keys(server.store_url, run_id) == 1
 
 

@@ -38,6 +38,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -45,9 +46,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from evalyard.config import max_field_bytes
-from evalyard.core.otel import rollup, spans_to_steps
+from evalyard.core.otel import LOWER_IS_BETTER, rollup, spans_to_steps
 from evalyard.core.spans import SpanRecord, SpanStatus
 from evalyard.errors import InvalidInputError, StoreError
+from evalyard.runner.logging import define_metric
 from evalyard.runner.records import checked_batch, prepare_mapping
 from evalyard.server.access import grant_of, visible_run
 from evalyard.server.context import context_of
@@ -66,7 +68,7 @@ from evalyard.server.otlp import (
     decode_protobuf,
     encode_response,
 )
-from evalyard.store.base import WriteBatch
+from evalyard.store.base import Store, WriteBatch
 
 __all__ = ["TRACES_MEDIA_TYPES", "ResultPlan", "export_traces", "plan_results"]
 
@@ -86,8 +88,9 @@ class ResultPlan:
     epoch: int
     spans: list[ReceivedSpan] = field(default_factory=list)
 
+    @cached_property
     def record(self) -> dict[str, Any]:
-        """The result as a ``log_many`` record."""
+        """The result as a ``log_many`` record (made once)."""
         here = {(span.record.trace_id, span.record.span_id) for span in self.spans}
         roots = [
             span
@@ -265,23 +268,46 @@ def export_traces(request: Request) -> Response:
     key = "otlp:" + hashlib.sha256(raw).hexdigest()
     limit = max_field_bytes()
     batches: list[tuple[str, WriteBatch, str]] = []
+    projects: dict[str, set[str]] = defaultdict(set)
     for run_id in sorted(by_run):
         info = visible_run(store, run_id, grant)
+        projects[info.project].add(run_id)
         batches.append((info.run_id, _batch(by_run[run_id], info.run_id, store, limit), key))
     if batches:
         writer.write_keyed_batches(batches)
+        _define_lower(store, projects, plans)
     return Response(
         encode_response(rejected, _rejection(rejected), protobuf=protobuf),
         media_type=PROTOBUF_MEDIA_TYPE if protobuf else "application/json",
     )
 
 
-def _batch(plans: Iterable[ResultPlan], run_id: str, store: Any, limit: int) -> WriteBatch:
+def _define_lower(
+    store: Store, projects: Mapping[str, set[str]], plans: Sequence[ResultPlan]
+) -> None:
+    """Define the token, cost and model time totals as lower-is-better in each project that
+    has no definition of them yet (as ``evaluate`` does for spans it captures)."""
+    for project, run_ids in projects.items():
+        seen = {
+            name
+            for plan in plans
+            if plan.run_id in run_ids
+            for name in LOWER_IS_BETTER
+            if name in (plan.record.get("metrics") or {})
+        }
+        if not seen:
+            continue
+        existing = store.metric_definitions(project)
+        for name in sorted(seen - existing.keys()):
+            define_metric(name, direction="lower", project=project, store=store)
+
+
+def _batch(plans: Iterable[ResultPlan], run_id: str, store: Store, limit: int) -> WriteBatch:
     ordered = sorted(plans, key=lambda plan: (plan.datapoint_id, plan.epoch))
     prepared = []
     for index, plan in enumerate(ordered):
         try:
-            prepared.append(prepare_mapping(plan.record(), index, limit=limit))
+            prepared.append(prepare_mapping(plan.record, index, limit=limit))
         except InvalidInputError as exc:
             exc.args = (
                 f"the result of datapoint {plan.datapoint_id!r} (epoch {plan.epoch}) of run "
