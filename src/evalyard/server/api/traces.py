@@ -21,12 +21,13 @@ Which spans belong where (docs/server.md says the same):
   ``evalyard.outputs`` / ``output.value`` and ``evalyard.ground_truth`` are the result's,
   its duration the result's, its error status the result's error. Every other span is a
   step (:func:`~evalyard.core.otel.spans_to_steps`); the steps' token, cost and model time
-  totals (:func:`~evalyard.core.otel.rollup`) are the result's metrics.
+  totals (:func:`~evalyard.core.otel.rollup`) are the result's metrics, defined as
+  lower-is-better in the run's project when it has no definition of them yet.
 - The run must exist and be visible to the token (404 otherwise, as for batches): create
   it first (``evalyard.start_run``, ``POST /api/v1/runs``). A result is built from the
   spans of one request, and replaces an earlier result of the same (datapoint, epoch)
   (the last write wins, as for batches): export a datapoint's spans together (a
-  ``BatchSpanProcessor``, flushed after each datapoint).
+  ``BatchSpanProcessor``, flushed after each datapoint, its timed sends put off).
 - A request sent again writes nothing twice: its idempotency key is ``otlp:`` and the
   SHA-256 of its (decompressed) body, kept per run with the batch.
 """
