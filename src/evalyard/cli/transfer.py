@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,7 +23,7 @@ __all__ = ["export_command", "import_command"]
 
 @click.command("import")
 @click.argument("format_name", metavar="FORMAT", type=click.Choice(sorted(FORMATS)))
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path))
 @click.option("--name", default=None, help="The run's name; default: the file's name.")
 @click.option("--project", default=None, help="The run's project; default: default.")
 @click.option("--dataset", default=None, help="The name of the dataset the run is over.")
@@ -40,11 +41,18 @@ __all__ = ["export_command", "import_command"]
     "default: the metrics.NAME columns.",
 )
 @click.option(
+    "--task",
+    default=None,
+    metavar="NAME",
+    help="lm-eval: import this task of the run only; default: every task.",
+)
+@click.option(
     "--rest",
     type=click.Choice(["metadata", "ignore"]),
     default="metadata",
     show_default=True,
-    help="What becomes of the columns not mapped: each datapoint's metadata, or nothing.",
+    help="What becomes of the columns not mapped (lm-eval: the document, arguments and raw "
+    "responses): each datapoint's metadata, or nothing.",
 )
 @click.option(
     "--store",
@@ -65,6 +73,7 @@ def import_command(
     expected_column: str | None,
     epoch_column: str | None,
     metric_columns: tuple[str, ...],
+    task: str | None,
     rest: str,
     store_url: str | None,
 ) -> None:
@@ -72,7 +81,20 @@ def import_command(
 
     The whole file is checked before anything is written: a malformed one names its line
     and field and imports nothing. Importing the same file again finds the run it made.
+    For lm-eval, PATH is lm_eval's --output_path folder, a results_*.json or one
+    samples_*.jsonl.
     """
+    given: dict[str, Any] = {
+        "id_column": id_column,
+        "input_column": input_column,
+        "output_column": output_column,
+        "expected_column": expected_column,
+        "epoch_column": epoch_column,
+        "metric_columns": list(metric_columns) or None,
+        "task": task,
+    }
+    # Only the options given: each format refuses the options it does not take.
+    options = {key: value for key, value in given.items() if value is not None}
     outcome = import_file(
         format_name,
         path,
@@ -80,13 +102,8 @@ def import_command(
         project=project,
         dataset=dataset,
         store=get_store(store_url),
-        id_column=id_column,
-        input_column=input_column,
-        output_column=output_column,
-        expected_column=expected_column,
-        epoch_column=epoch_column,
-        metric_columns=list(metric_columns),
         rest=rest,
+        **options,
     )
     run = outcome.run
     where = f"run {run.name!r} ({run.run_id[:8]}) in project {run.project!r}"

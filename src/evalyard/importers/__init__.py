@@ -22,6 +22,7 @@ from evalyard.importers.base import (
     import_run_id,
     register_importer,
 )
+from evalyard.importers.lmeval import LmEvalImporter
 from evalyard.importers.table import TableImporter, TableMapping
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "ImportedRecord",
     "ImportedRun",
     "Importer",
+    "LmEvalImporter",
     "TableImporter",
     "TableMapping",
     "get_importer",

@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from evalyard.config import max_field_bytes
 from evalyard.core.columns import MixedKindsError
@@ -50,6 +50,7 @@ __all__ = [
     "ImportedRecord",
     "ImportedRun",
     "Importer",
+    "ReadsFolders",
     "get_importer",
     "import_file",
     "import_run_id",
@@ -126,6 +127,19 @@ class Importer(Protocol):
         ...
 
 
+@runtime_checkable
+class ReadsFolders(Protocol):
+    """An importer whose path may stand for several files (a tool's output folder).
+
+    Such an importer also has ``sources``: the files a path stands for, in a fixed order.
+    The run id is derived from their names and bytes rather than from the path's bytes.
+    """
+
+    def sources(self, path: Path, options: Mapping[str, Any]) -> list[Path]:
+        """The files ``path`` stands for (raise :class:`ImportFileError` when none)."""
+        ...
+
+
 #: The registered formats, by name.
 FORMATS: dict[str, Importer] = {}
 
@@ -184,6 +198,30 @@ def file_hash(path: Path) -> bytes:
     return digest.digest()
 
 
+def sources_hash(path: Path, files: list[Path]) -> bytes:
+    """The content hash of what ``path`` stands for: a file's own :func:`file_hash`, else
+    the BLAKE2b digest of each file's name and hash, in order (so a folder and the file
+    that names the same files hash alike)."""
+    if files == [path]:
+        return file_hash(path)
+    digest = hashlib.blake2b()
+    for part in files:
+        digest.update(canonical_json([part.name, file_hash(part).hex()]).encode("utf-8"))
+        digest.update(b"\0")
+    return digest.digest()
+
+
+def _sources(importer: Importer, path: Path, options: Mapping[str, Any]) -> list[Path]:
+    """The files an import of ``path`` reads."""
+    if isinstance(importer, ReadsFolders):
+        return importer.sources(path, options)
+    if path.is_dir():
+        raise ImportFileError(
+            f"this is a folder; the {importer.name} format reads one file", path=str(path)
+        )
+    return [path]
+
+
 def import_file(
     format_name: str,
     path: str | Path,
@@ -199,7 +237,7 @@ def import_file(
 
     Args:
         format_name: a key of :data:`FORMATS` (``jsonl``, ``csv``, ``parquet``, ...).
-        path: the file.
+        path: the file (or, for a format that reads a tool's output folder, the folder).
         name: the run's name; by default the one the importer gives (the file's stem).
         project: the run's project; by default the file's, else ``default``.
         dataset: the run's dataset name.
@@ -214,14 +252,15 @@ def import_file(
     """
     importer = get_importer(format_name)
     source = Path(path)
-    if not source.is_file():
+    if not source.exists():
         raise ImportFileError("there is no such file", path=str(path))
     checked_options = importer.check_options(options)
+    files = _sources(importer, source, checked_options)
     if project is not None:
         project = check_name(project, what="project name")
     target = get_store(store)
     # The id is known before the file is read: a file imported already is not read again.
-    run_id = import_run_id(importer.name, checked_options, project, file_hash(source))
+    run_id = import_run_id(importer.name, checked_options, project, sources_hash(source, files))
     existing = [info for info in target.find_runs(run_id) if info.run_id == run_id]
     if existing and existing[0].status is RunStatus.COMPLETED:
         return ImportOutcome(existing[0], False, existing[0].result_count)
