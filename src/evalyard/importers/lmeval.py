@@ -180,9 +180,11 @@ def _prompt(arguments: Any, doc: Any) -> Any:
 class _Task:
     """The records of one task's samples file, one per document."""
 
-    def __init__(self, task: str, path: Path, keep_rest: bool) -> None:
+    def __init__(self, task: str, path: Path, keep_rest: bool, *, named: bool) -> None:
         self.task = task
         self.path = path
+        # Records of several files name theirs, for the errors import_file raises.
+        self.prefix = f"{path.name}, " if named else ""
         self.keep_rest = keep_rest
         self.records: dict[Any, ImportedRecord] = {}
         self.filters: dict[Any, dict[str, str]] = {}
@@ -247,7 +249,7 @@ class _Task:
                     metadata["corpus_metric_items"] = items
             self.filters[doc_id] = {filter_name: location}
             self.records[doc_id] = ImportedRecord(
-                location,
+                self.prefix + location,
                 datapoint_id=f"{self.task}/{doc_id}",
                 inputs=_prompt(row.get("arguments"), row.get("doc")),
                 outputs=outputs,
@@ -327,7 +329,7 @@ class LmEvalImporter:
         keep_rest = (options.get("rest") or "metadata") == "metadata"
         records: list[ImportedRecord] = []
         for task, file in layout.samples.items():
-            records += _Task(task, file, keep_rest).read()
+            records += _Task(task, file, keep_rest, named=file != path).read()
         tasks = list(layout.samples)
         if layout.results is None:
             return ImportedRun(
