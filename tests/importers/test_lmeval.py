@@ -122,9 +122,7 @@ def lm_eval_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[LmEvalRun, L
 
 
 @pytest.fixture
-def runs(
-    lm_eval_runs: tuple[LmEvalRun, LmEvalRun], tmp_path: Path
-) -> tuple[LmEvalRun, LmEvalRun]:
+def runs(lm_eval_runs: tuple[LmEvalRun, LmEvalRun], tmp_path: Path) -> tuple[LmEvalRun, LmEvalRun]:
     """The two runs, copied for a test that may change them."""
     copies = []
     for number, run in enumerate(lm_eval_runs, 1):
