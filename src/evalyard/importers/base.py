@@ -18,8 +18,10 @@ Formats register themselves in :data:`FORMATS` with :func:`register_importer`.
 
 from __future__ import annotations
 
+import gc
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -264,28 +266,47 @@ def import_file(
     existing = [info for info in target.find_runs(run_id) if info.run_id == run_id]
     if existing and existing[0].status is RunStatus.COMPLETED:
         return ImportOutcome(existing[0], False, existing[0].result_count)
-    imported = importer.read(source, checked_options)
-    if not imported.records:
-        raise ImportFileError("the file holds no results", path=str(path))
-    chosen_project = check_name(project or imported.project or "default", what="project name")
-    batch = _checked_batch(imported.records, str(path), run_id)
-    run_metadata = {
-        **imported.metadata,
-        "imported_from": {"format": importer.name, "file": source.name},
-        **(metadata or {}),
-    }
-    run = start_run(
-        name or imported.name,
-        project=chosen_project,
-        dataset=dataset or imported.dataset,
-        metadata=run_metadata,
-        run_id=run_id,
-        store=target,
-    )
-    target.write_batch(run.run_id, batch)
-    target.flush(run.run_id)
-    info = run.finish("completed")
+    with _collector_paused():
+        imported = importer.read(source, checked_options)
+        if not imported.records:
+            raise ImportFileError("the file holds no results", path=str(path))
+        batch = _checked_batch(imported.records, str(path), run_id)
+        chosen_project = check_name(project or imported.project or "default", what="project name")
+        run_metadata = {
+            **imported.metadata,
+            "imported_from": {"format": importer.name, "file": source.name},
+            **(metadata or {}),
+        }
+        run = start_run(
+            name or imported.name,
+            project=chosen_project,
+            dataset=dataset or imported.dataset,
+            metadata=run_metadata,
+            run_id=run_id,
+            store=target,
+        )
+        target.write_batch(run.run_id, batch)
+        target.flush(run.run_id)
+        info = run.finish("completed")
     return ImportOutcome(info, True, len(imported.records))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a file is read, checked and written.
+
+    Reading builds a tree of fresh containers per record (parsed JSON, the record, its
+    encoded fields) and keeps them all: each collection would scan every one of them again
+    and find nothing to free (they hold no cycles), which took most of the time of reading
+    100k lm-eval samples. Reference counting frees what it always frees meanwhile.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _checked_batch(records: Iterable[ImportedRecord], path: str, run_id: str) -> WriteBatch:
