@@ -4,6 +4,7 @@ filters), run offline with ``--log_samples`` at two seeds, imported on real stor
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -318,6 +319,7 @@ def test_a_malformed_samples_file_names_the_line_and_imports_nothing(
     assert caught.value.exit_code == 2
     assert samples.name in str(caught.value)
     assert evalyard.list_runs(store=store) == []
+    assert gc.isenabled()  # paused while reading, on again after the error
 
 
 def test_folders_and_files_that_are_not_one_run(
