@@ -345,3 +345,28 @@ def test_folders_and_files_that_are_not_one_run(
     with pytest.raises(ImportFileError, match="this is a folder; the jsonl format reads one file"):
         import_file("jsonl", second.output, store=store)
     assert evalyard.list_runs(store=store) == []
+
+
+def test_lines_in_the_older_04_shape(store: SQLStore, runs: tuple[LmEvalRun, LmEvalRun]) -> None:
+    """Before 0.4.3 a line had no filter, metrics list or hashes, and the arguments were
+    lists: the metric fields are then the fields that are not the sample's own."""
+    first, _ = runs
+    samples = first.samples("tiny_mc")
+    lines = []
+    for text in _lines(samples):
+        line = json.loads(text)
+        line["arguments"] = [[a["arg_0"], a["arg_1"]] for a in line["arguments"].values()]
+        for key in ("filter", "metrics", "doc_hash", "prompt_hash", "target_hash"):
+            del line[key]
+        lines.append(json.dumps(line))
+    samples.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = import_file("lm-eval", samples, store=store).run
+    results = {r.datapoint_id: r for r in evalyard.get_results(run.run_id, store=store)}
+    assert len(results) == MC_DOCS
+    line = json.loads(lines[0])
+    assert results["tiny_mc/0"].inputs == line["arguments"][0][0]
+    assert results["tiny_mc/0"].metrics == {"acc": line["acc"]}
+    summary = evalyard.summarise_run(run.run_id, store=store)
+    results_table = first.results["results"]
+    assert isinstance(results_table, dict)
+    assert summary.metric("acc").aggregate == pytest.approx(results_table["tiny_mc"]["acc,none"])
