@@ -43,3 +43,22 @@ def test_every_cited_document_and_section_exists() -> None:
                 if not re.search(rf"^## {section}\. ", headings, re.MULTILINE):
                     missing.append(f"{path.relative_to(ROOT)} cites {match.group(1)} §{section}")
     assert missing == []
+
+
+TEST_NAME = re.compile(r"`(test_\w+)`")
+DEFINED = re.compile(r"^\s*(?:async\s+)?def (test_\w+)\(", re.M)
+
+
+def test_every_test_the_docs_name_exists() -> None:
+    defined = {
+        name
+        for path in (ROOT / "tests").rglob("test_*.py")
+        for name in DEFINED.findall(path.read_text(encoding="utf-8"))
+    }
+    named = {
+        (doc.name, name)
+        for doc in [ROOT / "docs" / "security.md", ROOT / "docs" / "reliability.md"]
+        for name in TEST_NAME.findall(doc.read_text(encoding="utf-8"))
+    }
+    assert named, "the docs name no tests"
+    assert sorted((doc, name) for doc, name in named if name not in defined) == []

@@ -26,7 +26,8 @@ each mapped in one place. Over HTTP an error travels as ``{"error": {"status", "
 refused record raises the same ``InvalidRecordError`` through a team server as locally.
 
 Warnings (``EvalyardWarning``, a UserWarning) say that something worked but says little,
-such as ``ComparisonWarning`` for a run compared with itself.
+such as ``ComparisonWarning`` for a run compared with itself, or ``IncompleteLogWarning``
+for an imported log of an eval that did not finish.
 
 Each error carries its context as attributes (the metric, the datapoint, the run) and a
 message that says what went wrong, where, and how to fix it. The CLI maps an error to its
@@ -45,6 +46,7 @@ __all__ = [
     "EvalyardError",
     "EvalyardWarning",
     "ImportFileError",
+    "IncompleteLogWarning",
     "InvalidInputError",
     "InvalidMetricError",
     "InvalidRecordError",
@@ -276,6 +278,12 @@ class ComparisonWarning(EvalyardWarning):
     """A comparison that says little: a run compared with itself, or runs without a shared
     datapoint; for ``compare_many``, also a run listed twice or the baseline listed among
     the runs."""
+
+
+class IncompleteLogWarning(EvalyardWarning):
+    """An imported log of an eval that did not succeed (it ended in an error, was cancelled,
+    or is still running): the results it holds are imported, and the run's metadata says
+    its status."""
 
 
 class RunNotFoundError(EvalyardError, LookupError):

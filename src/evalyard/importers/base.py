@@ -14,6 +14,12 @@ from in the file). :func:`import_file` does the rest, the same for every format:
 3. the run is created and the records written in one batch, then the run is completed.
 
 Formats register themselves in :data:`FORMATS` with :func:`register_importer`.
+
+A file can hold several runs (a promptfoo file: one per provider × prompt). Its importer is
+a :class:`MultiRunImporter`: it reads every run the options select, each with the options
+that select it alone (so each run's id is derived from the file and its selection).
+:func:`import_file` takes exactly one of them; :func:`import_runs` imports every one,
+checking them all before it writes any.
 """
 
 from __future__ import annotations
@@ -29,12 +35,13 @@ from typing import Any, Protocol, runtime_checkable
 from evalyard.config import max_field_bytes
 from evalyard.core.columns import MixedKindsError
 from evalyard.core.ids import canonical_json, check_name
-from evalyard.core.model import RunInfo, RunStatus
+from evalyard.core.model import Direction, MetricDefinition, RunInfo, RunStatus
 from evalyard.errors import (
     ImportFileError,
     InvalidInputError,
     InvalidMetricError,
     InvalidRecordError,
+    RunNameTakenError,
 )
 from evalyard.runner.logging import start_run
 from evalyard.runner.records import (
@@ -52,10 +59,12 @@ __all__ = [
     "ImportedRecord",
     "ImportedRun",
     "Importer",
+    "MultiRunImporter",
     "ReadsFolders",
     "get_importer",
     "import_file",
     "import_run_id",
+    "import_runs",
     "register_importer",
 ]
 
@@ -102,6 +111,12 @@ class ImportedRun:
     """The dataset the file suggests; the caller's wins."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """Facts about the run (model, task, the tool's settings)."""
+    part: str | None = None
+    """Which part of a file of several runs this is (``echo-a/brief``): a caller's name for
+    the file becomes ``NAME/PART`` for each of its runs."""
+    directions: dict[str, str] = field(default_factory=dict)
+    """Metric directions the format implies (``lower`` for token counts), by metric name;
+    defined in the project only for metrics it has no definition of."""
 
 
 class Importer(Protocol):
@@ -126,6 +141,18 @@ class Importer(Protocol):
 
     def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """The options in canonical form (they are part of the run id), or an error."""
+        ...
+
+
+@runtime_checkable
+class MultiRunImporter(Importer, Protocol):
+    """A format whose files can hold several runs (promptfoo: one per provider × prompt)."""
+
+    def read_runs(
+        self, path: Path, options: Mapping[str, Any]
+    ) -> list[tuple[dict[str, Any], ImportedRun]]:
+        """Every run of the file that ``options`` select, each with the options that select
+        it alone, in canonical form (part of its run id); an error when none is selected."""
         ...
 
 
@@ -224,6 +251,25 @@ def _sources(importer: Importer, path: Path, options: Mapping[str, Any]) -> list
     return [path]
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a file is read, checked and written.
+
+    Reading builds a tree of fresh containers per record (parsed JSON, the record, its
+    encoded fields) and keeps them all: each collection would scan every one of them again
+    and find nothing to free (they hold no cycles), which took most of the time of reading
+    100k lm-eval samples. Reference counting frees what it always frees meanwhile.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@_collector_paused()
 def import_file(
     format_name: str,
     path: str | Path,
@@ -245,11 +291,16 @@ def import_file(
         dataset: the run's dataset name.
         metadata: run metadata added to the importer's (the caller's keys win).
         store: a store, or a store URL.
-        options: the format's options (a table's column mapping: ``id_column``, ...).
+        options: the format's options (a table's column mapping: ``id_column``, ...; the
+            selection of a :class:`MultiRunImporter`: ``provider``, ``prompt``).
+
+    A :class:`MultiRunImporter`'s file is read first, to find the one run the options
+    select (then its id); use :func:`import_runs` for all of them.
 
     Raises:
         ImportFileError: naming the file, line and field of the first fault; nothing is
             written.
+        InvalidInputError: when the options select several runs of the file (or none).
         RunNameTakenError: when the project has another run of that name.
     """
     importer = get_importer(format_name)
@@ -261,52 +312,180 @@ def import_file(
     if project is not None:
         project = check_name(project, what="project name")
     target = get_store(store)
+    content_hash = sources_hash(source, files)
+    if isinstance(importer, MultiRunImporter):
+        # The file is read to find its runs: the options may select one by a label.
+        found = importer.read_runs(source, checked_options)
+        if len(found) != 1:
+            parts = ", ".join(repr(run.part or run.name) for _, run in found)
+            raise InvalidInputError(
+                f"{path} holds {len(found)} runs ({parts}); select one with the "
+                f"{importer.name} options, or import them all with import_runs"
+            )
+        selection, imported = found[0]
+        run_id = import_run_id(importer.name, selection, project, content_hash)
+        done = _completed(target, run_id)
+        if done is not None:
+            return done
+        batch = _checked_run(imported, str(path), run_id)
+        return _write(
+            importer, source, run_id, imported, batch, name, project, dataset, metadata, target
+        )
     # The id is known before the file is read: a file imported already is not read again.
-    run_id = import_run_id(importer.name, checked_options, project, sources_hash(source, files))
+    run_id = import_run_id(importer.name, checked_options, project, content_hash)
+    done = _completed(target, run_id)
+    if done is not None:
+        return done
+    imported = importer.read(source, checked_options)
+    batch = _checked_run(imported, str(path), run_id)
+    return _write(
+        importer, source, run_id, imported, batch, name, project, dataset, metadata, target
+    )
+
+
+@_collector_paused()
+def import_runs(
+    format_name: str,
+    path: str | Path,
+    *,
+    name: str | None = None,
+    project: str | None = None,
+    dataset: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    store: Store | str | None = None,
+    **options: Any,
+) -> list[ImportOutcome]:
+    """Import every run a file holds: :func:`import_file` for a format of one run per
+    file; for a :class:`MultiRunImporter`, each run its options select.
+
+    Every run is checked before any is written, and a run imported already is left as it
+    is (its outcome says ``created=False``). A ``name`` names the only run, or is the
+    prefix of each (``NAME/PART``) when there are several.
+
+    Raises:
+        ImportFileError: naming the file, place and field of the first fault; nothing is
+            written.
+        RunNameTakenError: when the project has a run of one of the names; nothing is
+            written.
+    """
+    importer = get_importer(format_name)
+    if not isinstance(importer, MultiRunImporter):
+        return [
+            import_file(
+                format_name,
+                path,
+                name=name,
+                project=project,
+                dataset=dataset,
+                metadata=metadata,
+                store=store,
+                **options,
+            )
+        ]
+    source = Path(path)
+    if not source.is_file():
+        raise ImportFileError("there is no such file", path=str(path))
+    checked_options = importer.check_options(options)
+    if project is not None:
+        project = check_name(project, what="project name")
+    target = get_store(store)
+    content_hash = file_hash(source)
+    found = importer.read_runs(source, checked_options)
+    several = len(found) > 1
+    outcomes: list[ImportOutcome | None] = []
+    pending: list[tuple[int, str, ImportedRun, WriteBatch, str]] = []
+    names: dict[tuple[str, str], str] = {}
+    for selection, imported in found:
+        run_id = import_run_id(importer.name, selection, project, content_hash)
+        done = _completed(target, run_id)
+        outcomes.append(done)
+        if done is not None:
+            continue
+        batch = _checked_run(imported, str(path), run_id)
+        run_name = imported.name
+        if name is not None:
+            run_name = f"{name}/{imported.part}" if several and imported.part else name
+        run_name = check_name(run_name, what="run name")
+        chosen_project = check_name(project or imported.project or "default", what="project name")
+        _check_name_free(target, run_name, chosen_project, run_id, names)
+        pending.append((len(outcomes) - 1, run_id, imported, batch, run_name))
+    for position, run_id, imported, batch, run_name in pending:
+        outcomes[position] = _write(
+            importer, source, run_id, imported, batch, run_name, project, dataset, metadata, target
+        )
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _completed(target: Store, run_id: str) -> ImportOutcome | None:
+    """The outcome of a run imported already (a completed run of this id), else None."""
     existing = [info for info in target.find_runs(run_id) if info.run_id == run_id]
     if existing and existing[0].status is RunStatus.COMPLETED:
         return ImportOutcome(existing[0], False, existing[0].result_count)
-    with _collector_paused():
-        imported = importer.read(source, checked_options)
-        if not imported.records:
-            raise ImportFileError("the file holds no results", path=str(path))
-        batch = _checked_batch(imported.records, str(path), run_id)
-        chosen_project = check_name(project or imported.project or "default", what="project name")
-        run_metadata = {
-            **imported.metadata,
-            "imported_from": {"format": importer.name, "file": source.name},
-            **(metadata or {}),
-        }
-        run = start_run(
-            name or imported.name,
-            project=chosen_project,
-            dataset=dataset or imported.dataset,
-            metadata=run_metadata,
-            run_id=run_id,
-            store=target,
+    return None
+
+
+def _check_name_free(
+    target: Store, name: str, project: str, run_id: str, names: dict[tuple[str, str], str]
+) -> None:
+    """Refuse a name another run of the project has (in the store, or earlier in the
+    file), before anything is written."""
+    if names.setdefault((project, name), run_id) != run_id:
+        raise InvalidInputError(
+            f"two runs of the file would both be named {name!r}; give them other labels"
         )
-        target.write_batch(run.run_id, batch)
-        target.flush(run.run_id)
-        info = run.finish("completed")
+    for info in target.find_runs(name, project=project):
+        if info.name == name and info.project == project and info.run_id != run_id:
+            raise RunNameTakenError(
+                name,
+                project=project,
+                run_id=info.run_id,
+                status=info.status.value,
+                created_at=info.created_at,
+                fix="give the import another --name",
+            )
+
+
+def _checked_run(imported: ImportedRun, path: str, run_id: str) -> WriteBatch:
+    if not imported.records:
+        raise ImportFileError("the file holds no results", path=path)
+    return _checked_batch(imported.records, path, run_id)
+
+
+def _write(
+    importer: Importer,
+    source: Path,
+    run_id: str,
+    imported: ImportedRun,
+    batch: WriteBatch,
+    name: str | None,
+    project: str | None,
+    dataset: str | None,
+    metadata: Mapping[str, Any] | None,
+    target: Store,
+) -> ImportOutcome:
+    """Create the run, write its checked batch in one go, and complete it."""
+    chosen_project = check_name(project or imported.project or "default", what="project name")
+    run_metadata = {
+        **imported.metadata,
+        "imported_from": {"format": importer.name, "file": source.name},
+        **(metadata or {}),
+    }
+    run = start_run(
+        name or imported.name,
+        project=chosen_project,
+        dataset=dataset or imported.dataset,
+        metadata=run_metadata,
+        run_id=run_id,
+        store=target,
+    )
+    defined = target.metric_definitions(chosen_project) if imported.directions else {}
+    for metric, direction in imported.directions.items():
+        if metric not in defined:
+            target.define_metric(chosen_project, MetricDefinition(metric, Direction(direction)))
+    target.write_batch(run.run_id, batch)
+    target.flush(run.run_id)
+    info = run.finish("completed")
     return ImportOutcome(info, True, len(imported.records))
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a file is read, checked and written.
-
-    Reading builds a tree of fresh containers per record (parsed JSON, the record, its
-    encoded fields) and keeps them all: each collection would scan every one of them again
-    and find nothing to free (they hold no cycles), which took most of the time of reading
-    100k lm-eval samples. Reference counting frees what it always frees meanwhile.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _checked_batch(records: Iterable[ImportedRecord], path: str, run_id: str) -> WriteBatch:
