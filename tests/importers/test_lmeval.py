@@ -186,6 +186,7 @@ def test_two_runs_import_compare_and_match_lm_evals_numbers(
         assert info.metadata["results"] == run.results["results"]
         assert info.metadata["tasks"] == list(TASKS)
         assert info.metadata["imported_from"]["format"] == "lm-eval"
+        assert info.metadata["higher_is_better"] == run.results["higher_is_better"]
         summary = evalyard.summarise_run(info.run_id, store=store)
         headline = _headline(run)
         assert set(headline) == {"acc", "exact_match", "exact_match,strict-match"}
@@ -202,6 +203,13 @@ def test_two_runs_import_compare_and_match_lm_evals_numbers(
     )
     delta = comparison.get_metric_delta("acc")
     assert delta is not None
+    # lm-eval's higher_is_better became the metrics' directions in the project.
+    defined = store.metric_definitions("default")
+    assert {name: str(d.direction) for name, d in defined.items()} == {
+        "acc": "higher",
+        "exact_match": "higher",
+        "exact_match,strict-match": "higher",
+    }
 
     results = {r.datapoint_id: r for r in evalyard.get_results(old.run_id, store=store)}
     line = json.loads(first.samples("tiny_mc").read_text("utf-8").splitlines()[0])
@@ -370,3 +378,27 @@ def test_lines_in_the_older_04_shape(store: SQLStore, runs: tuple[LmEvalRun, LmE
     results_table = first.results["results"]
     assert isinstance(results_table, dict)
     assert summary.metric("acc").aggregate == pytest.approx(results_table["tiny_mc"]["acc,none"])
+
+
+def test_the_command_takes_task_and_rest_for_lm_eval_only(
+    store_url: str, runs: tuple[LmEvalRun, LmEvalRun], tmp_path: Path
+) -> None:
+    first, _ = runs
+    runner = CliRunner()
+    args = ["import", "lm-eval", str(first.output), "--task", "tiny_gen", "--rest", "ignore"]
+    done = runner.invoke(cli, [*args, "--store", store_url], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    assert f"imported {GEN_DOCS} results" in done.output
+    (run,) = evalyard.list_runs(store=store_url)
+    assert run.dataset == "tiny_gen"
+    assert {r.metadata for r in evalyard.get_results(run.run_id, store=store_url)} == {None}
+    table = tmp_path / "t.csv"
+    table.write_text("id,m\na,1\n", encoding="utf-8")
+    wrong = runner.invoke(cli, ["import", "csv", str(table), "--task", "x", "--store", store_url])
+    assert wrong.exit_code == 2
+    assert "--task is an option of the lm-eval format" in wrong.output
+    columns = runner.invoke(
+        cli, ["import", "lm-eval", str(first.output), "--id-column", "doc_id", "--store", store_url]
+    )
+    assert columns.exit_code == 2
+    assert "--id-column is an option of the table formats" in columns.output

@@ -294,6 +294,30 @@ def _run_metadata(results: Mapping[str, Any], tasks: list[str], picked: bool) ->
     return metadata
 
 
+def _directions(
+    results: Mapping[str, Any], tasks: list[str], records: list[ImportedRecord]
+) -> dict[str, str]:
+    """Each metric's direction, from the tasks' ``higher_is_better`` (``acc,strict-match``
+    goes the way ``acc`` goes)."""
+    table = results.get("higher_is_better")
+    if not isinstance(table, dict):
+        return {}
+    better: dict[str, bool] = {}
+    for task in tasks:
+        for metric, higher in (table.get(task) or {}).items():
+            if isinstance(higher, bool):
+                better.setdefault(metric, higher)
+    names: set[str] = set()
+    for record in records:
+        names.update(record.metrics)
+    directions: dict[str, str] = {}
+    for name in sorted(names):
+        higher = better.get(name.partition(",")[0])
+        if higher is not None:
+            directions[name] = "higher" if higher else "lower"
+    return directions
+
+
 class LmEvalImporter:
     """Reads lm-evaluation-harness ``--log_samples`` output (see the module's description)."""
 
@@ -351,6 +375,7 @@ class LmEvalImporter:
             records=records,
             dataset=",".join(tasks),
             metadata=_run_metadata(results, tasks, layout.picked),
+            directions=_directions(results, tasks, records),
         )
 
 
