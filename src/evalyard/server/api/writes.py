@@ -32,18 +32,19 @@ from evalyard.config import max_field_bytes
 from evalyard.core.ids import check_name, check_run_id
 from evalyard.core.model import RunStatus
 from evalyard.core.values import check_run_metadata
-from evalyard.errors import InvalidInputError, StoreError
+from evalyard.errors import InvalidInputError, InvalidRecordError, StoreError
 from evalyard.runner.logging import define_metric
-from evalyard.runner.records import checked_batch, prepare_mapping
+from evalyard.runner.records import PreparedRecord, checked_batch, prepare_mapping
 from evalyard.server.access import check_project, grant_of, visible_run
-from evalyard.server.api.bodies import parse_json, validator
-from evalyard.server.api.openapi import (
+from evalyard.server.api.bodies import parse_json, validator, whole_numbers
+from evalyard.server.api.responses import ORJSONResponse
+from evalyard.server.api.schemas import (
     BATCH_ENVELOPE,
     METRIC_DEFINITION_BODY,
+    RECORD,
     RUN_CREATE,
     RUN_FINISH,
 )
-from evalyard.server.api.responses import ORJSONResponse
 from evalyard.server.context import context_of
 from evalyard.server.errors import PermissionDeniedError
 from evalyard.store.base import KeyedBatchStore, Store
@@ -67,9 +68,25 @@ def _writer(request: Request) -> KeyedBatchStore:
     return writer
 
 
-def _body(request: Request, schema: Any) -> dict[str, Any]:
-    data: dict[str, Any] = parse_json(request.state.body, schema)
+def _body(request: Request, check: Any) -> dict[str, Any]:
+    data: dict[str, Any] = whole_numbers(check.schema, parse_json(request.state.body, check))
     return data
+
+
+def _record(record: Any, index: int, limit: int) -> PreparedRecord:
+    """A record of a batch, checked as locally; what local logging turns into text (an
+    ``error`` that is not a string) the documented schema refuses."""
+    record = whole_numbers(RECORD, record)
+    prepared = prepare_mapping(record, index, limit=limit)
+    error = record.get("error")
+    if error is not None and not isinstance(error, str):
+        raise InvalidRecordError(
+            f"error of record {index} must be a string or null, not {type(error).__name__}",
+            field="error",
+            index=index,
+            datapoint_id=prepared.row.datapoint_id,
+        )
+    return prepared
 
 
 def _check_run_id(run_id: str) -> str:
@@ -161,9 +178,7 @@ def log_batch(request: Request) -> Response:
     store = _store(request)
     info = visible_run(store, request.path_params["run_id"], grant_of(request))
     limit = max_field_bytes()
-    prepared = [
-        prepare_mapping(record, index, limit=limit) for index, record in enumerate(body["records"])
-    ]
+    prepared = [_record(record, index, limit) for index, record in enumerate(body["records"])]
     batch, conflict = checked_batch(prepared, store.metric_kinds(info.run_id), info.run_id)
     if conflict is not None:
         position, error = conflict
