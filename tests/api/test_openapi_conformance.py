@@ -163,6 +163,7 @@ def test_query_parameters_are_checked_against_their_documented_schema(
         "/api/v1/runs?dataset=%13x": "dataset",
         "/api/v1/runs?page=0": "page",
         "/api/v1/runs?page=two": "page",
+        "/api/v1/runs?page=--5": "page",
         f"/api/v1/runs/{run_id}/results?limit=10001": "limit",
         f"/api/v1/runs/{run_id}/results?datapoint_id=": "datapoint_id",
         f"/api/v1/runs/{run_id}/comparison?compare=": "compare",

@@ -12,6 +12,7 @@ unavailable), so the description lists every status a client can get.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -56,6 +57,8 @@ ERROR_TEXT: dict[int, str] = {
     503: "The store is unavailable (its database unreachable, full or damaged); try again "
     "after Retry-After seconds.",
 }
+
+_WHOLE = re.compile("-?[0-9]{1,18}")
 
 #: Errors any operation can answer: a Host not allowed, no token, a URL too long, no store.
 COMMON_ERRORS = (400, 401, 414, 503)
@@ -149,7 +152,7 @@ def check_query(operation: Operation, request: Request) -> None:
             continue
         value: Any = given if param.many else given[-1]
         if param.schema.get("type") == "integer":
-            if not (value.isascii() and value.lstrip("-").isdigit()) or len(value) > 20:
+            if not _WHOLE.fullmatch(value):
                 raise QueryParameterError(param.name, value, "a whole number")
             value = int(value)
         check = operation.validators.get(param.name)

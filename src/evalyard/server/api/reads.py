@@ -12,8 +12,9 @@
 | ``/metric-definitions?project=`` | a project's metric definitions |
 | ``/openapi.json`` | the OpenAPI description |
 
-Query parameters are checked like the pages' (400 naming the parameter); a run of a project
-the token does not open is not found (404).
+Query parameters are checked against their documented schemas first
+(:func:`.operations.check_query`: 422 naming the parameter), then as the pages check them;
+a run of a project the token does not open is not found (404).
 """
 
 from __future__ import annotations
