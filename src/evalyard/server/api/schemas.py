@@ -21,6 +21,7 @@ from evalyard.core.ids import (
 __all__ = [
     "BATCH_ENVELOPE",
     "ERROR",
+    "JSON_VALUE",
     "METRIC_DEFINITION_BODY",
     "NAME_PATTERN",
     "RECORD",
@@ -32,6 +33,7 @@ __all__ = [
     "TEXT_PATTERN",
     "components",
     "name",
+    "standalone",
 ]
 
 #: Text without control characters (a query parameter's value).
@@ -54,6 +56,21 @@ def name(description: str, *, max_length: int = MAX_NAME_LENGTH) -> dict[str, An
     }
 
 
+_JSON = {"$ref": "#/components/schemas/Json"}
+
+#: Any JSON value, as evalyard keeps it: integers within 64 bits (-2**63 to 2**64-1);
+#: a larger one is refused, naming its path (store it as a string).
+JSON_VALUE: dict[str, Any] = {
+    "description": "Any JSON value; an integer is within -2**63 .. 2**64-1.",
+    "anyOf": [
+        {"type": ["string", "boolean", "null"]},
+        {"type": "number", "not": {"type": "integer"}},
+        {"type": "integer", "minimum": -(2**63), "maximum": 2**64 - 1},
+        {"type": "array", "items": _JSON},
+        {"type": "object", "additionalProperties": _JSON},
+    ],
+}
+
 _METRICS: dict[str, Any] = {
     "type": ["object", "null"],
     "description": "Metric name → a number, a bool (pass/fail), a string (category) or null.",
@@ -66,14 +83,15 @@ STEP: dict[str, Any] = {
     "type": "object",
     "description": "One span of a trace; ``children`` holds nested steps (same shape).",
     "required": ["name"],
+    "additionalProperties": _JSON,
     "properties": {
         "name": name("The step's name."),
         "type": {"enum": ["model", "tool", "chain", "other"]},
-        "inputs": {},
-        "outputs": {},
+        "inputs": _JSON,
+        "outputs": _JSON,
         "metrics": _METRICS,
-        "error": {},
-        "duration_ms": {},
+        "error": _JSON,
+        "duration_ms": _JSON,
         "children": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/Step"}},
     },
 }
@@ -99,10 +117,10 @@ RECORD: dict[str, Any] = {
         },
         "id": {**_ID, "description": "Same as datapoint_id."},
         "epoch": {"type": "integer", "minimum": 0, "maximum": 99_999},
-        "inputs": {},
-        "outputs": {},
-        "ground_truth": {},
-        "metadata": {},
+        "inputs": _JSON,
+        "outputs": _JSON,
+        "ground_truth": _JSON,
+        "metadata": _JSON,
         "metrics": _METRICS,
         "steps": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/Step"}},
         "error": {"type": ["string", "null"]},
@@ -124,7 +142,11 @@ RUN_CREATE: dict[str, Any] = {
         ),
         "project": name("The run's project (default 'default')."),
         "dataset": {"anyOf": [name("The dataset the run is over."), {"type": "null"}]},
-        "metadata": {"type": "object", "description": "Facts about the run (JSON data)."},
+        "metadata": {
+            "type": "object",
+            "additionalProperties": _JSON,
+            "description": "Facts about the run (JSON data).",
+        },
     },
 }
 
@@ -249,7 +271,17 @@ def components() -> dict[str, dict[str, Any]]:
         "Error": ERROR,
         "Record": RECORD,
         "Step": STEP,
+        "Json": JSON_VALUE,
         "RunCreate": RUN_CREATE,
         "RunFinish": RUN_FINISH,
         "MetricDefinition": METRIC_DEFINITION_BODY,
     }
+
+
+def standalone(component: str) -> dict[str, Any]:
+    """A component as a schema of its own, for a validator: its references resolve in the
+    same document, as they do in the description. Free JSON values (``Json``) are left to
+    the checks behind (those of local logging), which refuse exactly what ``Json`` does but
+    name the very path (``metadata.config.seed``) and say why."""
+    schemas = {**components(), "Json": {}}
+    return {"components": {"schemas": schemas}, "$ref": f"#/components/schemas/{component}"}

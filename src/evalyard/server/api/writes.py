@@ -44,6 +44,7 @@ from evalyard.server.api.schemas import (
     RECORD,
     RUN_CREATE,
     RUN_FINISH,
+    standalone,
 )
 from evalyard.server.context import context_of
 from evalyard.server.errors import PermissionDeniedError
@@ -51,10 +52,10 @@ from evalyard.store.base import KeyedBatchStore, Store
 
 __all__ = ["create_run", "define_metric_definition", "finish_run", "log_batch", "reopen_run"]
 
-_RUN_CREATE = validator(RUN_CREATE)
-_RUN_FINISH = validator(RUN_FINISH)
+_RUN_CREATE = validator(standalone("RunCreate"))
+_RUN_FINISH = validator(standalone("RunFinish"))
 _BATCH = validator(BATCH_ENVELOPE)
-_METRIC = validator(METRIC_DEFINITION_BODY)
+_METRIC = validator(standalone("MetricDefinition"))
 
 
 def _store(request: Request) -> Store:
@@ -68,8 +69,8 @@ def _writer(request: Request) -> KeyedBatchStore:
     return writer
 
 
-def _body(request: Request, check: Any) -> dict[str, Any]:
-    data: dict[str, Any] = whole_numbers(check.schema, parse_json(request.state.body, check))
+def _body(request: Request, check: Any, schema: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = whole_numbers(schema, parse_json(request.state.body, check))
     return data
 
 
@@ -121,7 +122,7 @@ def _check_random_run_id(run_id: str, project: str) -> None:
 
 def create_run(request: Request) -> Response:
     """Create a run in status running."""
-    body = _body(request, _RUN_CREATE)
+    body = _body(request, _RUN_CREATE, RUN_CREATE)
     project = check_name(body.get("project", "default"), what="project name")
     check_project(grant_of(request), project)
     name = body.get("name")
@@ -154,7 +155,7 @@ def reopen_run(request: Request) -> Response:
 
 def finish_run(request: Request) -> Response:
     """Give a run (or one shard of it) its final status."""
-    body = _body(request, _RUN_FINISH)
+    body = _body(request, _RUN_FINISH, RUN_FINISH)
     store = _store(request)
     info = visible_run(store, request.path_params["run_id"], grant_of(request))
     status = RunStatus(body["status"])
@@ -174,7 +175,7 @@ def finish_run(request: Request) -> Response:
 
 def log_batch(request: Request) -> Response:
     """Log a batch of results once per idempotency key, all or nothing."""
-    body = _body(request, _BATCH)
+    body = _body(request, _BATCH, BATCH_ENVELOPE)
     store = _store(request)
     info = visible_run(store, request.path_params["run_id"], grant_of(request))
     limit = max_field_bytes()
@@ -191,7 +192,7 @@ def log_batch(request: Request) -> Response:
 
 def define_metric_definition(request: Request) -> Response:
     """Create or replace a metric definition (checked as ``evalyard.define_metric`` does)."""
-    body = _body(request, _METRIC)
+    body = _body(request, _METRIC, METRIC_DEFINITION_BODY)
     project = check_name(body.get("project", "default"), what="project name")
     check_project(grant_of(request), project)
     definition = define_metric(
