@@ -5,7 +5,9 @@ Every check is on (server errors, status codes, content types, headers, response
 schema-violating requests refused, schema-valid ones accepted, undeclared methods, auth).
 One relation is beyond a JSON schema: a shard's index must be below its count; a finish
 saying otherwise is refused with 422, so that one operation may also answer 422 to a
-request its schema allows.
+request its schema allows. (Another: a schema counts a float such as 1e80 in a free JSON
+field as an integer beyond 64 bits, which the server keeps as the float it is; the fixed
+seed does not send one.)
 """
 
 from __future__ import annotations
