@@ -162,7 +162,9 @@ def test_bench_import_runs_and_writes_its_table(
 
     assert bench_import.main([*argv, "--readme", str(readme)]) == 0
 
-    assert "| 300 |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| jsonl | 300 |" in printed
+    assert "| lm-eval | 300 |" in printed
     text = readme.read_text(encoding="utf-8")
     assert "kept as is" in text
     assert "python benchmarks/bench_import.py --sizes 300 --repeat 1" in text
@@ -189,6 +191,23 @@ def test_bench_import_fails_loudly_when_the_reference_disagrees(
         )
     with pytest.raises(bench_import.BenchmarkMismatchError, match="differs"):
         bench_import.check_agreement(url, imported, url, run.run_id)
+
+
+def test_bench_import_lm_eval_workload_agrees_with_its_reference(
+    bench_import: ModuleType, tmp_path: Path
+) -> None:
+    from evalyard.importers import import_file
+
+    path = tmp_path / bench_import.LM_EVAL_FILE
+    bench_import.write_lm_eval_samples(path, 20, seed=1)
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    outcome = import_file("lm-eval", path, store=url)
+    assert outcome.run.result_count == 20
+    logged = bench_import.reference_lm_eval(path, f"sqlite:///{tmp_path / 'b.db'}")
+    bench_import.check_agreement(url, outcome.run.run_id, f"sqlite:///{tmp_path / 'b.db'}", logged)
+    first = evalyard.get_results(outcome.run.run_id, store=url)[0]
+    assert first.datapoint_id == f"{bench_import.LM_EVAL_TASK}/0"
+    assert set(first.metrics) == {"acc"}
 
 
 @pytest.fixture(scope="module")

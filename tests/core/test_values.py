@@ -129,6 +129,26 @@ def test_larger_integers_are_refused_naming_the_field() -> None:
     assert dump_json_field("1" * 40, field="outputs", datapoint_id="q", limit=1000) is not None
 
 
+def test_long_digit_runs_are_found_in_one_pass() -> None:
+    import random
+    import re
+
+    from evalyard.core.values import _has_long_digits
+
+    search = re.compile(r"[0-9]{19}").search
+    cases = ["", "1" * 18, "1" * 19, "a" + "1" * 18 + "b", "x" * 1000 + "1" * 19]
+    cases += ["-0.034525830151341586" * 50, "[" + "1" * 18 + ",2]", "\u0663" * 30]
+    rng = random.Random(7)
+    cases += ["".join(rng.choice("0123456789a.-") for _ in range(60)) for _ in range(2000)]
+    for text in cases:
+        assert _has_long_digits(text) == (search(text) is not None), text
+    # Floats with long fractions next to a large integer: the integer is still refused.
+    with pytest.raises(InvalidRecordError, match=r"outputs\[1\] of datapoint"):
+        dump_json_field(
+            [-0.0345258301513415, 2**64], field="outputs", datapoint_id="q", limit=10**6
+        )
+
+
 def test_run_metadata_refuses_larger_integers_naming_the_field() -> None:
     assert check_run_metadata({"seeds": EDGES}) == {"seeds": EDGES}
     with pytest.raises(InvalidInputError, match=r"run metadata\.config\.seed is an integer"):

@@ -310,3 +310,32 @@ def test_async_steps_and_spans_of_concurrent_datapoints_stay_apart(
         assert call.outputs["messages"]  # this datapoint's own reply
         assert result.inputs["question"] in str(call.inputs["messages"])
         assert result.metrics["input_tokens"] == usage_for("gpt-4o-mini")["prompt_tokens"]
+
+
+def test_the_datapoint_page_shows_each_model_step_with_its_model_and_marks_the_change(
+    store: SQLStore, fake_openai: str, instrumentor: str
+) -> None:
+    from starlette.testclient import TestClient
+
+    from evalyard.server import create_app
+
+    ids = {
+        model: evalyard.evaluate(
+            make_app(fake_openai, model),
+            dataset=QUESTIONS[:1],
+            name=model,
+            store=store,
+            print_results=False,
+        ).run_id
+        for model in ("gpt-4o-mini", "gpt-4o")
+    }
+    with TestClient(create_app(store), base_url="http://127.0.0.1") as client:
+        page = client.get(f"/runs/{ids['gpt-4o']}/datapoints/q0?compare={ids['gpt-4o-mini']}")
+    assert page.status_code == 200
+    text = page.text
+    assert f'data-step="{model_step_name(instrumentor)}"' in text
+    assert (
+        '<li class="chip differs"><span class="chip-name">model</span> <span>gpt-4o</span>' in text
+    )
+    assert '<span class="chip-name">temperature</span> <span>0.2</span>' in text
+    assert '<span class="chip-name">cost_usd</span>' in text

@@ -157,7 +157,8 @@ def test_the_json_twin_is_the_comparison_with_the_pages_parts(many_runs: ManyRun
     assert body["matrix"]["run_ids"] == [many_runs.baseline, many_runs.better, many_runs.worse]
     assert body["grid"]["total"] == 30
     assert [p["selected"] for p in body["trend"]] == [True, True, True]
-    assert missing.status_code == 400
+    assert missing.status_code == 422  # runs is a required parameter
+    assert missing.json()["error"]["parameter"] == "runs"
     assert unknown.status_code == 404
 
 

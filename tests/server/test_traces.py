@@ -35,6 +35,20 @@ def test_steps_pair_by_name_and_occurrence() -> None:
     assert not pairs[2].diff.identical
 
 
+def test_a_model_steps_model_and_parameters_are_shown_and_their_changes_marked() -> None:
+    def chat(model: str, temperature: float) -> list[dict[str, Any]]:
+        inputs = {"model": model, "params": {"temperature": temperature, "seed": 1}}
+        return [{"name": "chat", "type": "model", "inputs": inputs}]
+
+    [pair] = pair_traces(chat("gpt-4o-mini", 0.2), chat("gpt-4o", 0.2))
+    assert pair.new is not None
+    assert pair.new.settings == [("model", "gpt-4o"), ("seed", "1"), ("temperature", "0.2")]
+    assert pair.differing_settings == {"model"}
+    [tool] = pair_traces(None, [{"name": "t", "type": "tool", "inputs": {"model": "x"}}])
+    assert tool.new is not None
+    assert tool.new.settings == []
+
+
 def test_one_trace_alone() -> None:
     pairs = pair_traces(None, NEW)
     assert [p.name for p in pairs] == ["retrieve", "rerank", "answer", "format"]

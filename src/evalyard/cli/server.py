@@ -120,4 +120,6 @@ def server(
     except BaseException:
         sock.close()
         raise
-    serve(app, sock, timeout_graceful_shutdown=10)
+    # Request heads of up to 1 MiB are read, so that a URL over the app's limit (256 KiB)
+    # gets its JSON 414 rather than the HTTP layer's bare 400.
+    serve(app, sock, timeout_graceful_shutdown=10, h11_max_incomplete_event_size=1024 * 1024)

@@ -4,6 +4,7 @@ Example:
     $ evalyard import csv results.csv --id-column qid --metric-column accuracy
     imported 1,000 results from results.csv as run 'results' (3f2a9c1b...) in project 'default'
     $ evalyard import promptfoo results.json     # a run per provider × prompt
+    $ evalyard import lm-eval out/pythia-160m      # lm_eval --log_samples output
     $ evalyard export results --format parquet --output results.parquet
 """
 
@@ -22,12 +23,14 @@ from evalyard.store import get_store
 __all__ = ["export_command", "import_command"]
 
 #: The options of the formats that take some (other than the tables' columns).
-_FORMAT_OPTIONS = {"promptfoo": ("provider", "prompt")}
+_FORMAT_OPTIONS = {"promptfoo": ("provider", "prompt"), "lm-eval": ("task",)}
+#: The formats that take --rest (what becomes of the fields they do not map).
+_TAKE_REST = {"lm-eval"}
 
 
 @click.command("import")
 @click.argument("format_name", metavar="FORMAT", type=click.Choice(sorted(FORMATS)))
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--name",
     default=None,
@@ -50,11 +53,18 @@ _FORMAT_OPTIONS = {"promptfoo": ("provider", "prompt")}
     "default: the metrics.NAME columns.",
 )
 @click.option(
+    "--task",
+    default=None,
+    metavar="NAME",
+    help="lm-eval: import this task of the run only; default: every task.",
+)
+@click.option(
     "--rest",
     type=click.Choice(["metadata", "ignore"]),
     default="metadata",
     show_default=True,
-    help="What becomes of the columns not mapped: each datapoint's metadata, or nothing.",
+    help="What becomes of the columns not mapped (lm-eval: the document, arguments and raw "
+    "responses): each datapoint's metadata, or nothing.",
 )
 @click.option(
     "--provider",
@@ -87,6 +97,7 @@ def import_command(
     expected_column: str | None,
     epoch_column: str | None,
     metric_columns: tuple[str, ...],
+    task: str | None,
     rest: str,
     provider: str | None,
     prompt: str | None,
@@ -97,7 +108,8 @@ def import_command(
     FORMAT is a table (jsonl, csv, parquet; the column options map its columns) or a
     tool's log: inspect (an Inspect AI .eval or .json log; pip install 'evalyard[inspect]'),
     promptfoo (promptfoo eval -o FILE.json: a run per provider × prompt; --provider and
-    --prompt import some).
+    --prompt import some), lm-eval (lm_eval --log_samples output: PATH is the --output_path
+    folder, a results_*.json or one samples_*.jsonl; --task imports one task).
 
     The whole file is checked before anything is written: a malformed one names its line
     and field and imports nothing. Importing the same file again finds the run it made.
@@ -113,18 +125,22 @@ def import_command(
     }
     if not isinstance(FORMATS[format_name], TableImporter):
         given = [key for key, value in columns.items() if value and key != "rest"]
-        if given or rest != "metadata":
+        if format_name in _TAKE_REST and not given:
+            columns = {"rest": rest}
+        elif given or rest != "metadata":
             option = "--" + (given[0] if given else "rest").replace("_", "-").removesuffix("s")
             raise click.UsageError(
                 f"{option} is an option of the table formats (jsonl, csv, parquet); "
                 f"a {format_name} file says itself which field is what"
             )
-        columns = {}
-    selected: dict[str, Any] = {"provider": provider, "prompt": prompt}
+        else:
+            columns = {}
+    selected: dict[str, Any] = {"provider": provider, "prompt": prompt, "task": task}
     takes = _FORMAT_OPTIONS.get(format_name, ())
     for key, value in selected.items():
         if value is not None and key not in takes:
-            raise click.UsageError(f"--{key} is an option of the promptfoo format")
+            owner = next(fmt for fmt, keys in _FORMAT_OPTIONS.items() if key in keys)
+            raise click.UsageError(f"--{key} is an option of the {owner} format")
     outcomes = import_runs(
         format_name,
         path,

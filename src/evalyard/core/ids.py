@@ -18,6 +18,7 @@ from evalyard.errors import InvalidInputError, InvalidRecordError
 
 __all__ = [
     "MAX_DATAPOINT_ID_LENGTH",
+    "MAX_INTEGER_ID",
     "MAX_NAME_LENGTH",
     "MAX_RUN_ID_LENGTH",
     "NOT_UNICODE",
@@ -37,6 +38,9 @@ MAX_DATAPOINT_ID_LENGTH = 512
 MAX_NAME_LENGTH = 200
 #: The longest run id a caller may give, in characters (generated ids are 32).
 MAX_RUN_ID_LENGTH = 64
+#: The largest whole number taken as a datapoint id (either sign): 2**53 - 1, the largest
+#: integer every JSON reader keeps exactly.
+MAX_INTEGER_ID = 2**53 - 1
 
 # Control characters are refused in ids and names: they break terminals, CSV and the
 # newline-separated id columns of the store, and PostgreSQL cannot hold NUL in text.
@@ -110,6 +114,13 @@ def check_datapoint_id(value: Any, *, index: int | None = None) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise InvalidRecordError(
             f"datapoint id{where} must be a string, not {type(value).__name__}",
+            field="datapoint_id",
+            index=index,
+        )
+    if isinstance(value, int) and not -MAX_INTEGER_ID <= value <= MAX_INTEGER_ID:
+        raise InvalidRecordError(
+            f"datapoint id{where} {value} is past 2**53; a whole-number id is at most "
+            f"{MAX_INTEGER_ID:,} either side of 0 (give a larger one as a string)",
             field="datapoint_id",
             index=index,
         )

@@ -38,10 +38,13 @@ from evalyard.errors import InvalidInputError
 __all__ = [
     "BUILTIN_PRICES",
     "LOWER_IS_BETTER",
+    "STEP_NAME_ATTRIBUTE",
+    "STEP_TYPE_ATTRIBUTE",
     "ModelPrice",
     "PriceTable",
     "rollup",
     "span_step_type",
+    "span_to_step",
     "spans_to_steps",
 ]
 

@@ -47,9 +47,20 @@ MAX_JSON_DEPTH = 200
 #: Larger ones are refused by name rather than turned into floats on the way.
 MIN_JSON_INT = -(2**63)
 MAX_JSON_INT = 2**64 - 1
-# Any integer outside that range has 19 digits or more; text without such a run of digits
-# holds none, so the common case never walks the value.
-_LONG_DIGITS = re.compile(r"\d{19}")
+# Any integer outside that range has 19 digits or more (JSON writes them in ASCII digits);
+# text without such a run of digits holds none, so the common case never walks the value.
+# The runs are matched from the start with possessive repeats, so each character is looked
+# at once: a search for 19 digits starts again at every digit of the long fractions that
+# floats written as text have (log-likelihoods), which made it most of the cost of checking
+# a record.
+_SHORT_DIGIT_RUNS = re.compile(r"(?:[^0-9]++|[0-9]{1,18}+(?![0-9]))*+")
+
+
+def _has_long_digits(text: str) -> bool:
+    """Whether ``text`` holds a run of 19 or more ASCII digits."""
+    found = _SHORT_DIGIT_RUNS.match(text)
+    return found is None or found.end() != len(text)
+
 
 MetricValue = float | str | None
 """A stored metric value: bools and numbers as floats (bools as 0.0/1.0), categories as str."""
@@ -210,7 +221,7 @@ def dump_json_field(
             datapoint_id=datapoint_id,
             index=index,
         )
-    if _LONG_DIGITS.search(text) is not None:
+    if _has_long_digits(text):
         found = _int_out_of_range(value, field)
         if found is not None:
             raise _int_too_large(found, datapoint_id, index)
@@ -256,7 +267,7 @@ def check_run_metadata(metadata: Any) -> dict[str, Any]:
         if huge is not None:
             raise InvalidInputError(f"run {huge} {_INT_TOO_LARGE}") from None
         raise InvalidInputError(f"run metadata must be JSON data: {exc}") from None
-    if _LONG_DIGITS.search(text) is not None:
+    if _has_long_digits(text):
         found = _int_out_of_range(value, "metadata")
         if found is not None:
             raise InvalidInputError(f"run {found} {_INT_TOO_LARGE}")

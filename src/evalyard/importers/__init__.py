@@ -26,6 +26,7 @@ from evalyard.importers.base import (
     register_importer,
 )
 from evalyard.importers.inspect import InspectImporter
+from evalyard.importers.lmeval import LmEvalImporter
 from evalyard.importers.promptfoo import PromptfooImporter
 from evalyard.importers.table import TableImporter, TableMapping
 
@@ -36,6 +37,7 @@ __all__ = [
     "ImportedRun",
     "Importer",
     "InspectImporter",
+    "LmEvalImporter",
     "MultiRunImporter",
     "PromptfooImporter",
     "TableImporter",

@@ -176,6 +176,8 @@ def prepare_mapping(record: Any, index: int, *, limit: int) -> PreparedRecord:
             index=index,
         )
     datapoint_id = record.get("datapoint_id", record.get("id"))
+    if "datapoint_id" in record and record.get("id") is not None:
+        check_datapoint_id(record["id"], index=index)  # given both ways: both are ids
     return prepare_record(
         datapoint_id,
         inputs=record.get("inputs"),
@@ -215,6 +217,14 @@ def _check_steps(
                 field="steps",
                 datapoint_id=datapoint_id,
             )
+        below = step.get("children")
+        if below is not None and not isinstance(below, list | tuple):
+            raise InvalidRecordError(
+                f"children of step {str(step['name'])[:80]!r} of datapoint {datapoint_id!r} "
+                f"must be a list of step dicts, not {type(below).__name__}",
+                field="children",
+                datapoint_id=datapoint_id,
+            )
         try:
             name = check_name(step["name"], what="step name")
         except InvalidInputError as exc:
@@ -234,13 +244,6 @@ def _check_steps(
         kinds = dict(special)
         for metric, value in values.items():
             accumulated.setdefault(metric, []).append((kinds.get(metric, MetricKind.NUMBER), value))
-        children = step.get("children")
-        if children and not isinstance(children, list | tuple):
-            raise InvalidRecordError(
-                f"children of step {name!r} of datapoint {datapoint_id!r} must be a list",
-                field="steps",
-                datapoint_id=datapoint_id,
-            )
 
 
 def _average(values: dict[str, list[tuple[MetricKind, float | str]]]) -> Checked:

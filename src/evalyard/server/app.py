@@ -9,8 +9,10 @@ Every response carries a Content-Security-Policy that allows only our own script
 and images (no inline script or style: every string on a page comes from users or models,
 docs/reliability.md), ``X-Content-Type-Options: nosniff``, and a ``Server-Timing`` header with
 the time the app took. Requests whose ``Host`` is not in the allow-list (loopback names by
-default) get a 400: a page on another site cannot reach a local evalyard through DNS
-rebinding. A request announcing a body over the size limit gets a 413 before it is read.
+default) get a 400 (the API's JSON error under ``/api/``): a page on another site cannot
+reach a local evalyard through DNS rebinding. A request announcing a body over the size
+limit gets a 413 before it is read, and one whose URL is over 256 KiB a 414. A 405 says in
+``Allow`` every method its URL answers.
 
 The team server (``evalyard server``) is this app with ``writable=True`` (the SDK's write
 endpoints) and, off loopback or with ``--auth``, ``auth=True``: every route then needs an
@@ -30,6 +32,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evalyard.errors import EvalyardError
@@ -38,14 +41,20 @@ from evalyard.server.api.bodies import DEFAULT_MAX_BODY_BYTES
 from evalyard.server.api.openapi import openapi_document
 from evalyard.server.api.responses import ORJSONResponse
 from evalyard.server.context import context_of, make_context
-from evalyard.server.errors import BodyTooLargeError, error_body, status_of
+from evalyard.server.errors import (
+    BodyTooLargeError,
+    HostNotAllowedError,
+    URLTooLongError,
+    error_body,
+    status_of,
+)
 from evalyard.server.otlp import PROTOBUF_MEDIA_TYPE, encode_status
 from evalyard.server.reader import Reader
 from evalyard.server.routes import build_routes
 from evalyard.store import Store, get_store
 from evalyard.version import __version__
 
-__all__ = ["CONTENT_SECURITY_POLICY", "DEFAULT_ALLOWED_HOSTS", "create_app"]
+__all__ = ["CONTENT_SECURITY_POLICY", "DEFAULT_ALLOWED_HOSTS", "MAX_URL_BYTES", "create_app"]
 
 #: The Content-Security-Policy of every response.
 CONTENT_SECURITY_POLICY = (
@@ -58,6 +67,11 @@ RETRY_AFTER_SECONDS = 5
 
 #: The Host names accepted by default: loopback only.
 DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+
+#: The longest URL (path and query string) answered; longer ones get a 414. The server
+#: reads request heads of up to 1 MiB (``evalyard server``), so this 414 is what a client
+#: of a URL up to that size gets.
+MAX_URL_BYTES = 256 * 1024
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -99,13 +113,30 @@ class SecurityMiddleware:
                 host = value.decode("latin-1")
             elif name == b"content-length":
                 length = value
+        api = scope.get("path", "").startswith(("/api/", "/v1/"))
         if not self.any_host and _host_name(host) not in self.allowed:
             shown = host[:100]
             message = (
                 f"Host {shown!r} is not allowed; this evalyard answers to "
                 f"{', '.join(sorted(self.allowed))}. Start it with --allow-host NAME to add one."
             )
-            response = Response(message, status_code=400, media_type="text/plain")
+            response: Response = Response(message, status_code=400, media_type="text/plain")
+            if api:
+                host_error = HostNotAllowedError(message)
+                response = ORJSONResponse(error_body(400, message, host_error), status_code=400)
+            await self._send_with_headers(response, scope, receive, send, started)
+            return
+        url_size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        if url_size > MAX_URL_BYTES:
+            url_error = URLTooLongError(
+                f"the URL is {url_size:,} bytes long, over this server's limit of "
+                f"{MAX_URL_BYTES:,}; send long lists in several requests"
+            )
+            response = ORJSONResponse(
+                error_body(414, str(url_error), url_error),
+                status_code=414,
+                headers={"connection": "close"},
+            )
             await self._send_with_headers(response, scope, receive, send, started)
             return
         if length.isdigit() and int(length) > self.max_body_bytes:
@@ -228,10 +259,24 @@ async def _evalyard_error(request: Request, exc: Exception) -> Response:
     return _error_response(request, status, STORE_UNAVAILABLE, exc)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the request's URL answers, for the ``Allow`` of a 405."""
+    found: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches({**request.scope, "method": "GET"})
+            if match is not Match.NONE:
+                found |= route.methods
+    return ", ".join(sorted(found))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = exc.detail if exc.status_code != 404 else f"There is no page at {request.url.path}."
-    return _error_response(request, exc.status_code, str(message))
+    response = _error_response(request, exc.status_code, str(message))
+    if exc.status_code == 405:
+        response.headers["allow"] = _allowed_methods(request)
+    return response
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

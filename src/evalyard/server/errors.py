@@ -3,6 +3,7 @@
 ```
 EvalyardError
 ├── InvalidInputError ─ BadParameterError    400  a query parameter outside its allow-list
+│   ├── QueryParameterError                   422  a query parameter outside its schema
 │   ├── RequestBodyError                      422  malformed JSON, or a schema violation
 │   └── (every other bad input)               422  a record, metric or name evalyard refuses
 ├── UndecodableBodyError                      400  an OTLP body that is not OTLP
@@ -17,6 +18,8 @@ EvalyardError
 │                                                  its project
 ├── BodyTooLargeError                         413  a request body over --max-body-bytes
 ├── UnsupportedMediaTypeError                 415  a JSON endpoint sent something else
+├── HostNotAllowedError                       400  a Host name the server does not answer to
+├── URLTooLongError                           414  a URL over 256 KiB
 └── StoreError                                503  the store is unusable
 ```
 
@@ -28,7 +31,7 @@ Every error of the JSON API has one shape::
 ``type`` is the error class's name (or ``NotFound`` / ``MethodNotAllowed`` for URLs and
 methods the API lacks); ``field``, ``index``, ``datapoint_id``, ``metric``, ``step`` and
 ``run_id`` are there when the error knows them. (The Host allow-list answers 400 before any
-route runs: see :mod:`.app`.)
+route runs, in this shape under ``/api/``: see :mod:`.app`.)
 """
 
 from __future__ import annotations
@@ -41,9 +44,12 @@ from evalyard.errors import EvalyardError, InvalidInputError
 __all__ = [
     "AuthenticationError",
     "BodyTooLargeError",
+    "HostNotAllowedError",
     "PageNotFoundError",
     "PermissionDeniedError",
+    "QueryParameterError",
     "RequestBodyError",
+    "URLTooLongError",
     "UndecodableBodyError",
     "UnsupportedMediaTypeError",
     "error_body",
@@ -78,11 +84,43 @@ class RequestBodyError(InvalidInputError):
         self.field = field
 
 
+class QueryParameterError(InvalidInputError):
+    """A query parameter outside the schema the API documents for it (422).
+
+    Attributes:
+        parameter: the parameter's name.
+    """
+
+    http_status: ClassVar[int] = 422
+    context: ClassVar[Mapping[str, str]] = {"parameter": "parameter"}
+
+    def __init__(self, parameter: str, value: str | None, problem: str) -> None:
+        if value is None:
+            said = f"query parameter {parameter} is missing: {problem}"
+        else:
+            shown = value if len(value) <= 60 else value[:60] + "…"
+            said = f"query parameter {parameter}={shown!r} does not follow its schema: {problem}"
+        super().__init__(said)
+        self.parameter = parameter
+
+
+class HostNotAllowedError(EvalyardError):
+    """A request for a Host name the server does not answer to (400)."""
+
+    http_status: ClassVar[int] = 400
+
+
 class UndecodableBodyError(EvalyardError):
     """A body that cannot be read as what its content type says: an OTLP request that is
     not an ExportTraceServiceRequest in protobuf or OTLP/JSON (400, as OTLP asks)."""
 
     http_status: ClassVar[int] = 400
+
+
+class URLTooLongError(EvalyardError):
+    """A request whose URL (path and query) is over the server's limit (414)."""
+
+    http_status: ClassVar[int] = 414
 
 
 class AuthenticationError(EvalyardError):

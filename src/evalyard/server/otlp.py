@@ -195,8 +195,9 @@ def _field(obj: Mapping[str, Any], camel: str, snake: str) -> Any:
     return obj.get(snake) if found is None else found
 
 
-def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if value is None:
+def _object(value: Any, where: str, *, item: bool = False) -> Mapping[str, Any]:
+    # A field left null is empty, as in protobuf's JSON; an item of an array is not.
+    if value is None and not item:
         return {}
     if not isinstance(value, dict):
         raise _bad(f"{where} is a {type(value).__name__}, not an object")
@@ -290,7 +291,7 @@ def _double(value: Any, where: str) -> float | None:
 def _json_attributes(pairs: Any, where: str, depth: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for index, pair in enumerate(_list(pairs, where)):
-        pair = _object(pair, f"{where}[{index}]")
+        pair = _object(pair, f"{where}[{index}]", item=True)
         key = pair.get("key")
         if not isinstance(key, str):
             raise _bad(f"{where}[{index}].key is not a string")
@@ -319,7 +320,7 @@ def _enum(value: Any, names: Mapping[str, int], where: str) -> int:
 
 
 def _json_span(span: Any, where: str, resource: Mapping[str, Any]) -> ReceivedSpan:
-    span = _object(span, where)
+    span = _object(span, where, item=True)
     own = _json_attributes(span.get("attributes"), f"{where}.attributes")
     status = _object(span.get("status"), f"{where}.status")
     code = _enum(status.get("code", 0), _STATUS_NAMES, f"{where}.status.code")
@@ -329,7 +330,7 @@ def _json_span(span: Any, where: str, resource: Mapping[str, Any]) -> ReceivedSp
         raise _bad(f"{where}.name is not a string")
     events = []
     for index, event in enumerate(_list(span.get("events"), f"{where}.events")):
-        event = _object(event, f"{where}.events[{index}]")
+        event = _object(event, f"{where}.events[{index}]", item=True)
         event_name = event.get("name", "")
         if not isinstance(event_name, str):
             raise _bad(f"{where}.events[{index}].name is not a string")
@@ -392,7 +393,7 @@ def decode_json(raw: bytes) -> list[ReceivedSpan]:
     spans_of = _list(_field(data, "resourceSpans", "resource_spans"), "resourceSpans")
     for r, resource_spans in enumerate(spans_of):
         where = f"resourceSpans[{r}]"
-        resource_spans = _object(resource_spans, where)
+        resource_spans = _object(resource_spans, where, item=True)
         resource = _json_attributes(
             _object(resource_spans.get("resource"), f"{where}.resource").get("attributes"),
             f"{where}.resource.attributes",
@@ -400,7 +401,7 @@ def decode_json(raw: bytes) -> list[ReceivedSpan]:
         scopes = _list(_field(resource_spans, "scopeSpans", "scope_spans"), f"{where}.scopeSpans")
         for s, scope_spans in enumerate(scopes):
             inner = f"{where}.scopeSpans[{s}]"
-            spans = _list(_object(scope_spans, inner).get("spans"), f"{inner}.spans")
+            spans = _list(_object(scope_spans, inner, item=True).get("spans"), f"{inner}.spans")
             out.extend(
                 _json_span(span, f"{inner}.spans[{i}]", resource) for i, span in enumerate(spans)
             )

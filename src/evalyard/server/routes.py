@@ -20,9 +20,9 @@ table without a token, with a read token and with another project's token).
 | ``/runs/{run_id}/datapoint?id=`` | read | the same, for the ids ``.`` and ``..`` |
 | ``/login`` | public | the login form (GET), logging in (POST) |
 | ``/logout`` | public | logging out (POST, with the session's CSRF token) |
-| ``/api/v1/...`` | read / write | JSON twins (:mod:`.api`), the SDK's reads |
-| | | (:mod:`.api_store`) and writes (:mod:`.api_write`) |
-| ``/v1/traces`` | write | OTLP/HTTP trace ingestion (:mod:`.api.traces`) |
+| ``/api/v1/...`` | read / write | the operations of :mod:`.api.operations`: JSON twins, |
+| | | the SDK's reads and writes, the OpenAPI description made from them |
+| ``/v1/traces`` | write | OTLP/HTTP trace ingestion (:mod:`.api.traces`), in the same table |
 | ``/static/...`` | public | app.css, app.js, favicon.svg |
 """
 
@@ -39,10 +39,7 @@ from starlette.staticfiles import StaticFiles
 
 from evalyard.server import access
 from evalyard.server.access import Access, guarded
-from evalyard.server.api import reads as api_store
-from evalyard.server.api import traces as api_traces
-from evalyard.server.api import twins as api
-from evalyard.server.api import writes as api_write
+from evalyard.server.api.operations import Operation, check_query, operations
 from evalyard.server.web import pages
 
 __all__ = ["RouteSpec", "build_routes", "route_table"]
@@ -92,104 +89,34 @@ def route_table(*, writable: bool) -> list[RouteSpec]:
         RouteSpec("/login", access.login_form, ("GET",), "login", "public"),
         RouteSpec("/login", access.login_submit, ("POST",), "login_submit", "public", guard=False),
         RouteSpec("/logout", access.logout_submit, ("POST",), "logout", "public", guard=False),
-        RouteSpec("/api/v1/runs", api.runs, ("GET",), "api_runs", read),
-        RouteSpec("/api/v1/datasets", api.datasets, ("GET",), "api_datasets", read),
-        RouteSpec("/api/v1/compare", api.compare, ("GET",), "api_compare", read),
-        RouteSpec("/api/v1/runs/{run_id}", api.run, ("GET",), "api_run", read),
-        RouteSpec(
-            "/api/v1/runs/{run_id}/comparison", api.comparison, ("GET",), "api_comparison", read
-        ),
-        RouteSpec(
-            "/api/v1/runs/{run_id}/datapoints", api.datapoints, ("GET",), "api_datapoints", read
-        ),
-        RouteSpec(
-            "/api/v1/runs/{run_id}/datapoints/{datapoint_id:path}",
-            api.datapoint,
-            ("GET",),
-            "api_datapoint",
-            read,
-        ),
-        RouteSpec("/api/v1/runs/{run_id}/datapoint", api.datapoint, ("GET",), "api_dp_q", read),
-        RouteSpec("/api/v1/runs/{run_id}/info", api_store.run_info, ("GET",), "api_info", read),
-        RouteSpec("/api/v1/runs/{run_id}/steps", api_store.steps, ("GET",), "api_steps", read),
-        RouteSpec(
-            "/api/v1/runs/{run_id}/metric-kinds",
-            api_store.metric_kinds,
-            ("GET",),
-            "api_metric_kinds",
-            read,
-        ),
-        RouteSpec(
-            "/api/v1/runs/{run_id}/result-keys",
-            api_store.result_keys,
-            ("GET",),
-            "api_result_keys",
-            read,
-        ),
-        RouteSpec(
-            "/api/v1/runs/{run_id}/results", api_store.results, ("GET",), "api_results", read
-        ),
-        RouteSpec("/api/v1/runs/{run_id}/values", api_store.values, ("GET",), "api_values", read),
-        RouteSpec("/api/v1/run-search", api_store.run_search, ("GET",), "api_run_search", read),
-        RouteSpec(
-            "/api/v1/metric-definitions",
-            api_store.metric_definitions,
-            ("GET",),
-            "api_metric_definitions",
-            read,
-        ),
-        RouteSpec("/api/v1/openapi.json", api_store.openapi, ("GET",), "api_openapi", read),
     ]
-    if writable:
-        write: Access = "write"
-        table += [
-            RouteSpec(
-                "/api/v1/runs", api_write.create_run, ("POST",), "api_create_run", write, True
-            ),
-            RouteSpec(
-                "/api/v1/runs/{run_id}/reopen",
-                api_write.reopen_run,
-                ("POST",),
-                "api_reopen_run",
-                write,
-                True,
-            ),
-            RouteSpec(
-                "/api/v1/runs/{run_id}/finish",
-                api_write.finish_run,
-                ("POST",),
-                "api_finish_run",
-                write,
-                True,
-            ),
-            RouteSpec(
-                "/api/v1/runs/{run_id}/batches",
-                api_write.log_batch,
-                ("POST",),
-                "api_log_batch",
-                write,
-                True,
-            ),
-            RouteSpec(
-                "/api/v1/metric-definitions",
-                api_write.define_metric_definition,
-                ("POST",),
-                "api_define_metric",
-                write,
-                True,
-            ),
-            # OTLP/HTTP's own path, so that an exporter pointed at the server finds it.
-            RouteSpec(
-                "/v1/traces",
-                api_traces.export_traces,
-                ("POST",),
-                "otlp_traces",
-                write,
-                True,
-                media_types=api_traces.TRACES_MEDIA_TYPES,
-            ),
-        ]
+    # The API: one route per operation of the table the OpenAPI description is made from.
+    table += [
+        RouteSpec(
+            op.path,
+            _query_checked(op),
+            (op.method,),
+            op.name,
+            op.access,
+            op.takes_body or op.body is not None or op.body_content is not None,
+            media_types=op.media_types,
+        )
+        for op in operations(writable=writable)
+    ]
     return table
+
+
+def _query_checked(operation: Operation) -> Callable[[Request], Response]:
+    """The operation's handler, after its query parameters are checked (422)."""
+    endpoint = operation.endpoint
+
+    def handle(request: Request) -> Response:
+        check_query(operation, request)
+        return endpoint(request)
+
+    handle.__name__ = getattr(endpoint, "__name__", "endpoint")
+    handle.__doc__ = endpoint.__doc__
+    return handle
 
 
 def build_routes(static_dir: Path, *, writable: bool = False) -> list[BaseRoute]:

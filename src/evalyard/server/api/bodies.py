@@ -31,6 +31,7 @@ __all__ = [
     "parse_json",
     "read_body",
     "validator",
+    "whole_numbers",
 ]
 
 #: The largest request body the server accepts unless told otherwise, in bytes.
@@ -69,6 +70,37 @@ async def read_body(request: Request, *, media_type: str | tuple[str, ...], limi
             raise BodyTooLargeError(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _integer_only(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return False
+    kinds = schema.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else (kinds or [])
+    if "integer" in kinds and "number" not in kinds:
+        return True
+    return any(_integer_only(choice) for choice in schema.get("anyOf", ()))
+
+
+def whole_numbers(schema: Any, data: Any) -> Any:
+    """``data`` with each whole number sent as a float (``3.0``) made an int where
+    ``schema`` documents an integer: JSON does not tell ``3`` from ``3.0``, and neither does
+    the schema, so neither does evalyard. Other values are left as they are."""
+    if not isinstance(schema, dict):
+        return data
+    if type(data) is float and data.is_integer() and _integer_only(schema):
+        return int(data)
+    if isinstance(data, dict):
+        properties = schema.get("properties", {})
+        others = schema.get("additionalProperties")
+        changed = {}
+        for key, value in data.items():
+            inner = properties.get(key, others)
+            changed[key] = whole_numbers(inner, value) if isinstance(inner, dict) else value
+        return changed
+    if isinstance(data, list) and isinstance(schema.get("items"), dict):
+        return [whole_numbers(schema["items"], value) for value in data]
+    return data
 
 
 def validator(schema: dict[str, Any]) -> Draft202012Validator:

@@ -12,8 +12,9 @@
 | ``/metric-definitions?project=`` | a project's metric definitions |
 | ``/openapi.json`` | the OpenAPI description |
 
-Query parameters are checked like the pages' (400 naming the parameter); a run of a project
-the token does not open is not found (404).
+Query parameters are checked against their documented schemas first
+(:func:`.operations.check_query`: 422 naming the parameter), then as the pages check them;
+a run of a project the token does not open is not found (404).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ __all__ = [
 #: Results per page of ``/results`` unless ``limit`` says otherwise, and at most.
 RESULTS_PAGE = 1000
 MAX_RESULTS_PAGE = 10_000
-_MAX_IDS = 1000
+MAX_IDS = 1000
 
 
 def _store(request: Request) -> Store:
@@ -110,8 +111,8 @@ def results(request: Request) -> Response:
     run_id = _run(request)
     wanted = request.query_params.getlist("datapoint_id")
     if wanted:
-        if len(wanted) > _MAX_IDS:
-            raise BadParameterError("datapoint_id", wanted[0], f"at most {_MAX_IDS} of them")
+        if len(wanted) > MAX_IDS:
+            raise BadParameterError("datapoint_id", wanted[0], f"at most {MAX_IDS} of them")
         for value in wanted:
             if not value or len(value) > MAX_DATAPOINT_ID_LENGTH:
                 raise BadParameterError("datapoint_id", value, "a datapoint id")

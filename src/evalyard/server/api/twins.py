@@ -14,8 +14,9 @@
 | | the chosen metric's matrix, a page of its grid, its trend |
 
 Each handler calls the page's loader (:mod:`evalyard.server.web.loaders`) and answers its
-view model's ``to_json()``; the query parameters are those of the page and are checked the
-same way. The SDK's own endpoints are in :mod:`.reads` and :mod:`.writes`.
+view model's ``to_json()``; the query parameters are those of the page, checked against
+their documented schemas (:mod:`.operations`, 422) and then as the page checks them. The
+SDK's own endpoints are in :mod:`.reads` and :mod:`.writes`.
 """
 
 from __future__ import annotations

@@ -32,28 +32,30 @@ from evalyard.config import max_field_bytes
 from evalyard.core.ids import check_name, check_run_id
 from evalyard.core.model import RunStatus
 from evalyard.core.values import check_run_metadata
-from evalyard.errors import InvalidInputError, StoreError
+from evalyard.errors import InvalidInputError, InvalidRecordError, StoreError
 from evalyard.runner.logging import define_metric
-from evalyard.runner.records import checked_batch, prepare_mapping
+from evalyard.runner.records import PreparedRecord, checked_batch, prepare_mapping
 from evalyard.server.access import check_project, grant_of, visible_run
-from evalyard.server.api.bodies import parse_json, validator
-from evalyard.server.api.openapi import (
+from evalyard.server.api.bodies import parse_json, validator, whole_numbers
+from evalyard.server.api.responses import ORJSONResponse
+from evalyard.server.api.schemas import (
     BATCH_ENVELOPE,
     METRIC_DEFINITION_BODY,
+    RECORD,
     RUN_CREATE,
     RUN_FINISH,
+    standalone,
 )
-from evalyard.server.api.responses import ORJSONResponse
 from evalyard.server.context import context_of
 from evalyard.server.errors import PermissionDeniedError
 from evalyard.store.base import KeyedBatchStore, Store
 
 __all__ = ["create_run", "define_metric_definition", "finish_run", "log_batch", "reopen_run"]
 
-_RUN_CREATE = validator(RUN_CREATE)
-_RUN_FINISH = validator(RUN_FINISH)
+_RUN_CREATE = validator(standalone("RunCreate"))
+_RUN_FINISH = validator(standalone("RunFinish"))
 _BATCH = validator(BATCH_ENVELOPE)
-_METRIC = validator(METRIC_DEFINITION_BODY)
+_METRIC = validator(standalone("MetricDefinition"))
 
 
 def _store(request: Request) -> Store:
@@ -67,9 +69,25 @@ def _writer(request: Request) -> KeyedBatchStore:
     return writer
 
 
-def _body(request: Request, schema: Any) -> dict[str, Any]:
-    data: dict[str, Any] = parse_json(request.state.body, schema)
+def _body(request: Request, check: Any, schema: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = whole_numbers(schema, parse_json(request.state.body, check))
     return data
+
+
+def _record(record: Any, index: int, limit: int) -> PreparedRecord:
+    """A record of a batch, checked as locally; what local logging turns into text (an
+    ``error`` that is not a string) the documented schema refuses."""
+    record = whole_numbers(RECORD, record)
+    prepared = prepare_mapping(record, index, limit=limit)
+    error = record.get("error")
+    if error is not None and not isinstance(error, str):
+        raise InvalidRecordError(
+            f"error of record {index} must be a string or null, not {type(error).__name__}",
+            field="error",
+            index=index,
+            datapoint_id=prepared.row.datapoint_id,
+        )
+    return prepared
 
 
 def _check_run_id(run_id: str) -> str:
@@ -104,7 +122,7 @@ def _check_random_run_id(run_id: str, project: str) -> None:
 
 def create_run(request: Request) -> Response:
     """Create a run in status running."""
-    body = _body(request, _RUN_CREATE)
+    body = _body(request, _RUN_CREATE, RUN_CREATE)
     project = check_name(body.get("project", "default"), what="project name")
     check_project(grant_of(request), project)
     name = body.get("name")
@@ -137,7 +155,7 @@ def reopen_run(request: Request) -> Response:
 
 def finish_run(request: Request) -> Response:
     """Give a run (or one shard of it) its final status."""
-    body = _body(request, _RUN_FINISH)
+    body = _body(request, _RUN_FINISH, RUN_FINISH)
     store = _store(request)
     info = visible_run(store, request.path_params["run_id"], grant_of(request))
     status = RunStatus(body["status"])
@@ -157,13 +175,11 @@ def finish_run(request: Request) -> Response:
 
 def log_batch(request: Request) -> Response:
     """Log a batch of results once per idempotency key, all or nothing."""
-    body = _body(request, _BATCH)
+    body = _body(request, _BATCH, BATCH_ENVELOPE)
     store = _store(request)
     info = visible_run(store, request.path_params["run_id"], grant_of(request))
     limit = max_field_bytes()
-    prepared = [
-        prepare_mapping(record, index, limit=limit) for index, record in enumerate(body["records"])
-    ]
+    prepared = [_record(record, index, limit) for index, record in enumerate(body["records"])]
     batch, conflict = checked_batch(prepared, store.metric_kinds(info.run_id), info.run_id)
     if conflict is not None:
         position, error = conflict
@@ -176,7 +192,7 @@ def log_batch(request: Request) -> Response:
 
 def define_metric_definition(request: Request) -> Response:
     """Create or replace a metric definition (checked as ``evalyard.define_metric`` does)."""
-    body = _body(request, _METRIC)
+    body = _body(request, _METRIC, METRIC_DEFINITION_BODY)
     project = check_name(body.get("project", "default"), what="project name")
     check_project(grant_of(request), project)
     definition = define_metric(

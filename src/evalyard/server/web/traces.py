@@ -9,12 +9,12 @@ so a template draws both trees as aligned rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from evalyard.core.diff import Diff, diff_values
 from evalyard.core.formats import clip, format_number, format_value, value_text
-from evalyard.core.steps import Step, steps_from_dicts, walk_steps
+from evalyard.core.steps import Step, StepType, steps_from_dicts, walk_steps
 
 __all__ = ["StepPair", "StepView", "pair_traces", "step_outputs"]
 
@@ -40,6 +40,9 @@ class StepView:
     """The step's error, if it had one."""
     duration: str | None
     """How long it took, as text, when known."""
+    settings: list[tuple[str, str]] = field(default_factory=list)
+    """A model step's model and request parameters, ``(name, value as text)``: read from
+    its inputs' ``model`` and ``params`` (where captured spans put them, docs/tracing.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,8 @@ class StepPair:
     """The difference of their outputs, when both exist and differ."""
     differing_metrics: frozenset[str]
     """The metrics whose values differ between the two."""
+    differing_settings: frozenset[str] = frozenset()
+    """The settings (model, parameters) whose values differ between the two."""
 
 
 def _metric_kind(value: Any) -> str:
@@ -81,7 +86,24 @@ def _view(step: Step) -> StepView:
         outputs=clip(value_text(step.outputs), STEP_TEXT_LIMIT)[0],
         error=step.error,
         duration=None if step.duration_ms is None else f"{format_number(step.duration_ms)} ms",
+        settings=_settings(step),
     )
+
+
+def _settings(step: Step) -> list[tuple[str, str]]:
+    inputs = step.inputs
+    if step.type is not StepType.MODEL or not isinstance(inputs, Mapping):
+        return []
+    shown: list[tuple[str, str]] = []
+    model = inputs.get("model")
+    if model is not None:
+        shown.append(("model", clip(value_text(model), 200)[0]))
+    params = inputs.get("params")
+    if isinstance(params, Mapping):
+        for name, value in sorted(params.items(), key=lambda item: str(item[0])):
+            if str(name) != "model":
+                shown.append((str(name), clip(value_text(value), 200)[0]))
+    return shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +179,15 @@ def _row(depth: int, pair: _Pair) -> StepPair:
             for name in a_metrics.keys() | b_metrics.keys()
             if a_metrics.get(name) != b_metrics.get(name)
         )
-    return StepPair(depth, pair.name, old_view, new_view, diff, differing)
+    settings: frozenset[str] = frozenset()
+    if old_view is not None and new_view is not None:
+        a_settings, b_settings = dict(old_view.settings), dict(new_view.settings)
+        settings = frozenset(
+            name
+            for name in a_settings.keys() | b_settings.keys()
+            if a_settings.get(name) != b_settings.get(name)
+        )
+    return StepPair(depth, pair.name, old_view, new_view, diff, differing, settings)
 
 
 def _clipped(value: Any) -> Any:
