@@ -390,6 +390,8 @@ def _bad_payloads(run_id: str) -> Iterator[tuple[int, bytes, dict[str, str], str
     yield 400, b"\x0a\xff\xff\xff", PROTOBUF, "protobuf"
     yield 400, b'{"resourceSpans": [', JSON, "not JSON"
     yield 400, b'{"resourceSpans": {"a": 1}}', JSON, "not an array"
+    # A field may be null (empty, as in protobuf's JSON); an item of an array may not.
+    yield 400, b'{"resourceSpans": [{"scopeSpans": [null]}]}', JSON, "not an object"
     yield 400, _request({**_span(trace, "a" * 16, "s", good), "traceId": "xyz"}), JSON, "hex"
     yield 400, _request({**_span(trace, "a" * 16, "s", good), "spanId": "0" * 16}), JSON, "zeros"
     yield 400, b"not gzip", {**JSON, "content-encoding": "gzip"}, "gzip"
