@@ -325,9 +325,15 @@ def _compare_many(
 
 @cli.command("demo")
 @_store_option
-def demo_command(store_url: str | None) -> None:
+@click.option(
+    "--traced",
+    is_flag=True,
+    help="Trace the pipeline with OpenTelemetry spans, a small model against a larger one: "
+    "per-step tokens, cost and latency (needs: pip install 'evalyard[otel]').",
+)
+def demo_command(store_url: str | None, traced: bool) -> None:
     """Log two runs of a small question-answering pipeline and compare them (offline)."""
-    run_demo(_console(), store=get_store(store_url), store_option=store_url)
+    run_demo(_console(), store=get_store(store_url), store_option=store_url, traced=traced)
 
 
 cli.add_command(ui)
