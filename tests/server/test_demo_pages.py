@@ -11,14 +11,14 @@ pytest.importorskip("opentelemetry.sdk")
 from starlette.testclient import TestClient
 
 import evalyard
-from evalyard.core.formats import format_value
+from evalyard.core.formats import format_value, unit_of
 from evalyard.demo.experiment import TRACED_BASELINE, TRACED_CANDIDATE, run_experiment
 from evalyard.server import create_app
 from evalyard.store import get_store
 
 
 def chip(name: str, value: object) -> str:
-    shown = format_value(value, kind="number")
+    shown = format_value(value, kind="number", unit=unit_of(name))
     return f'<span class="chip-name">{name}</span> <span class="num">{shown}</span>'
 
 
@@ -49,6 +49,8 @@ def test_the_traced_demos_pages_show_each_model_steps_tokens_and_cost(tmp_path: 
         for name in ("input_tokens", "output_tokens", "total_tokens", "cost_usd", "latency_ms"):
             assert chip(name, metrics[name]) in text, name
     assert old.steps[1]["metrics"]["cost_usd"] < new.steps[1]["metrics"]["cost_usd"]
+    # A cost reads in dollars, never in scientific notation.
+    assert chip("cost_usd", old.steps[1]["metrics"]["cost_usd"]).count("$0.0000") == 1
     # The run page compares the step's metrics, with verdicts.
     assert run_page.status_code == 200
     for name in ("cost_usd", "input_tokens", "output_tokens", "total_tokens", "latency_ms"):

@@ -32,7 +32,7 @@ from evalyard.cli.transfer import export_command, import_command
 from evalyard.cli.ui import ui
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.compare import RunComparisonResult
-from evalyard.core.formats import format_interval, format_p
+from evalyard.core.formats import format_interval, format_p, unit_of
 from evalyard.core.model import RunInfo
 from evalyard.errors import ComparisonWarning, EvalyardError
 from evalyard.many import compare_many
@@ -273,7 +273,9 @@ def _held(comparison: RunComparisonResult, fail_on: str) -> list[str]:
     details = []
     for name in FAIL_CONDITIONS[fail_on](comparison):
         d = comparison.metric_deltas[name]
-        interval = format_interval(d.mean_diff, d.ci_low, d.ci_high, kind=d.kind)
+        interval = format_interval(
+            d.mean_diff, d.ci_low, d.ci_high, kind=d.kind, unit=unit_of(name)
+        )
         details.append(
             f"{name} (mean diff {interval}, p(Holm) {format_p(d.p_adjusted)})"
             if fail_on == "regression"
