@@ -20,6 +20,7 @@ from evalyard.core.formats import (
     format_percent_change,
     format_time,
     format_value,
+    unit_of,
     value_text,
 )
 from evalyard.core.model import Direction, MetricKind
@@ -86,6 +87,31 @@ def test_intervals_read_in_the_metrics_units_or_percentage_points() -> None:
     assert format_mde(None, kind=MetricKind.NUMBER) == MISSING
     flips = {"pass->pass": 3, "pass->fail": 10, "fail->pass": 9, "fail->fail": 1}
     assert format_flips(flips) == "9 fail→pass · 10 pass→fail"
+
+
+def test_an_amount_of_dollars_reads_as_one() -> None:
+    usd = unit_of("cost_usd")
+    assert usd == "usd"
+    assert unit_of("cost") is None
+    assert unit_of(None) is None
+    assert format_number(2.13e-05, unit=usd) == "$0.0000213"
+    assert format_number(0.000334, unit=usd) == "$0.000334"
+    assert format_number(0.1, unit=usd) == "$0.10"
+    assert format_number(1234.5, unit=usd) == "$1,234.50"
+    assert format_number(0.0, unit=usd) == "$0"
+    assert format_delta(-0.42, unit=usd) == "−$0.42"
+    assert format_delta(0.000313, unit=usd) == "+$0.000313"
+    assert format_delta(1e-15, unit=usd) == "0"
+    assert format_aggregate(0.0213, kind="number", aggregate_function="average", unit=usd) == (
+        "$0.0213"
+    )
+    assert (
+        format_interval(0.0003, 0.0002, 0.0004, kind=MetricKind.NUMBER, unit=usd)
+        == "+$0.0003 [+$0.0002, +$0.0004]"
+    )
+    assert format_mde(0.01, kind=MetricKind.NUMBER, unit=usd) == "±$0.01"
+    assert format_value(5e-05, kind="number", unit=usd) == "$0.00005"
+    assert format_number(2.13e-05) == "2.13e-05"  # without the unit, as any number
 
 
 def test_a_datapoints_bool_reads_through_its_direction() -> None:

@@ -32,7 +32,7 @@ from evalyard.cli.transfer import export_command, import_command
 from evalyard.cli.ui import ui
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.compare import RunComparisonResult
-from evalyard.core.formats import format_interval, format_p
+from evalyard.core.formats import format_interval, format_p, unit_of
 from evalyard.core.model import RunInfo
 from evalyard.errors import ComparisonWarning, EvalyardError
 from evalyard.many import compare_many
@@ -273,7 +273,9 @@ def _held(comparison: RunComparisonResult, fail_on: str) -> list[str]:
     details = []
     for name in FAIL_CONDITIONS[fail_on](comparison):
         d = comparison.metric_deltas[name]
-        interval = format_interval(d.mean_diff, d.ci_low, d.ci_high, kind=d.kind)
+        interval = format_interval(
+            d.mean_diff, d.ci_low, d.ci_high, kind=d.kind, unit=unit_of(name)
+        )
         details.append(
             f"{name} (mean diff {interval}, p(Holm) {format_p(d.p_adjusted)})"
             if fail_on == "regression"
@@ -325,9 +327,15 @@ def _compare_many(
 
 @cli.command("demo")
 @_store_option
-def demo_command(store_url: str | None) -> None:
+@click.option(
+    "--traced",
+    is_flag=True,
+    help="Trace the pipeline with OpenTelemetry spans, a small model against a larger one: "
+    "per-step tokens, cost and latency (needs: pip install 'evalyard[otel]').",
+)
+def demo_command(store_url: str | None, traced: bool) -> None:
     """Log two runs of a small question-answering pipeline and compare them (offline)."""
-    run_demo(_console(), store=get_store(store_url), store_option=store_url)
+    run_demo(_console(), store=get_store(store_url), store_option=store_url, traced=traced)
 
 
 cli.add_command(ui)

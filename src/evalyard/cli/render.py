@@ -26,7 +26,7 @@ from rich.text import Text
 from evalyard.cli.fit import Column, fit_tables, new_table
 from evalyard.cli.text import excerpt, markdown_escape, printable
 from evalyard.core.compare import RunComparisonResult
-from evalyard.core.formats import MISSING, format_count, format_number, format_time
+from evalyard.core.formats import MISSING, format_count, format_number, format_time, unit_of
 from evalyard.core.ids import natural_sorted
 from evalyard.core.model import Result, RunInfo, RunStatus
 from evalyard.core.report import (
@@ -125,11 +125,11 @@ def runs_json(runs: Sequence[RunInfo]) -> str:
 # -- one run -------------------------------------------------------------------------------
 
 
-def _metric_value(value: Any) -> str:
+def _metric_value(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return format_number(float(value))
+        return format_number(float(value), unit=unit_of(name))
     if value is None:
         return MISSING
     return excerpt(value, width=24)
@@ -197,7 +197,7 @@ def summary_table(summary: RunSummary, results: Sequence[Result] = ()) -> Render
         table.add_column("outputs")
         table.add_column("metrics")
         for result in results:
-            scores = " ".join(f"{k}={_metric_value(v)}" for k, v in result.metrics.items())
+            scores = " ".join(f"{k}={_metric_value(k, v)}" for k, v in result.metrics.items())
             outputs = _text(excerpt(result.outputs, width=40))
             if result.error is not None:
                 outputs = _text(f"error: {excerpt(result.error, width=33)}", "red")

@@ -13,6 +13,9 @@ outputs carry the exact values instead). Pure functions; no locale, no clock.
   above (``0.45``).
 - Times are UTC: ``2025-11-27 06:18 UTC``.
 - A missing value is an em dash, :data:`MISSING`.
+- A metric named ``…_usd`` (``cost_usd``) is an amount of US dollars and reads as one
+  (``$0.0213``, ``+$1.25``, ``$0.0000213``: no scientific notation); :func:`unit_of` says
+  which metrics are, and the formatters take it as ``unit``.
 - A logged value reads as itself when it is text, else as pretty-printed JSON.
 
 Example:
@@ -20,6 +23,8 @@ Example:
     '83.3%'
     >>> format_delta(-0.05, kind="bool", aggregate_function="average")
     '−5.0 pp'
+    >>> format_delta(-0.42, unit=unit_of("cost_usd"))
+    '−$0.42'
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from evalyard.core.model import Direction, MetricKind
 __all__ = [
     "MINUS",
     "MISSING",
+    "USD",
     "clip",
     "compact_json",
     "format_aggregate",
@@ -50,6 +56,7 @@ __all__ = [
     "format_time",
     "format_value",
     "is_rate",
+    "unit_of",
     "value_text",
 ]
 
@@ -57,6 +64,9 @@ __all__ = [
 MISSING = "—"
 #: The minus sign of every negative number shown (U+2212, as wide as ``+``).
 MINUS = "\u2212"
+
+#: The unit of an amount of US dollars (a metric whose name ends in ``_usd``).
+USD = "usd"
 
 # A difference this small relative to the values compared is float rounding, not change.
 _RELATIVE_EPSILON = 1e-12
@@ -73,18 +83,39 @@ def _trim(text: str) -> str:
     return text.rstrip("0").rstrip(".")
 
 
-def format_number(value: float | None) -> str:
+def unit_of(metric: str | None) -> str | None:
+    """The unit a metric's name declares: :data:`USD` for ``…_usd`` (``cost_usd``), else None."""
+    if metric is not None and metric.endswith("_usd"):
+        return USD
+    return None
+
+
+def _dollars(size: float) -> str:
+    """A non-negative amount of dollars, without the sign: ``1,234.50``, ``0.0213``,
+    ``0.0000213`` (three significant digits below a dollar, never scientific)."""
+    if size >= 1:
+        return f"{size:,.2f}"
+    decimals = min(max(2 - math.floor(math.log10(size)), 2), 12)
+    whole, _, cents = f"{size:.{decimals}f}".rstrip("0").partition(".")
+    return f"{whole}.{cents.ljust(2, '0')}"
+
+
+def format_number(value: float | None, *, unit: str | None = None) -> str:
     """A number with a precision that suits its size: ``1,234``, ``12.35``, ``0.7312``.
 
     Whole numbers keep all their digits (grouped by thousands); others get four
-    significant digits or so, and very large or small ones scientific notation.
+    significant digits or so, and very large or small ones scientific notation. With
+    ``unit`` :data:`USD`, an amount of dollars: ``$12.35``, ``$0.0213``, ``−$0.0000213``.
     """
     if value is None or not _finite(value):
         return MISSING
     size = abs(value)
+    dollar = "$" if unit == USD else ""
     if size < 1e-12:
         # Float rounding of a difference (means of equal values), not a number to read.
-        return "0"
+        return dollar + "0"
+    if dollar:
+        return (MINUS if value < 0 else "") + dollar + _dollars(size)
     if float(value).is_integer() and size < 1e15:
         text = f"{int(size):,}"
     elif size >= 1e6 or size < 1e-3:
@@ -113,14 +144,19 @@ def is_rate(kind: MetricKind | str, aggregate_function: str | None) -> bool:
 
 
 def format_aggregate(
-    value: float | None, *, kind: MetricKind | str, aggregate_function: str | None
+    value: float | None,
+    *,
+    kind: MetricKind | str,
+    aggregate_function: str | None,
+    unit: str | None = None,
 ) -> str:
-    """An aggregate of a metric: a pass rate as ``83.3%``, other numbers by size."""
+    """An aggregate of a metric: a pass rate as ``83.3%``, other numbers by size (in
+    ``unit``, see :func:`format_number`)."""
     if value is None or not _finite(value):
         return MISSING
     if is_rate(kind, aggregate_function):
         return f"{value * 100:.1f}%".replace("-", MINUS)
-    return format_number(value)
+    return format_number(value, unit=unit)
 
 
 def format_delta(
@@ -129,8 +165,10 @@ def format_delta(
     kind: MetricKind | str = MetricKind.NUMBER,
     aggregate_function: str | None = None,
     reference: float = 0.0,
+    unit: str | None = None,
 ) -> str:
-    """A signed change: ``+0.0312``, ``−12``, ``+2.5 pp`` (percentage points of a rate).
+    """A signed change: ``+0.0312``, ``−12``, ``+2.5 pp`` (percentage points of a rate),
+    ``−$0.42`` (``unit`` :data:`USD`).
 
     Args:
         value: the change.
@@ -138,6 +176,7 @@ def format_delta(
         aggregate_function: the aggregate the change is of (None: a per-datapoint change).
         reference: the size of the values compared; a change within float rounding of it
             reads ``0``.
+        unit: the metric's unit (:func:`unit_of`).
     """
     if value is None or not _finite(value):
         return MISSING
@@ -146,7 +185,7 @@ def format_delta(
     sign = "+" if value > 0 else MINUS
     if is_rate(kind, aggregate_function) and aggregate_function is not None:
         return f"{sign}{abs(value) * 100:.1f} pp"
-    return sign + format_number(abs(value))
+    return sign + format_number(abs(value), unit=unit)
 
 
 def format_percent_change(value: float | None) -> str:
@@ -189,8 +228,10 @@ def format_interval(
     *,
     kind: MetricKind,
     reference: float = 0.0,
+    unit: str | None = None,
 ) -> str:
-    """A paired mean difference with its confidence interval: ``+0.05 [+0.01, +0.09]``.
+    """A paired mean difference with its confidence interval: ``+0.05 [+0.01, +0.09]``,
+    ``+$0.0003 [+$0.0002, +$0.0004]`` (``unit`` :data:`USD`).
 
     A bool's reads in percentage points, to one decimal: ``+6.6 pp [−2.1, +15.0]``.
     :data:`MISSING` when the metric was not tested.
@@ -202,25 +243,26 @@ def format_interval(
         def write(value: float) -> str:
             return format_delta(value, kind=kind, aggregate_function="average").removesuffix(" pp")
 
-        unit = " pp"
+        suffix = " pp"
     else:
 
         def write(value: float) -> str:
-            return format_delta(value, reference=reference)
+            return format_delta(value, reference=reference, unit=unit)
 
-        unit = ""
+        suffix = ""
     mean = write(mean_diff)
     if ci_low is None or ci_high is None:
-        return f"{mean}{unit}"
-    return f"{mean}{unit} [{write(ci_low)}, {write(ci_high)}]"
+        return f"{mean}{suffix}"
+    return f"{mean}{suffix} [{write(ci_low)}, {write(ci_high)}]"
 
 
-def format_mde(mde: float | None, *, kind: MetricKind) -> str:
-    """The minimum detectable effect: ``±0.12``, ``±2.8 pp``; :data:`MISSING` without one."""
+def format_mde(mde: float | None, *, kind: MetricKind, unit: str | None = None) -> str:
+    """The minimum detectable effect: ``±0.12``, ``±2.8 pp``, ``±$0.01``; :data:`MISSING`
+    without one."""
     if mde is None or not _finite(mde):
         return MISSING
-    scale, unit = _points(kind)
-    return f"±{format_number(mde * scale)}{unit}"
+    scale, points = _points(kind)
+    return f"±{format_number(mde * scale, unit=unit)}{points}"
 
 
 def format_flips(flips: Mapping[str, int] | None) -> str:
@@ -239,15 +281,19 @@ _BOOL_WORDS = {
 
 
 def format_value(
-    value: Any, *, kind: MetricKind | str, direction: Direction | str = "higher"
+    value: Any,
+    *,
+    kind: MetricKind | str,
+    direction: Direction | str = "higher",
+    unit: str | None = None,
 ) -> str:
     """One datapoint's value of a metric.
 
     A bool whose higher value is better reads pass / fail (a pass fraction over epochs as
     ``67% pass``). A bool whose *lower* value is better — the automatic ``error``, a
     ``hallucinated`` flag — reads ok / not ok (``33% not ok``): False is the good value.
-    Without a direction a bool reads true / false. Numbers read by size, categories as they
-    are.
+    Without a direction a bool reads true / false. Numbers read by size (in ``unit``, see
+    :func:`format_number`), categories as they are.
     """
     if value is None:
         return MISSING
@@ -263,7 +309,7 @@ def format_value(
         if number == 0.0:
             return false_word
         return f"{number * 100:.0f}% {true_word}"  # the share of epochs that were True
-    return format_number(number)
+    return format_number(number, unit=unit)
 
 
 def format_tick(value: float) -> str:

@@ -35,6 +35,7 @@ from evalyard.core.formats import (
     format_p,
     format_percent_change,
     format_value,
+    unit_of,
 )
 from evalyard.core.model import Direction, MetricKind, RunInfo
 from evalyard.core.stats import Verdict
@@ -75,11 +76,11 @@ def format_summary(summary: MetricSummary) -> str:
         if summary.most_common is None:
             return MISSING
         return f"mostly {summary.most_common} ({format_count(summary.most_common_count)})"
-    kind, fn = summary.kind, summary.aggregate_function
-    text = format_aggregate(summary.aggregate, kind=kind, aggregate_function=fn)
+    kind, fn, unit = summary.kind, summary.aggregate_function, unit_of(summary.metric)
+    text = format_aggregate(summary.aggregate, kind=kind, aggregate_function=fn, unit=unit)
     if summary.ci_low is not None and summary.ci_high is not None and summary.count > 1:
-        low = format_aggregate(summary.ci_low, kind=kind, aggregate_function=fn)
-        high = format_aggregate(summary.ci_high, kind=kind, aggregate_function=fn)
+        low = format_aggregate(summary.ci_low, kind=kind, aggregate_function=fn, unit=unit)
+        high = format_aggregate(summary.ci_high, kind=kind, aggregate_function=fn, unit=unit)
         text += f" [{low}, {high}]"
     return text
 
@@ -171,24 +172,26 @@ class MetricLine:
 
 def metric_line(delta: MetricDelta) -> MetricLine:
     """One metric of a comparison, every value written out."""
-    kind, fn = delta.kind, delta.aggregate_function
+    kind, fn, unit = delta.kind, delta.aggregate_function, unit_of(delta.metric)
     scale = max(abs(delta.old_aggregate or 0.0), abs(delta.new_aggregate or 0.0))
     return MetricLine(
         delta=delta,
         metric=delta.metric,
         kind=kind.value,
         direction=direction_word(delta.direction, kind),
-        baseline=format_aggregate(delta.old_aggregate, kind=kind, aggregate_function=fn),
-        new=format_aggregate(delta.new_aggregate, kind=kind, aggregate_function=fn),
-        difference=format_delta(delta.delta, kind=kind, aggregate_function=fn, reference=scale),
+        baseline=format_aggregate(delta.old_aggregate, kind=kind, aggregate_function=fn, unit=unit),
+        new=format_aggregate(delta.new_aggregate, kind=kind, aggregate_function=fn, unit=unit),
+        difference=format_delta(
+            delta.delta, kind=kind, aggregate_function=fn, reference=scale, unit=unit
+        ),
         percent=format_percent_change(delta.percent_change),
         trend=trend_word(trend(delta)),
         interval=format_interval(
-            delta.mean_diff, delta.ci_low, delta.ci_high, kind=kind, reference=scale
+            delta.mean_diff, delta.ci_low, delta.ci_high, kind=kind, reference=scale, unit=unit
         ),
         p_adjusted=format_p(delta.p_adjusted),
         verdict=verdict_word(delta.verdict, found_count=delta.found_count),
-        mde=format_mde(delta.mde, kind=kind),
+        mde=format_mde(delta.mde, kind=kind, unit=unit),
         flips=format_flips(delta.flips),
         improved=format_count(delta.improved_count),
         degraded=format_count(delta.degraded_count),
@@ -225,12 +228,12 @@ class RegressionList:
 
 
 def _change_line(change: DatapointChange, delta: MetricDelta) -> ChangeLine:
-    kind, direction = delta.kind, delta.direction
+    kind, direction, unit = delta.kind, delta.direction, unit_of(delta.metric)
     return ChangeLine(
         change.datapoint_id,
-        format_value(change.old, kind=kind, direction=direction),
-        format_value(change.new, kind=kind, direction=direction),
-        format_delta(change.change),
+        format_value(change.old, kind=kind, direction=direction, unit=unit),
+        format_value(change.new, kind=kind, direction=direction, unit=unit),
+        format_delta(change.change, unit=unit),
     )
 
 

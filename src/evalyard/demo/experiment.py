@@ -33,6 +33,8 @@ __all__ = [
     "CANDIDATE",
     "DEMO_DATASET",
     "DEMO_PROJECT",
+    "TRACED_BASELINE",
+    "TRACED_CANDIDATE",
     "Configuration",
     "existing_run",
     "run_experiment",
@@ -56,12 +58,22 @@ class Configuration:
     """``overlap`` (v1) or ``span`` (v2)."""
     k: int = 3
     """How many passages the retriever returns."""
+    model: str | None = None
+    """The model the answer step calls (one of :data:`evalyard.demo.traced.MODELS`), for a
+    configuration traced with OpenTelemetry spans; None: the steps are ``evalyard.step``'s."""
 
 
 #: Configuration A, the baseline: keyword-overlap retrieval and the v1 reader.
 BASELINE = Configuration("demo-keyword", retriever="keyword", reader="overlap")
 #: Configuration B, the candidate: BM25 retrieval and the v2 reader.
 CANDIDATE = Configuration("demo-bm25", retriever="bm25", reader="span")
+#: The traced baseline (``evalyard demo --traced``): configuration A, answering with a
+#: small model, its steps OpenTelemetry spans.
+TRACED_BASELINE = Configuration(
+    "demo-traced-mini", retriever="keyword", reader="overlap", model="gpt-4o-mini"
+)
+#: The traced candidate: configuration B, answering with a larger model.
+TRACED_CANDIDATE = Configuration("demo-traced-4o", retriever="bm25", reader="span", model="gpt-4o")
 
 
 def existing_run(
@@ -100,6 +112,7 @@ def run_experiment(
         "retriever": configuration.retriever,
         "reader": configuration.reader,
         "k": configuration.k,
+        **({} if configuration.model is None else {"model": configuration.model}),
         "corpus": "saltmere-isles",
         "passages": len(PASSAGES),
     }
@@ -117,13 +130,31 @@ def run_experiment(
         name=DEMO_DATASET,
     )
 
-    def application(inputs: dict[str, Any]) -> str:
-        return answer_question(
-            inputs,
-            retriever=configuration.retriever,
-            reader=configuration.reader,
-            k=configuration.k,
-        ).answer
+    model = configuration.model
+    if model is None:
+
+        def application(inputs: dict[str, Any]) -> str:
+            return answer_question(
+                inputs,
+                retriever=configuration.retriever,
+                reader=configuration.reader,
+                k=configuration.k,
+            ).answer
+
+    else:
+        # Imports OpenTelemetry's SDK: only a traced configuration needs it.
+        from evalyard.demo.traced import answer_question_traced, demo_tracer
+
+        demo_tracer()  # its span processor must exist before evaluate() starts capturing
+
+        def application(inputs: dict[str, Any]) -> str:
+            return answer_question_traced(
+                inputs,
+                model=model,
+                retriever=configuration.retriever,
+                reader=configuration.reader,
+                k=configuration.k,
+            ).answer
 
     result = evaluate(
         application,

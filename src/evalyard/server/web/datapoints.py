@@ -25,6 +25,7 @@ from evalyard.core.formats import (
     compact_json,
     format_delta,
     format_value,
+    unit_of,
     value_text,
 )
 from evalyard.core.model import Direction, MetricKind, Result
@@ -336,6 +337,7 @@ def table_view(
     """The rows of the table's page, with their outputs, values and change markers."""
     delta = comparison.metric_deltas.get(plan.metric) if (comparison and plan.metric) else None
     kind = plan.kind.value
+    unit = unit_of(plan.metric)
     rows = []
     for row, datapoint_id in zip(plan.rows.tolist(), plan.ids, strict=True):
         in_new = bool(frame.new_rows[row] >= 0)
@@ -387,12 +389,14 @@ def table_view(
                     else OutputCell("not in baseline", False, None, missing=True)
                 ),
                 diff=diff,
-                new_value=value_number(new_v, plan.kind, plan.direction),
-                old_value=value_number(old_v, plan.kind, plan.direction),
+                new_value=value_number(new_v, plan.kind, plan.direction, unit=unit),
+                old_value=value_number(old_v, plan.kind, plan.direction, unit=unit),
                 # Per datapoint a bool moves by whole passes (or pass fractions over epochs).
                 delta=make_number(
                     delta_value,
-                    format_delta(delta_value, kind=MetricKind.NUMBER, aggregate_function=None),
+                    format_delta(
+                        delta_value, kind=MetricKind.NUMBER, aggregate_function=None, unit=unit
+                    ),
                     css=css,
                 ),
                 status=status,
@@ -449,14 +453,21 @@ def _first(results: list[Result] | None, name: str) -> Any:
     return getattr(results[0], name) if results else None
 
 
-def value_number(value: Any, kind: MetricKind, direction: Direction = Direction.HIGHER) -> Number:
+def value_number(
+    value: Any,
+    kind: MetricKind,
+    direction: Direction = Direction.HIGHER,
+    *,
+    unit: str | None = None,
+) -> Number:
     """A datapoint's value of a metric as shown: pass/fail (ok / not ok when lower is
-    better), a number, a category."""
+    better), a number (in ``unit``), a category."""
     if value is None or (isinstance(value, float) and value != value):
         return Number(MISSING, None, "muted")
     if kind is MetricKind.STRING:
         return Number(str(value), None)
-    return make_number(float(value), format_value(float(value), kind=kind, direction=direction))
+    shown = format_value(float(value), kind=kind, direction=direction, unit=unit)
+    return make_number(float(value), shown)
 
 
 def _empty_message(

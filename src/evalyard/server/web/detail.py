@@ -10,7 +10,7 @@ from typing import Any
 
 from evalyard.core.columns import ScopeValues
 from evalyard.core.diff import Diff, diff_values
-from evalyard.core.formats import MISSING, clip, format_delta, format_number, value_text
+from evalyard.core.formats import MISSING, clip, format_delta, format_number, unit_of, value_text
 from evalyard.core.model import Direction, MetricKind, Result, RunInfo
 from evalyard.server.reader import Comparison
 from evalyard.server.web.datapoints import datapoint_status, status_label, value_number
@@ -218,10 +218,14 @@ def _datapoint_metrics(
             out.append(
                 DatapointMetric(
                     name,
-                    value_number(b, kind, delta.direction),
-                    value_number(a, kind, delta.direction),
+                    value_number(b, kind, delta.direction, unit=unit_of(name)),
+                    value_number(a, kind, delta.direction, unit=unit_of(name)),
                     make_number(
-                        d, format_delta(d, kind=MetricKind.NUMBER, aggregate_function=None), css=css
+                        d,
+                        format_delta(
+                            d, kind=MetricKind.NUMBER, aggregate_function=None, unit=unit_of(name)
+                        ),
+                        css=css,
                     ),
                     status,
                     status_label(status),
@@ -239,7 +243,9 @@ def _datapoint_metrics(
             DatapointMetric(
                 name,
                 Number(MISSING),
-                value_number(v, column.kind, directions.get(name, Direction.HIGHER)),
+                value_number(
+                    v, column.kind, directions.get(name, Direction.HIGHER), unit=unit_of(name)
+                ),
                 Number(""),
                 "missing",
                 "",

@@ -19,7 +19,14 @@ import numpy as np
 from markupsafe import Markup
 
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
-from evalyard.core.formats import MISSING, format_interval, format_p, format_time, format_value
+from evalyard.core.formats import (
+    MISSING,
+    format_interval,
+    format_p,
+    format_time,
+    format_value,
+    unit_of,
+)
 from evalyard.core.grid import NO_RUN, DatapointGrid
 from evalyard.core.many import MultiComparison
 from evalyard.core.many_report import BoardLines, ManyReport
@@ -261,6 +268,7 @@ def _matrix(matrix: VerdictMatrix, infos: Sequence[RunInfo]) -> list[MatrixRow]:
                 None if np.isnan(low) else low,
                 None if np.isnan(high) else high,
                 kind=kind,
+                unit=unit_of(matrix.metric),
             )
             p = float(matrix.p_adjusted[i][j])
             title = f"{interval}; p (Holm) {format_p(None if np.isnan(p) else p)}"
@@ -289,7 +297,9 @@ def _grid(
             text = (
                 MISSING
                 if missing
-                else format_value(value, kind=grid.kind, direction=grid.direction)
+                else format_value(
+                    value, kind=grid.kind, direction=grid.direction, unit=unit_of(grid.metric)
+                )
             )
             mark = ""
             if int(grid.best[row]) == column and int(grid.best[row]) != NO_RUN:

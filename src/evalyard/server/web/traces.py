@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalyard.core.diff import Diff, diff_values
-from evalyard.core.formats import clip, format_number, format_value, value_text
+from evalyard.core.formats import clip, format_number, format_value, unit_of, value_text
 from evalyard.core.steps import Step, StepType, steps_from_dicts, walk_steps
 
 __all__ = ["StepPair", "StepView", "pair_traces", "step_outputs"]
@@ -75,7 +75,7 @@ def _metric_kind(value: Any) -> str:
 
 def _view(step: Step) -> StepView:
     shown = [
-        (name, format_value(value, kind=_metric_kind(value)))
+        (name, format_value(value, kind=_metric_kind(value), unit=unit_of(name)))
         for name, value in sorted(step.metrics.items())
     ]
     return StepView(

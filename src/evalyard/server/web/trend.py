@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from evalyard.core.formats import format_aggregate, format_time
+from evalyard.core.formats import format_aggregate, format_time, unit_of
 
 __all__ = ["TrendPoint", "trend_chart"]
 
@@ -111,7 +111,9 @@ def trend_chart(
         return _LEFT + (index * step if len(points) > 1 else (right - _LEFT) / 2)
 
     def text(value: float) -> str:
-        return format_aggregate(value, kind=kind, aggregate_function=aggregate_function)
+        return format_aggregate(
+            value, kind=kind, aggregate_function=aggregate_function, unit=unit_of(metric)
+        )
 
     parts += [
         f'<line class="axis" x1="{_LEFT - 0.5}" y1="{_TOP}" x2="{_LEFT - 0.5}" y2="{_AXIS}"/>',

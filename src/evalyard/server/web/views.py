@@ -18,7 +18,7 @@ from typing import Any
 from evalyard.core.aggregate import AGGREGATE_FUNCTIONS
 from evalyard.core.columns import ScopeValues
 from evalyard.core.compare import RunComparisonResult
-from evalyard.core.formats import format_aggregate, format_count, format_time
+from evalyard.core.formats import format_aggregate, format_count, format_time, unit_of
 from evalyard.core.model import MetricKind, Result, RunInfo
 from evalyard.core.report import comparison_report, format_summary
 from evalyard.core.summary import MetricSummary
@@ -143,7 +143,9 @@ def experiments_view(
             found = run_summary.metrics.get(name)
             value = None if found is None else found.aggregate
             kind = MetricKind.NUMBER if found is None else found.kind
-            text = format_aggregate(value, kind=kind, aggregate_function="average")
+            text = format_aggregate(
+                value, kind=kind, aggregate_function="average", unit=unit_of(name)
+            )
             cells.append(make_number(value, text))
         averages = {
             name: m.aggregate
