@@ -396,15 +396,17 @@ def export_traces(request: Request) -> Response:
         waiting = [k for k in new if k in resolution.pending]
         room = max(MAX_PENDING_SPANS - session.pending_count() + len(gone) + len(attached), 0)
         dropped = set(waiting[room:])
-        session.add_spans(
-            [
-                _stored(k, span, resolution.placed.get(k), now)
-                for k, span in new.items()
-                if k not in resolution.rejected and k not in dropped
-            ]
-        )
+        kept = [
+            _stored(k, span, resolution.placed.get(k), now)
+            for k, span in new.items()
+            if k not in resolution.rejected and k not in dropped
+        ]
+        session.add_spans(kept)
         session.assign(attached)
         session.remove(gone)
+        if not kept and not attached:
+            # Every span was stored before (a resend): the results have them already.
+            touched = set()
         by_identity: dict[Identity, ResultPlan] = {}
         for row in session.spans_of_results(touched):
             assert row.run_id is not None
