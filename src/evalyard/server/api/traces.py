@@ -2,34 +2,41 @@
 
 Point an OpenTelemetry exporter at the team server (``OTEL_EXPORTER_OTLP_ENDPOINT=URL``,
 ``OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer TOKEN``): each request, protobuf or
-OTLP/JSON (:mod:`evalyard.server.otlp`), is read into spans, and the spans that name a
-datapoint of a run become that run's results, written in one transaction.
+OTLP/JSON (:mod:`evalyard.server.otlp`), is read into spans, which are kept, and the spans
+that name a datapoint of a run become that run's results, written in one transaction.
 
 Which spans belong where (docs/server.md says the same):
 
 - ``evalyard.run_id`` and ``evalyard.datapoint_id`` (and ``evalyard.epoch``, default 0)
   are read from the span's attributes, else its resource's, else from its nearest ancestor
-  in the same request that has them. Values of its own win over inherited ones.
-- A span without a datapoint (after inheriting) is not evalyard's, even with a run id
-  (a resource naming the run covers every span of the process, also those outside any
-  datapoint): it is counted in the answer's ``partial_success.rejected_spans`` and nothing
-  else happens to it. A span with a datapoint but no run, or a value of the wrong type,
+  that has them, among every span of its trace received so far (this request and earlier
+  ones, table ``otlp_spans``). Values of its own win over inherited ones.
+- A span whose ancestry is complete (up to a span without a parent) without a datapoint is
+  not evalyard's (a resource naming the run covers every span of the process, also those
+  outside any datapoint): it is counted in the answer's ``partial_success.rejected_spans``
+  and not stored. A span whose ancestry is cut (a parent not received yet) before a
+  datapoint and a run were found is pending: kept, and attached when a later request
+  brings its ancestors; pending spans are purged after :data:`PENDING_SECONDS`, and a
+  project keeps at most :data:`MAX_PENDING_SPANS` (more are counted as rejected). A span
+  with a datapoint but no run (its ancestry complete), or a value of the wrong type,
   refuses the whole request with 422 naming the span.
-- The spans of one (run, datapoint, epoch) make one result, whatever their traces. The
-  earliest top-level span that carries ``evalyard.datapoint_id`` itself (not through its
-  resource) stands for the datapoint: its ``evalyard.inputs`` / ``input.value``,
-  ``evalyard.outputs`` / ``output.value`` and ``evalyard.ground_truth`` are the result's,
-  its duration the result's, its error status the result's error. Every other span is a
-  step (:func:`~evalyard.core.otel.spans_to_steps`); the steps' token, cost and model time
+- The spans of one (run, datapoint, epoch) make one result, whatever their traces and
+  whichever requests brought them. The earliest top-level span that carries
+  ``evalyard.datapoint_id`` itself (not through its resource) stands for the datapoint:
+  its ``evalyard.inputs`` / ``input.value``, ``evalyard.outputs`` / ``output.value`` and
+  ``evalyard.ground_truth`` are the result's, its duration the result's, its error status
+  the result's error. Every other span is a step
+  (:func:`~evalyard.core.otel.spans_to_steps`); the steps' token, cost and model time
   totals (:func:`~evalyard.core.otel.rollup`) are the result's metrics, defined as
   lower-is-better in the run's project when it has no definition of them yet.
 - The run must exist and be visible to the token (404 otherwise, as for batches): create
-  it first (``evalyard.start_run``, ``POST /api/v1/runs``). A result is built from the
-  spans of one request, and replaces an earlier result of the same (datapoint, epoch)
-  (the last write wins, as for batches): export a datapoint's spans together (a
-  ``BatchSpanProcessor``, flushed after each datapoint, its timed sends put off).
-- A request sent again writes nothing twice: its idempotency key is ``otlp:`` and the
-  SHA-256 of its (decompressed) body, kept per run with the batch.
+  it first (``evalyard.start_run``, ``POST /api/v1/runs``). Each request, in one
+  transaction holding its project's span lock, stores its new spans and rebuilds every
+  result that gained a span from all of that result's stored spans (the rebuilt result
+  replaces the earlier one).
+- A request sent again stores nothing twice: its spans are kept already, so it rewrites no
+  result; the batches it writes carry the idempotency key ``otlp:`` and the SHA-256 of its
+  (decompressed) body, kept per run.
 """
 
 from __future__ import annotations
@@ -172,7 +179,7 @@ def _identity(span: SpanRecord, found: Mapping[str, Any]) -> tuple[str, str, int
     if run_id is None:
         raise InvalidInputError(
             f"{_named(span)} has {DATAPOINT_ATTRIBUTE} but no {RUN_ATTRIBUTE} (on itself, its "
-            "resource or an ancestor in the same request); give it the run's id"
+            "resource or an ancestor); give it the run's id"
         )
     if not isinstance(run_id, str) or not run_id:
         raise InvalidInputError(f"{_named(span)}: {RUN_ATTRIBUTE} must be a string of the run's id")
