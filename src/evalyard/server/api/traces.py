@@ -36,7 +36,7 @@ Which spans belong where (docs/server.md says the same):
   replaces the earlier one).
 - A request sent again stores nothing twice: its spans are kept already, so it rewrites no
   result; the batches it writes carry the idempotency key ``otlp:`` and the SHA-256 of its
-  (decompressed) body, kept per run.
+  (decompressed) body and of the spans it added, kept per run.
 """
 
 from __future__ import annotations
@@ -371,7 +371,6 @@ def export_traces(request: Request) -> Response:
     resolve_spans(incoming.values())
     store = context.store
     grant = grant_of(request)
-    key = "otlp:" + hashlib.sha256(raw).hexdigest()
     limit = max_field_bytes()
     now = time.time()
     projects: dict[str, set[str]] = defaultdict(set)
@@ -414,6 +413,12 @@ def export_traces(request: Request) -> Response:
         if not kept and not attached:
             # Every span was stored before (a resend): the results have them already.
             touched = set()
+        # The body and what it added: a body sent again after its pending spans were
+        # purged (or refused over the limit) adds them again, and is written again.
+        digest = hashlib.sha256(raw)
+        for added in sorted([(s.trace_id, s.span_id) for s in (*kept, *attached)]):
+            digest.update(f"\0{added[0]}:{added[1]}".encode())
+        key = "otlp:" + digest.hexdigest()
         by_identity: dict[Identity, ResultPlan] = {}
         for row in session.spans_of_results(touched):
             assert row.run_id is not None
