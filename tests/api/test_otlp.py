@@ -711,3 +711,39 @@ def test_a_span_waiting_for_its_ancestors_is_attached_when_they_come(
         [step] = _results(client, run_id)["x"]["steps"]
         assert step["name"] == "tool call"
         assert [child["name"] for child in step["children"]] == ["inner"]
+
+
+def test_pending_spans_are_bounded_per_project_and_purged_after_a_day(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.testclient import TestClient
+
+    from evalyard.server import create_app
+    from evalyard.server.api import traces
+
+    monkeypatch.setattr(traces, "MAX_PENDING_SPANS", 2)
+    trace = uuid.uuid4().hex
+    orphans = [_span(trace, f"{n:016x}", f"orphan {n}", {}, parent="f" * 16) for n in (1, 2, 3)]
+    with TestClient(create_app(store, writable=True), base_url="http://127.0.0.1") as client:
+        run_id = _run(client)
+        # Three spans waiting for their parent: two are kept, the third is refused.
+        answer = client.post("/v1/traces", content=_request(*orphans), headers=JSON)
+        assert answer.status_code == 200, answer.text
+        partial = answer.json()["partialSuccess"]
+        assert partial["rejectedSpans"] == "1"
+        assert "wait for ancestors" in partial["errorMessage"]
+        assert _stored_spans(store.url) == 2
+        # Once older than the bound they are purged, and the parent alone makes the result.
+        monkeypatch.setattr(traces, "PENDING_SECONDS", -60.0)
+        root = _span(trace, "f" * 16, "answer", {"evalyard.datapoint_id": "x"})
+        body = _request(root, resource={"evalyard.run_id": run_id})
+        assert client.post("/v1/traces", content=body, headers=JSON).status_code == 200
+        assert _stored_spans(store.url) == 1
+        results = client.get(f"/api/v1/runs/{run_id}/results").json()["results"]
+        assert [r["steps"] for r in results] == [[]]
+        # Sent again, the third orphan is attached at once.
+        assert (
+            client.post("/v1/traces", content=_request(orphans[2]), headers=JSON).status_code == 200
+        )
+        results = client.get(f"/api/v1/runs/{run_id}/results").json()["results"]
+        assert [[s["name"] for s in r["steps"]] for r in results] == [["orphan 3"]]
