@@ -36,6 +36,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from evalyard.store import SQLStore, open_store, schema
@@ -568,3 +569,181 @@ def test_the_same_app_captured_in_process_and_sent_over_otlp_gives_the_same_step
         assert {k: one[question]["metrics"][k] for k in tokens} == {
             k: two[question]["metrics"][k] for k in tokens
         }
+
+
+def _app_spans(run_id: str) -> list[ReadableSpan]:
+    """The spans of :func:`_app` for ``run_id``, as the SDK finished them."""
+    exporter = InMemorySpanExporter()
+    provider = _provider(run_id, exporter)
+    try:
+        _app(provider, "gpt-4o")
+    finally:
+        provider.shutdown()
+    return list(exporter.get_finished_spans())
+
+
+def _body(spans: Sequence[ReadableSpan]) -> bytes:
+    return bytes(encode_spans(spans).SerializePartialToString())
+
+
+def _send(client: httpx.Client, spans: Sequence[ReadableSpan]) -> int:
+    """Post the spans in one protobuf request: how many the server refused."""
+    sent = client.post("/v1/traces", content=_body(spans), headers=PROTOBUF)
+    assert sent.status_code == 200, sent.text
+    return int(ExportTraceServiceResponse.FromString(sent.content).partial_success.rejected_spans)
+
+
+def _stored_spans(store_url: str) -> int:
+    store = open_store(store_url)
+    assert isinstance(store, SQLStore)
+    try:
+        with store.engine.connect() as connection:
+            found = connection.execute(
+                select(func.count()).select_from(schema.otlp_spans)
+            ).scalar_one()
+        return int(found)
+    finally:
+        store.close()
+
+
+def _is_root(span: ReadableSpan) -> bool:
+    return span.parent is None
+
+
+def _named_as(prefix: str) -> Any:
+    return lambda span: span.name.startswith(prefix)
+
+
+#: Ways to split a datapoint's spans over requests, each a list of span filters in the
+#: order the requests are sent.
+SPLITS = {
+    "children first, root last": [lambda s: not _is_root(s), _is_root],
+    "root first": [_is_root, lambda s: not _is_root(s)],
+    "three requests, root in the middle": [
+        _named_as("retrieve"),
+        _is_root,
+        _named_as("chat"),
+    ],
+    "three requests, root last": [_named_as("chat"), _named_as("retrieve"), _is_root],
+}
+
+
+def _same_results(one: dict[str, dict[str, Any]], two: dict[str, dict[str, Any]]) -> None:
+    assert set(one) == set(two)
+    for question in one:
+        a, b = one[question], two[question]
+        for field in ("inputs", "outputs", "ground_truth", "error", "epoch"):
+            assert a[field] == b[field], (question, field)
+        assert _timeless(a["steps"]) == _timeless(b["steps"])
+        assert _timeless(a["metrics"]) == _timeless(b["metrics"])
+
+
+def test_a_datapoints_spans_split_over_requests_make_the_result_of_one_request(
+    server: ServerProcess,
+) -> None:
+    with server.client() as client:
+        whole = _run(client)
+        before = _stored_spans(server.store_url)  # the server is shared with other tests
+        assert _send(client, _app_spans(whole)) == 1  # the span outside any datapoint
+        expected = _results(client, whole)
+        _check_results(expected)
+        stored = _stored_spans(server.store_url)
+        assert stored == before + 6  # 2 datapoints x 3 spans; the refused one is not kept
+        for how, parts in SPLITS.items():
+            run_id = _run(client)
+            spans = _app_spans(run_id)
+            refused = 0
+            for keep in parts:
+                refused += _send(client, [span for span in spans if keep(span)])
+            assert refused == 1, how
+            results = _results(client, run_id)
+            _check_results(results)
+            _same_results(results, expected)
+            # Sent again, whole or in its parts: nothing is stored or written twice.
+            keys = _batch_keys(server.store_url, run_id)
+            assert _send(client, spans) == 1
+            for keep in parts:
+                _send(client, [span for span in spans if keep(span)])
+            stored += 6
+            assert _stored_spans(server.store_url) == stored, how
+            assert _batch_keys(server.store_url, run_id) == keys, how
+            _same_results(_results(client, run_id), expected)
+
+
+def test_the_sdk_exporter_sending_a_datapoint_in_several_requests_logs_one_result(
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with server.client() as client:
+        run_id = _run(client)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", server.url)
+    provider = TracerProvider(resource=Resource.create({"evalyard.run_id": run_id}))
+    # Two spans a request: each datapoint's root travels apart from its children.
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), max_export_batch_size=2))
+    try:
+        _app(provider, "gpt-4o-mini")
+    finally:
+        provider.shutdown()
+    with server.client() as client:
+        _check_results(_results(client, run_id))
+    assert _batch_keys(server.store_url, run_id) >= 2
+
+
+def test_a_span_waiting_for_its_ancestors_is_attached_when_they_come(
+    server: ServerProcess,
+) -> None:
+    trace = uuid.uuid4().hex
+    with server.client() as client:
+        run_id = _run(client)
+        # The grandchild first: its parent and the root (with the datapoint) come later.
+        body = _request(_span(trace, "c" * 16, "inner", {}, parent="b" * 16))
+        answer = client.post("/v1/traces", content=body, headers=JSON)
+        assert answer.status_code == 200, answer.text
+        assert answer.json().get("partialSuccess", {}).get("rejectedSpans", "0") == "0"
+        assert _results(client, run_id) == {}
+        body = _request(
+            _span(trace, "a" * 16, "answer", {"evalyard.datapoint_id": "x"}),
+            resource={"evalyard.run_id": run_id},
+        )
+        assert client.post("/v1/traces", content=body, headers=JSON).status_code == 200
+        assert _results(client, run_id)["x"]["steps"] == []
+        body = _request(_span(trace, "b" * 16, "tool call", {}, parent="a" * 16))
+        assert client.post("/v1/traces", content=body, headers=JSON).status_code == 200
+        [step] = _results(client, run_id)["x"]["steps"]
+        assert step["name"] == "tool call"
+        assert [child["name"] for child in step["children"]] == ["inner"]
+
+
+def test_pending_spans_are_bounded_per_project_and_purged_after_a_day(
+    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.testclient import TestClient
+
+    from evalyard.server import create_app
+    from evalyard.server.api import traces
+
+    monkeypatch.setattr(traces, "MAX_PENDING_SPANS", 2)
+    trace = uuid.uuid4().hex
+    orphans = [_span(trace, f"{n:016x}", f"orphan {n}", {}, parent="f" * 16) for n in (1, 2, 3)]
+    with TestClient(create_app(store, writable=True), base_url="http://127.0.0.1") as client:
+        run_id = _run(client)
+        # Three spans waiting for their parent: two are kept, the third is refused.
+        answer = client.post("/v1/traces", content=_request(*orphans), headers=JSON)
+        assert answer.status_code == 200, answer.text
+        partial = answer.json()["partialSuccess"]
+        assert partial["rejectedSpans"] == "1"
+        assert "wait for ancestors" in partial["errorMessage"]
+        assert _stored_spans(store.url) == 2
+        # Once older than the bound they are purged, and the parent alone makes the result.
+        monkeypatch.setattr(traces, "PENDING_SECONDS", -60.0)
+        root = _span(trace, "f" * 16, "answer", {"evalyard.datapoint_id": "x"})
+        body = _request(root, resource={"evalyard.run_id": run_id})
+        assert client.post("/v1/traces", content=body, headers=JSON).status_code == 200
+        assert _stored_spans(store.url) == 1
+        results = client.get(f"/api/v1/runs/{run_id}/results").json()["results"]
+        assert [r["steps"] for r in results] == [[]]
+        # Sent again, the third orphan is attached at once.
+        assert (
+            client.post("/v1/traces", content=_request(orphans[2]), headers=JSON).status_code == 200
+        )
+        results = client.get(f"/api/v1/runs/{run_id}/results").json()["results"]
+        assert [[s["name"] for s in r["steps"]] for r in results] == [["orphan 3"]]

@@ -48,6 +48,8 @@ __all__ = [
     "decode_protobuf",
     "encode_response",
     "encode_status",
+    "span_from_json",
+    "span_to_json",
 ]
 
 PROTOBUF_MEDIA_TYPE = "application/x-protobuf"
@@ -90,6 +92,52 @@ class ReceivedSpan:
     declares_datapoint: bool
     """Whether the span's own attributes (not its resource's) name a datapoint: such a
     span stands for the datapoint itself (see :mod:`evalyard.server.api.traces`)."""
+
+
+def span_to_json(span: ReceivedSpan) -> str:
+    """The span as JSON text, as the store keeps it (read back by :func:`span_from_json`)."""
+    record = span.record
+    return orjson.dumps(
+        {
+            "trace_id": record.trace_id,
+            "span_id": record.span_id,
+            "parent_id": record.parent_id,
+            "name": record.name,
+            "start_ns": record.start_ns,
+            "end_ns": record.end_ns,
+            "kind": record.kind.value,
+            "attributes": dict(record.attributes),
+            "events": [
+                {"name": e.name, "time_ns": e.time_ns, "attributes": dict(e.attributes)}
+                for e in record.events
+            ],
+            "status": record.status.value,
+            "status_message": record.status_message,
+            "declares_datapoint": span.declares_datapoint,
+        }
+    ).decode()
+
+
+def span_from_json(text: str) -> ReceivedSpan:
+    """The span :func:`span_to_json` wrote."""
+    data = orjson.loads(text)
+    record = SpanRecord(
+        trace_id=data["trace_id"],
+        span_id=data["span_id"],
+        parent_id=data["parent_id"],
+        name=data["name"],
+        start_ns=data["start_ns"],
+        end_ns=data["end_ns"],
+        kind=SpanKind(data["kind"]),
+        attributes=data["attributes"],
+        events=tuple(
+            SpanEvent(name=e["name"], time_ns=e["time_ns"], attributes=e["attributes"])
+            for e in data["events"]
+        ),
+        status=SpanStatus(data["status"]),
+        status_message=data["status_message"],
+    )
+    return ReceivedSpan(record=record, declares_datapoint=bool(data["declares_datapoint"]))
 
 
 def _bad(message: str) -> UndecodableBodyError:

@@ -8,7 +8,8 @@ in its own database.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,7 +25,9 @@ __all__ = [
     "KeyedBatchStore",
     "ResultPager",
     "ResultRow",
+    "SpanSession",
     "Store",
+    "StoredSpan",
     "TokenInfo",
     "TokenStore",
     "WriteBatch",
@@ -179,6 +182,70 @@ class KeyedBatchStore(Protocol):
     ) -> list[BatchReceipt]:
         """Write batches of several runs (run id, batch, key) in one transaction, all or
         none, each unless a batch with its key was written to its run before."""
+        ...
+
+    def span_session(self, project: str) -> AbstractContextManager[SpanSession]:
+        """One write transaction over the received spans of ``project`` (OTLP ingestion):
+        sessions of one project take turns; everything done in it commits together."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSpan:
+    """A span received over OTLP, as the store keeps it (table ``otlp_spans``)."""
+
+    trace_id: str
+    """The span's trace id."""
+    span_id: str
+    """The span's id."""
+    span: str
+    """The span as JSON text."""
+    run_id: str | None = None
+    """The run of the result it belongs to; None while it is pending."""
+    datapoint_id: str | None = None
+    """The datapoint of that result; None while it is pending."""
+    epoch: int | None = None
+    """The epoch of that result; None while it is pending."""
+    received_at: float = 0.0
+    """When it was first received (seconds since the epoch)."""
+
+
+class SpanSession(Protocol):
+    """The received spans of one project, inside one write transaction that holds the
+    project's span lock (see :meth:`KeyedBatchStore.span_session`)."""
+
+    def spans_of_traces(self, trace_ids: Iterable[str]) -> list[StoredSpan]:
+        """Every stored span of these traces."""
+        ...
+
+    def spans_of_results(self, keys: Iterable[tuple[str, str, int]]) -> list[StoredSpan]:
+        """Every stored span that belongs to one of these (run, datapoint, epoch)."""
+        ...
+
+    def add_spans(self, spans: Sequence[StoredSpan]) -> None:
+        """Store spans; a span already stored (same trace and span id) is left alone."""
+        ...
+
+    def assign(self, spans: Sequence[StoredSpan]) -> None:
+        """Set the run, datapoint and epoch of stored spans (by trace and span id)."""
+        ...
+
+    def remove(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Delete stored spans by (trace id, span id)."""
+        ...
+
+    def pending_count(self) -> int:
+        """How many stored spans are pending (no datapoint yet)."""
+        ...
+
+    def purge_pending(self, before: float) -> int:
+        """Delete the pending spans received before ``before``; how many there were."""
+        ...
+
+    def write_keyed_batches(
+        self, batches: Sequence[tuple[str, WriteBatch, str]]
+    ) -> list[BatchReceipt]:
+        """As :meth:`KeyedBatchStore.write_keyed_batches`, in this transaction."""
         ...
 
 

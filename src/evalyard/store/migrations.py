@@ -55,10 +55,16 @@ def _login_sessions(connection: Connection) -> None:
     schema.login_sessions.create(connection, checkfirst=True)
 
 
+def _otlp_spans(connection: Connection) -> None:
+    # As in migration 2: a store created by this evalyard has the table already.
+    schema.otlp_spans.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "access tokens, batch idempotency keys, run shards", _team_server),
     Migration(3, "login sessions", _login_sessions),
+    Migration(4, "spans received over OTLP", _otlp_spans),
 )
 
 

@@ -25,6 +25,15 @@ Added by migration 3:
 - ``login_sessions``: the web UI's login sessions, each by the SHA-256 of its random id (the
   cookie holds the id, never the token), with the token it was opened with and when it
   expires. Logging out deletes the row; revoking the token deletes its rows.
+
+Added by migration 4:
+
+- ``otlp_spans``: every span received over OTLP (``POST /v1/traces``), as the JSON of its
+  :class:`~evalyard.core.spans.SpanRecord`, keyed by (project, trace id, span id) so a span
+  sent again is stored once. ``project`` is the project of the token that sent it (``""``
+  for a token of every project). ``run_id``, ``datapoint_id`` and ``epoch`` are the result
+  the span belongs to, NULL while it is pending (no datapoint found through its ancestors
+  yet). A result made from spans is rebuilt from all of its rows whenever one is added.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ __all__ = [
     "metadata",
     "metric_blocks",
     "metric_definitions",
+    "otlp_spans",
     "results",
     "run_metrics",
     "run_shards",
@@ -189,4 +199,25 @@ login_sessions = Table(
     Column("expires_at", Float, nullable=False),
     Index("ix_login_sessions_token", "token_id"),
     Index("ix_login_sessions_expires", "expires_at"),
+)
+
+# -- migration 4 ----------------------------------------------------------------------------
+
+otlp_spans = Table(
+    "otlp_spans",
+    metadata,
+    # The project of the token that sent the span ("" for a token of every project): spans
+    # join only the spans sent under the same project.
+    Column("project", String(200), primary_key=True),
+    Column("trace_id", String(64), primary_key=True),
+    Column("span_id", String(64), primary_key=True),
+    # The result the span belongs to; NULL while it is pending.
+    Column("run_id", String(64)),
+    Column("datapoint_id", String(512)),
+    Column("epoch", Integer),
+    # The span as JSON (see evalyard.server.otlp.span_to_json).
+    Column("span", Text, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Index("ix_otlp_spans_result", "project", "run_id", "datapoint_id", "epoch"),
+    Index("ix_otlp_spans_received", "project", "received_at"),
 )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,6 +54,8 @@ from evalyard.store.base import (
     BatchReceipt,
     Capabilities,
     ResultRow,
+    SpanSession,
+    StoredSpan,
     TokenInfo,
     WriteBatch,
 )
@@ -476,22 +478,9 @@ class SQLStore:
     def _write_batches(
         self, batches: Sequence[tuple[str, WriteBatch, str | None]]
     ) -> list[BatchReceipt]:
-        receipts: list[BatchReceipt] = []
-        compact: list[str] = []
         try:
             with self._write() as connection:
-                # Writers of one run take turns, so batch ids follow commit order: "the last
-                # write wins" then means the same thing for result rows and metric blocks.
-                # Runs are locked in one order, so two writers of the same runs cannot
-                # deadlock.
-                for run_id in sorted({run_id for run_id, _, _ in batches}):
-                    self.dialect.lock_run(connection, run_id)
-                    self._require_run(connection, run_id)
-                for run_id, batch, key in batches:
-                    receipt, pending = self._write_batch_in(connection, run_id, batch, key)
-                    receipts.append(receipt)
-                    if pending > MERGE_THRESHOLD:
-                        compact.append(run_id)
+                receipts, compact = self._write_batches_in(connection, batches)
         except IntegrityError:
             keys = [(run_id, key) for run_id, _, key in batches]
             if any(key is None or not self._key_written(run_id, key) for run_id, key in keys):
@@ -502,6 +491,40 @@ class SQLStore:
         for run_id in dict.fromkeys(compact):
             self._compact(run_id, full=False)
         return receipts
+
+    def _write_batches_in(
+        self, connection: Connection, batches: Sequence[tuple[str, WriteBatch, str | None]]
+    ) -> tuple[list[BatchReceipt], list[str]]:
+        """Write batches in an open transaction: their receipts, and the runs to compact
+        once it has committed."""
+        receipts: list[BatchReceipt] = []
+        compact: list[str] = []
+        # Writers of one run take turns, so batch ids follow commit order: "the last write
+        # wins" then means the same thing for result rows and metric blocks. Runs are
+        # locked in one order, so two writers of the same runs cannot deadlock.
+        for run_id in sorted({run_id for run_id, _, _ in batches}):
+            self.dialect.lock_run(connection, run_id)
+            self._require_run(connection, run_id)
+        for run_id, batch, key in batches:
+            receipt, pending = self._write_batch_in(connection, run_id, batch, key)
+            receipts.append(receipt)
+            if pending > MERGE_THRESHOLD:
+                compact.append(run_id)
+        return receipts, compact
+
+    @contextmanager
+    def span_session(self, project: str) -> Iterator[SpanSession]:
+        """One write transaction over the received spans of ``project`` (see
+        :class:`~evalyard.store.base.SpanSession`)."""
+        with self._write() as connection:
+            # OTLP requests of one project take turns (before any run lock, so they cannot
+            # deadlock with batch writers): each sees every span committed before it, so
+            # two requests holding halves of one datapoint cannot both miss the other half.
+            self.dialect.lock_run(connection, "\x00otlp-spans\x00" + project)
+            session = _SpanSession(self, connection, project)
+            yield session
+        for run_id in dict.fromkeys(session.compact):
+            self._compact(run_id, full=False)
 
     def _write_batch_in(
         self, connection: Connection, run_id: str, batch: WriteBatch, key: str | None
@@ -904,6 +927,150 @@ class SQLStore:
         with self._write() as connection:
             done = connection.execute(delete(s).where(s.c.session_hash == session_hash))
         return bool(done.rowcount)
+
+
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _stored_span(row: Any) -> StoredSpan:
+    return StoredSpan(
+        trace_id=row.trace_id,
+        span_id=row.span_id,
+        span=row.span,
+        run_id=row.run_id,
+        datapoint_id=row.datapoint_id,
+        epoch=row.epoch,
+        received_at=row.received_at,
+    )
+
+
+class _SpanSession:
+    """:class:`~evalyard.store.base.SpanSession` of an SQL store."""
+
+    def __init__(self, store: SQLStore, connection: Connection, project: str) -> None:
+        self._store = store
+        self._connection = connection
+        self._project = project
+        self.compact: list[str] = []
+
+    def spans_of_traces(self, trace_ids: Iterable[str]) -> list[StoredSpan]:
+        t = schema.otlp_spans
+        found: list[StoredSpan] = []
+        for chunk in _chunks(sorted(set(trace_ids))):
+            rows = self._connection.execute(
+                select(t).where(and_(t.c.project == self._project, t.c.trace_id.in_(chunk)))
+            )
+            found.extend(_stored_span(row) for row in rows)
+        return found
+
+    def spans_of_results(self, keys: Iterable[tuple[str, str, int]]) -> list[StoredSpan]:
+        t = schema.otlp_spans
+        wanted = set(keys)
+        by_run: dict[str, set[str]] = {}
+        for run_id, datapoint_id, _ in wanted:
+            by_run.setdefault(run_id, set()).add(datapoint_id)
+        found: list[StoredSpan] = []
+        for run_id in sorted(by_run):
+            for chunk in _chunks(sorted(by_run[run_id])):
+                rows = self._connection.execute(
+                    select(t).where(
+                        and_(
+                            t.c.project == self._project,
+                            t.c.run_id == run_id,
+                            t.c.datapoint_id.in_(chunk),
+                        )
+                    )
+                )
+                found.extend(
+                    _stored_span(row)
+                    for row in rows
+                    if (row.run_id, row.datapoint_id, row.epoch) in wanted
+                )
+        return found
+
+    def add_spans(self, spans: Sequence[StoredSpan]) -> None:
+        if not spans:
+            return
+        statement = self._store.dialect.insert_ignore(
+            schema.otlp_spans, keys=("project", "trace_id", "span_id")
+        )
+        for chunk in _chunks(spans):
+            self._connection.execute(
+                statement,
+                [
+                    {
+                        "project": self._project,
+                        "trace_id": span.trace_id,
+                        "span_id": span.span_id,
+                        "run_id": span.run_id,
+                        "datapoint_id": span.datapoint_id,
+                        "epoch": span.epoch,
+                        "span": span.span,
+                        "received_at": span.received_at,
+                    }
+                    for span in chunk
+                ],
+            )
+
+    def assign(self, spans: Sequence[StoredSpan]) -> None:
+        t = schema.otlp_spans
+        for span in spans:
+            self._connection.execute(
+                update(t)
+                .where(
+                    and_(
+                        t.c.project == self._project,
+                        t.c.trace_id == span.trace_id,
+                        t.c.span_id == span.span_id,
+                    )
+                )
+                .values(run_id=span.run_id, datapoint_id=span.datapoint_id, epoch=span.epoch)
+            )
+
+    def remove(self, keys: Sequence[tuple[str, str]]) -> None:
+        t = schema.otlp_spans
+        for trace_id, span_id in keys:
+            self._connection.execute(
+                delete(t).where(
+                    and_(
+                        t.c.project == self._project,
+                        t.c.trace_id == trace_id,
+                        t.c.span_id == span_id,
+                    )
+                )
+            )
+
+    def pending_count(self) -> int:
+        t = schema.otlp_spans
+        count = self._connection.execute(
+            select(func.count()).where(and_(t.c.project == self._project, t.c.run_id.is_(None)))
+        ).scalar_one()
+        return int(count)
+
+    def purge_pending(self, before: float) -> int:
+        t = schema.otlp_spans
+        purged = self._connection.execute(
+            delete(t).where(
+                and_(
+                    t.c.project == self._project,
+                    t.c.run_id.is_(None),
+                    t.c.received_at < before,
+                )
+            )
+        )
+        return int(purged.rowcount or 0)
+
+    def write_keyed_batches(
+        self, batches: Sequence[tuple[str, WriteBatch, str]]
+    ) -> list[BatchReceipt]:
+        receipts, compact = self._store._write_batches_in(self._connection, batches)
+        self.compact.extend(compact)
+        return receipts
 
 
 def _no_store(where: str) -> StoreError:

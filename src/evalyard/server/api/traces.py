@@ -2,43 +2,51 @@
 
 Point an OpenTelemetry exporter at the team server (``OTEL_EXPORTER_OTLP_ENDPOINT=URL``,
 ``OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer TOKEN``): each request, protobuf or
-OTLP/JSON (:mod:`evalyard.server.otlp`), is read into spans, and the spans that name a
-datapoint of a run become that run's results, written in one transaction.
+OTLP/JSON (:mod:`evalyard.server.otlp`), is read into spans, which are kept, and the spans
+that name a datapoint of a run become that run's results, written in one transaction.
 
 Which spans belong where (docs/server.md says the same):
 
 - ``evalyard.run_id`` and ``evalyard.datapoint_id`` (and ``evalyard.epoch``, default 0)
   are read from the span's attributes, else its resource's, else from its nearest ancestor
-  in the same request that has them. Values of its own win over inherited ones.
-- A span without a datapoint (after inheriting) is not evalyard's, even with a run id
-  (a resource naming the run covers every span of the process, also those outside any
-  datapoint): it is counted in the answer's ``partial_success.rejected_spans`` and nothing
-  else happens to it. A span with a datapoint but no run, or a value of the wrong type,
+  that has them, among every span of its trace received so far (this request and earlier
+  ones, table ``otlp_spans``). Values of its own win over inherited ones.
+- A span whose ancestry is complete (up to a span without a parent) without a datapoint is
+  not evalyard's (a resource naming the run covers every span of the process, also those
+  outside any datapoint): it is counted in the answer's ``partial_success.rejected_spans``
+  and not stored. A span whose ancestry is cut (a parent not received yet) before a
+  datapoint and a run were found is pending: kept, and attached when a later request
+  brings its ancestors; pending spans are purged after :data:`PENDING_SECONDS`, and a
+  project keeps at most :data:`MAX_PENDING_SPANS` (more are counted as rejected). A span
+  with a datapoint but no run (its ancestry complete), or a value of the wrong type,
   refuses the whole request with 422 naming the span.
-- The spans of one (run, datapoint, epoch) make one result, whatever their traces. The
-  earliest top-level span that carries ``evalyard.datapoint_id`` itself (not through its
-  resource) stands for the datapoint: its ``evalyard.inputs`` / ``input.value``,
-  ``evalyard.outputs`` / ``output.value`` and ``evalyard.ground_truth`` are the result's,
-  its duration the result's, its error status the result's error. Every other span is a
-  step (:func:`~evalyard.core.otel.spans_to_steps`); the steps' token, cost and model time
+- The spans of one (run, datapoint, epoch) make one result, whatever their traces and
+  whichever requests brought them. The earliest top-level span that carries
+  ``evalyard.datapoint_id`` itself (not through its resource) stands for the datapoint:
+  its ``evalyard.inputs`` / ``input.value``, ``evalyard.outputs`` / ``output.value`` and
+  ``evalyard.ground_truth`` are the result's, its duration the result's, its error status
+  the result's error. Every other span is a step
+  (:func:`~evalyard.core.otel.spans_to_steps`); the steps' token, cost and model time
   totals (:func:`~evalyard.core.otel.rollup`) are the result's metrics, defined as
   lower-is-better in the run's project when it has no definition of them yet.
 - The run must exist and be visible to the token (404 otherwise, as for batches): create
-  it first (``evalyard.start_run``, ``POST /api/v1/runs``). A result is built from the
-  spans of one request, and replaces an earlier result of the same (datapoint, epoch)
-  (the last write wins, as for batches): export a datapoint's spans together (a
-  ``BatchSpanProcessor``, flushed after each datapoint, its timed sends put off).
-- A request sent again writes nothing twice: its idempotency key is ``otlp:`` and the
-  SHA-256 of its (decompressed) body, kept per run with the batch.
+  it first (``evalyard.start_run``, ``POST /api/v1/runs``). Each request, in one
+  transaction holding its project's span lock, stores its new spans and rebuilds every
+  result that gained a span from all of that result's stored spans (the rebuilt result
+  replaces the earlier one).
+- A request sent again stores nothing twice: its spans are kept already, so it rewrites no
+  result; the batches it writes carry the idempotency key ``otlp:`` and the SHA-256 of its
+  (decompressed) body and of the spans it added, kept per run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -47,6 +55,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from evalyard.config import max_field_bytes
+from evalyard.core.ids import check_datapoint_id
 from evalyard.core.otel import LOWER_IS_BETTER, rollup, spans_to_steps
 from evalyard.core.spans import SpanRecord, SpanStatus
 from evalyard.errors import InvalidInputError, StoreError
@@ -68,16 +77,33 @@ from evalyard.server.otlp import (
     decode_json,
     decode_protobuf,
     encode_response,
+    span_from_json,
+    span_to_json,
 )
-from evalyard.store.base import Store, WriteBatch
+from evalyard.store.base import Store, StoredSpan, WriteBatch
 
-__all__ = ["TRACES_MEDIA_TYPES", "ResultPlan", "export_traces", "plan_results"]
+__all__ = [
+    "MAX_PENDING_SPANS",
+    "PENDING_SECONDS",
+    "TRACES_MEDIA_TYPES",
+    "Resolution",
+    "ResultPlan",
+    "export_traces",
+    "plan_results",
+    "resolve_spans",
+]
 
 #: The content types ``POST /v1/traces`` takes.
 TRACES_MEDIA_TYPES = (PROTOBUF_MEDIA_TYPE, "application/json")
 
 _KEYS = (RUN_ATTRIBUTE, DATAPOINT_ATTRIBUTE, EPOCH_ATTRIBUTE)
 _MAX_EPOCH = 99_999
+_MAX_RUN_ID = 64
+
+#: How long a pending span (no datapoint through its ancestors yet) is kept, in seconds.
+PENDING_SECONDS = 24 * 3600
+#: How many pending spans a project keeps at most; more are refused (partial success).
+MAX_PENDING_SPANS = 100_000
 
 
 @dataclass
@@ -153,7 +179,7 @@ def _identity(span: SpanRecord, found: Mapping[str, Any]) -> tuple[str, str, int
     if run_id is None:
         raise InvalidInputError(
             f"{_named(span)} has {DATAPOINT_ATTRIBUTE} but no {RUN_ATTRIBUTE} (on itself, its "
-            "resource or an ancestor in the same request); give it the run's id"
+            "resource or an ancestor); give it the run's id"
         )
     if not isinstance(run_id, str) or not run_id:
         raise InvalidInputError(f"{_named(span)}: {RUN_ATTRIBUTE} must be a string of the run's id")
@@ -162,6 +188,14 @@ def _identity(span: SpanRecord, found: Mapping[str, Any]) -> tuple[str, str, int
             f"{_named(span)}: {DATAPOINT_ATTRIBUTE} must be a string or an integer, not "
             f"{type(datapoint_id).__name__}"
         )
+    if len(run_id) > _MAX_RUN_ID:
+        raise InvalidInputError(
+            f"{_named(span)}: {RUN_ATTRIBUTE} {run_id[:40]!r}... is no run's id"
+        )
+    try:
+        datapoint_id = check_datapoint_id(datapoint_id)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{_named(span)}: {exc}") from None
     if isinstance(epoch, str) and epoch.isdigit() and len(epoch) <= 5:
         epoch = int(epoch)
     if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= _MAX_EPOCH:
@@ -172,52 +206,115 @@ def _identity(span: SpanRecord, found: Mapping[str, Any]) -> tuple[str, str, int
     return run_id, str(datapoint_id), epoch
 
 
-def plan_results(spans: Sequence[ReceivedSpan]) -> tuple[list[ResultPlan], int]:
-    """The results the spans make, and how many spans name no datapoint.
+#: A span's place, once resolved: its (run, datapoint, epoch).
+Identity = tuple[str, str, int]
+#: The span's key in the store: (trace id, span id).
+SpanKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """Where the spans go: each span's result, the spans that belong nowhere, the spans
+    that wait for an ancestor."""
+
+    placed: dict[SpanKey, Identity]
+    """The spans that belong to a result."""
+    rejected: set[SpanKey]
+    """The spans whose ancestry is complete (up to a span without a parent) and names no
+    datapoint: they are not evalyard's and are not kept."""
+    pending: set[SpanKey]
+    """The spans whose ancestry is cut (a parent not received yet) before a datapoint and
+    a run were found: kept until their ancestors come."""
+
+
+def resolve_spans(
+    spans: Iterable[ReceivedSpan], *, strict: Iterable[SpanKey] | None = None
+) -> Resolution:
+    """Place each span by the evalyard attributes of its own, its resource's and its
+    ancestors' (among ``spans``).
+
+    Args:
+        spans: the spans, of any traces, each key once.
+        strict: the spans whose bad values refuse the request (the spans of the request);
+            by default all. Another span with a bad value is left pending.
 
     Raises:
-        InvalidInputError: a span with a datapoint but no run, or a bad value (422).
+        InvalidInputError: a span of ``strict`` with a datapoint but no run (its ancestry
+            complete), or a bad value (422).
     """
     by_id = {(span.record.trace_id, span.record.span_id): span for span in spans}
-    resolved: dict[tuple[str, str], dict[str, Any]] = {}
+    strict_keys = set(by_id) if strict is None else set(strict)
+    # Each span's attributes after inheriting, and whether its ancestry is complete.
+    resolved: dict[SpanKey, tuple[dict[str, Any], bool]] = {}
 
-    def attributes_of(span: SpanRecord) -> dict[str, Any]:
+    def attributes_of(span: SpanRecord) -> tuple[dict[str, Any], bool]:
         # Walk up to the nearest ancestor already resolved (or the top), then fill in
         # downwards: each span's own values win over its ancestors'.
         chain: list[SpanRecord] = []
         seen: set[str] = set()
         current: SpanRecord | None = span
         inherited: dict[str, Any] = {}
+        complete = True
         while current is not None:
             key = (current.trace_id, current.span_id)
             if key in resolved:
-                inherited = resolved[key]
+                inherited, complete = resolved[key]
                 break
             if current.span_id in seen:
-                break  # a cycle of parents: stop at it
+                break  # a cycle of parents: stop at it (as complete as it will get)
             seen.add(current.span_id)
             chain.append(current)
             parent = current.parent_id
             above = by_id.get((current.trace_id, parent)) if parent is not None else None
+            if parent is not None and above is None:
+                complete = False  # the parent has not arrived (yet)
             current = above.record if above is not None else None
         for link in reversed(chain):
             own = {name: link.attributes[name] for name in _KEYS if name in link.attributes}
             inherited = {**inherited, **own}
-            resolved[(link.trace_id, link.span_id)] = inherited
-        return inherited
+            resolved[(link.trace_id, link.span_id)] = (inherited, complete)
+        return inherited, complete
 
-    plans: dict[tuple[str, str, int], ResultPlan] = {}
-    rejected = 0
-    for span in spans:
-        identity = _identity(span.record, attributes_of(span.record))
+    placed: dict[SpanKey, Identity] = {}
+    rejected: set[SpanKey] = set()
+    pending: set[SpanKey] = set()
+    for key, span in by_id.items():
+        found, complete = attributes_of(span.record)
+        if not complete and (DATAPOINT_ATTRIBUTE not in found or RUN_ATTRIBUTE not in found):
+            pending.add(key)
+            continue
+        try:
+            identity = _identity(span.record, found)
+        except InvalidInputError:
+            if key in strict_keys:
+                raise
+            pending.add(key)  # purged in time
+            continue
         if identity is None:
-            rejected += 1
+            rejected.add(key)
+        else:
+            placed[key] = identity
+    return Resolution(placed, rejected, pending)
+
+
+def plan_results(spans: Sequence[ReceivedSpan]) -> tuple[list[ResultPlan], int]:
+    """The results the spans make on their own, and how many spans name no datapoint
+    (pending spans included).
+
+    Raises:
+        InvalidInputError: a span with a datapoint but no run, or a bad value (422).
+    """
+    resolution = resolve_spans(spans)
+    plans: dict[Identity, ResultPlan] = {}
+    for span in spans:
+        identity = resolution.placed.get((span.record.trace_id, span.record.span_id))
+        if identity is None:
             continue
         plan = plans.get(identity)
         if plan is None:
             plan = plans[identity] = ResultPlan(*identity)
         plan.spans.append(span)
-    return list(plans.values()), rejected
+    return list(plans.values()), len(resolution.rejected) + len(resolution.pending)
 
 
 def _media_type(request: Request) -> str:
@@ -242,44 +339,127 @@ def _inflated(request: Request, raw: bytes, limit: int) -> bytes:
     return out
 
 
-def _rejection(count: int) -> str:
-    if not count:
-        return ""
-    return (
-        f"{count} span(s) carry no {DATAPOINT_ATTRIBUTE} (on the span, its resource or an "
-        "ancestor in the same request) and were not stored"
-    )
+def _rejection(rejected: int, dropped: int) -> str:
+    parts = []
+    if rejected:
+        parts.append(
+            f"{rejected} span(s) carry no {DATAPOINT_ATTRIBUTE} (on the span, its resource "
+            "or an ancestor) and were not stored"
+        )
+    if dropped:
+        parts.append(
+            f"{dropped} span(s) wait for ancestors not received yet, and were not stored: "
+            f"the project already holds {MAX_PENDING_SPANS} such spans"
+        )
+    return "; ".join(parts)
 
 
 def export_traces(request: Request) -> Response:
-    """Store the spans of an OTLP ``ExportTraceServiceRequest`` as results of their runs."""
+    """Store the spans of an OTLP ``ExportTraceServiceRequest``, and rebuild the results of
+    their runs that they touch from every span received for them."""
     context = context_of(request)
     writer = context.writer
     if writer is None:
         raise StoreError("this server does not take writes")
     protobuf = _media_type(request) == PROTOBUF_MEDIA_TYPE
     raw = _inflated(request, request.state.body, context.max_body_bytes)
-    spans = decode_protobuf(raw) if protobuf else decode_json(raw)
-    plans, rejected = plan_results(spans)
+    received = decode_protobuf(raw) if protobuf else decode_json(raw)
+    incoming: dict[SpanKey, ReceivedSpan] = {}
+    for span in received:
+        incoming.setdefault((span.record.trace_id, span.record.span_id), span)
+    # Refuse bad values before touching the store (422, nothing written).
+    resolve_spans(incoming.values())
     store = context.store
     grant = grant_of(request)
-    by_run: dict[str, list[ResultPlan]] = defaultdict(list)
-    for plan in plans:
-        by_run[plan.run_id].append(plan)
-    key = "otlp:" + hashlib.sha256(raw).hexdigest()
     limit = max_field_bytes()
-    batches: list[tuple[str, WriteBatch, str]] = []
+    now = time.time()
     projects: dict[str, set[str]] = defaultdict(set)
-    for run_id in sorted(by_run):
-        info = visible_run(store, run_id, grant)
-        projects[info.project].add(run_id)
-        batches.append((info.run_id, _batch(by_run[run_id], info.run_id, store, limit), key))
-    if batches:
-        writer.write_keyed_batches(batches)
+    plans: list[ResultPlan] = []
+    with writer.span_session(grant.project or "") as session:
+        session.purge_pending(now - PENDING_SECONDS)
+        stored = {
+            (row.trace_id, row.span_id): row
+            for row in session.spans_of_traces({trace for trace, _ in incoming})
+        }
+        # A span stored before is kept as it was (a resend stores nothing twice).
+        spans = {k: span_from_json(row.span) for k, row in stored.items()}
+        new = {k: span for k, span in incoming.items() if k not in stored}
+        spans.update(new)
+        resolution = resolve_spans(spans.values(), strict=new)
+        touched = {resolution.placed[k] for k in incoming if k in resolution.placed}
+        attached: list[StoredSpan] = []
+        for k, row in stored.items():
+            if row.run_id is not None:
+                continue
+            identity = resolution.placed.get(k)
+            if identity is not None:
+                attached.append(
+                    replace(row, run_id=identity[0], datapoint_id=identity[1], epoch=identity[2])
+                )
+                touched.add(identity)
+        gone = [k for k, row in stored.items() if row.run_id is None and k in resolution.rejected]
+        rejected = sum(1 for k in new if k in resolution.rejected)
+        waiting = [k for k in new if k in resolution.pending]
+        room = max(MAX_PENDING_SPANS - session.pending_count() + len(gone) + len(attached), 0)
+        dropped = set(waiting[room:])
+        kept = [
+            _stored(k, span, resolution.placed.get(k), now)
+            for k, span in new.items()
+            if k not in resolution.rejected and k not in dropped
+        ]
+        session.add_spans(kept)
+        session.assign(attached)
+        session.remove(gone)
+        if not kept and not attached:
+            # Every span was stored before (a resend): the results have them already.
+            touched = set()
+        # The body and what it added: a body sent again after its pending spans were
+        # purged (or refused over the limit) adds them again, and is written again.
+        digest = hashlib.sha256(raw)
+        for added in sorted([(s.trace_id, s.span_id) for s in (*kept, *attached)]):
+            digest.update(f"\0{added[0]}:{added[1]}".encode())
+        key = "otlp:" + digest.hexdigest()
+        by_identity: dict[Identity, ResultPlan] = {}
+        for row in session.spans_of_results(touched):
+            assert row.run_id is not None
+            assert row.datapoint_id is not None
+            identity = (row.run_id, row.datapoint_id, int(row.epoch or 0))
+            plan = by_identity.get(identity)
+            if plan is None:
+                plan = by_identity[identity] = ResultPlan(*identity)
+            plan.spans.append(spans.get((row.trace_id, row.span_id)) or span_from_json(row.span))
+        for plan in by_identity.values():
+            plan.spans.sort(key=lambda s: (s.record.start_ns, s.record.trace_id, s.record.span_id))
+        plans = list(by_identity.values())
+        by_run: dict[str, list[ResultPlan]] = defaultdict(list)
+        for plan in plans:
+            by_run[plan.run_id].append(plan)
+        batches: list[tuple[str, WriteBatch, str]] = []
+        for run_id in sorted(by_run):
+            info = visible_run(store, run_id, grant)
+            projects[info.project].add(run_id)
+            batches.append((info.run_id, _batch(by_run[run_id], info.run_id, store, limit), key))
+        if batches:
+            session.write_keyed_batches(batches)
+    if plans:
         _define_lower(store, projects, plans)
+    refused = rejected + len(dropped)
     return Response(
-        encode_response(rejected, _rejection(rejected), protobuf=protobuf),
+        encode_response(refused, _rejection(rejected, len(dropped)), protobuf=protobuf),
         media_type=PROTOBUF_MEDIA_TYPE if protobuf else "application/json",
+    )
+
+
+def _stored(key: SpanKey, span: ReceivedSpan, identity: Identity | None, now: float) -> StoredSpan:
+    run_id, datapoint_id, epoch = identity if identity is not None else (None, None, None)
+    return StoredSpan(
+        trace_id=key[0],
+        span_id=key[1],
+        span=span_to_json(span),
+        run_id=run_id,
+        datapoint_id=datapoint_id,
+        epoch=epoch,
+        received_at=now,
     )
 
 
