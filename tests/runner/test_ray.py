@@ -20,7 +20,7 @@ import evalyard
 from evalyard.core.model import RunStatus
 from evalyard.errors import InvalidInputError
 from evalyard.store import open_store
-from tests.api.conftest import running_server
+from tests.api.conftest import ServerProcess, server  # noqa: F401 (the fixture)
 
 ray = pytest.importorskip("ray")
 
@@ -193,21 +193,29 @@ def test_a_task_whose_worker_dies_is_retried_and_stored_once(
     check_exact(store_url, result.run_id)
 
 
-def test_evaluate_on_ray_through_a_team_server(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'server.db'}"
-    open_store(url).close()
-    with running_server(url, tmp_path) as server:
-        result = evalyard.evaluate(
-            double,
-            dataset=data(),
-            evaluators=[right],
-            name="via-server",
-            executor="ray",
-            store=server.url,
-            print_results=False,
-        )
-        assert result.result_count == DATAPOINTS
-        check_exact(url, result.run_id)
+def test_evaluate_on_ray_through_a_team_server(server: ServerProcess) -> None:  # noqa: F811
+    first = evalyard.evaluate(
+        double,
+        dataset=data(10),
+        evaluators=[right],
+        name="via-server",
+        executor="ray",
+        store=server.url,
+        print_results=False,
+    )
+    assert first.result_count == 10
+    again = evalyard.evaluate(
+        double,
+        dataset=data(),
+        evaluators=[right],
+        resume=first.run_id,
+        executor="ray",
+        store=server.url,
+        print_results=False,
+    )
+    assert (again.skipped_count, again.result_count) == (10, DATAPOINTS - 10)
+    assert again.status is RunStatus.COMPLETED
+    check_exact(server.store_url, first.run_id)
 
 
 def test_a_function_that_cannot_be_pickled_is_refused_clearly(store_url: str) -> None:
@@ -233,3 +241,5 @@ def test_a_function_that_cannot_be_pickled_is_refused_clearly(store_url: str) ->
 def test_a_bad_executor_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="executor"):
         evalyard.evaluate(double, dataset=data(3), executor="dask", print_results=False)
+    with pytest.raises(InvalidInputError, match="executor='ray'"):
+        evalyard.evaluate(double, dataset=data(3), ray_address="auto", print_results=False)
