@@ -243,3 +243,29 @@ def test_a_bad_executor_is_refused() -> None:
         evalyard.evaluate(double, dataset=data(3), executor="dask", print_results=False)
     with pytest.raises(InvalidInputError, match="executor='ray'"):
         evalyard.evaluate(double, dataset=data(3), ray_address="auto", print_results=False)
+
+
+def always_dies(inputs: dict[str, Any]) -> dict[str, Any]:
+    if inputs["n"] == 2:
+        os._exit(1)
+    return {"answer": inputs["n"] * 2}
+
+
+def test_a_task_that_always_kills_its_worker_fails_the_run_resumably(
+    store_url: str,
+) -> None:
+    with pytest.raises(ray.exceptions.WorkerCrashedError) as raised:
+        evalyard.evaluate(
+            always_dies,
+            dataset=data(6),
+            name="always-dies",
+            executor="ray",
+            max_workers=2,
+            store=store_url,
+            print_results=False,
+        )
+    assert any("resume=" in note for note in raised.value.__notes__)
+    store = open_store(store_url)
+    (info,) = store.find_runs("always-dies")
+    assert info.status is RunStatus.FAILED
+    assert ("d002", 0) not in set(store.result_keys(info.run_id))
