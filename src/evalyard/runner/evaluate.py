@@ -42,6 +42,7 @@ from evalyard.core.summary import MetricSummary
 from evalyard.errors import InvalidInputError, InvalidRecordError, RunNameTakenError
 from evalyard.runner import capture
 from evalyard.runner.datasets import Dataset, as_dataset
+from evalyard.runner.distributed import run_ray
 from evalyard.runner.evaluator import Evaluator, as_evaluator, is_async_callable
 from evalyard.runner.execution import (
     RESERVED_METRICS,
@@ -137,6 +138,9 @@ def evaluate(
     store: Store | str | None = None,
     print_results: bool = True,
     prices: PriceTable | None = None,
+    executor: str = "threads",
+    ray_address: str | None = None,
+    ray_options: Mapping[str, Any] | None = None,
 ) -> EvaluationResult:
     """Run ``function`` on every datapoint, score it with ``evaluators``, and log a run.
 
@@ -160,7 +164,7 @@ def evaluate(
         metadata: facts about the run (model, prompt, parameters...).
         project: the run's project, ``"default"`` unless given (a resumed run keeps its own).
         max_workers: at most this many datapoints at once: threads for a sync function,
-            tasks in flight for an async one.
+            tasks in flight for an async one, Ray tasks in flight with ``executor="ray"``.
         repeats: run each datapoint this many times, as epochs 0 to ``repeats - 1``.
         resume: a run (id, unique name or run object) to go on with, in any status: only
             the (datapoint, epoch) pairs it lacks are run, then it gets its final status.
@@ -177,6 +181,19 @@ def evaluate(
             their ``cost_usd`` (:class:`evalyard.PriceTable`); by default the built-in
             table. With the OpenTelemetry SDK installed, the spans started while a
             datapoint runs become its steps (docs/tracing.md).
+        executor: ``"threads"`` (threads for a sync function, an event loop for an async
+            one, in this process) or ``"ray"``: each datapoint is a Ray task on a Ray
+            cluster, at most ``max_workers`` in flight, its result sent back to this
+            process, which logs it (so any store works: SQLite, PostgreSQL, a team
+            server). The function and evaluators must then be picklable (cloudpickle).
+            Needs ``pip install 'evalyard[ray]'``; see docs/scale.md.
+        ray_address: with ``executor="ray"``, the cluster to connect to (``"auto"``,
+            ``"ray://head:10001"``...); by default ``RAY_ADDRESS``, else a new local
+            cluster. Ignored when Ray is already initialised in this process.
+        ray_options: with ``executor="ray"``, the options of each task
+            (``{"num_cpus": 0.25}`` for an application that mostly waits on an API);
+            by default one CPU per task. A task whose worker dies is retried
+            (``max_retries=3``) and its result is still logged once.
 
     Returns:
         the run's id, its per-metric aggregates and this call's counts; ``compare_with``
@@ -202,6 +219,10 @@ def evaluate(
             )
     if resume is not None and run_id is not None:
         raise InvalidInputError("give evaluate either resume or run_id, not both")
+    if executor not in ("threads", "ray"):
+        raise InvalidInputError(f"executor must be 'threads' or 'ray', not {executor!r}")
+    if executor != "ray" and (ray_address is not None or ray_options is not None):
+        raise InvalidInputError("ray_address and ray_options need executor='ray'")
     chosen = _evaluators(evaluators)
     call = application_caller(function)
     is_async = is_async_callable(function)
@@ -243,7 +264,20 @@ def evaluate(
     try:
         _declare(target, run.project, _wanted_directions(chosen))
         with progress:
-            if is_async:
+            if executor == "ray":
+                run_ray(
+                    items,
+                    (call, chosen, prices, is_async),
+                    deliver=writer.put,
+                    tally=tally,
+                    on_done=progress.advance,
+                    later_directions=task.later_directions,
+                    max_workers=max_workers,
+                    stop=stop,
+                    address=ray_address,
+                    options=ray_options,
+                )
+            elif is_async:
                 run_async(items, task.run_async, max_workers=max_workers, stop=stop)
             else:
                 run_threads(items, task.run, max_workers=max_workers, stop=stop)
