@@ -45,6 +45,7 @@ import sqlalchemy
 
 import evalyard
 from evalyard.store import SQLStore, open_store
+from readme_blocks import write_block
 
 SCRIPT = Path(__file__).resolve()
 DEFAULT_README = SCRIPT.parent / "README.md"
@@ -211,17 +212,7 @@ def render(rows: list[Row], args: argparse.Namespace) -> str:
 def write_readme(path: Path, block: str, *, store_spec: str) -> None:
     """Replace this benchmark's block for the backend in ``path`` (append it if absent)."""
     backend = "sqlite" if store_spec == "sqlite" else "postgresql"
-    begin = f"<!-- bench_evaluate:{backend}:begin (written by bench_evaluate.py) -->"
-    end = f"<!-- bench_evaluate:{backend}:end -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    new_block = f"{begin}\n{block}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        text = head + new_block + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + new_block + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_block(path, f"bench_evaluate:{backend}", block, script="bench_evaluate.py")
 
 
 def reproduce_command(args: argparse.Namespace) -> str:

@@ -30,12 +30,10 @@ import argparse
 import datetime as dt
 import hashlib
 import os
-import platform
 import shlex
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +47,8 @@ import orjson
 import evalyard
 from evalyard.importers import import_file
 from evalyard.store import open_store
+from readme_blocks import machine_description as machine_description_of
+from readme_blocks import revision, write_block
 
 SCRIPT = Path(__file__).resolve()
 DEFAULT_README = SCRIPT.parent / "README.md"
@@ -266,45 +266,12 @@ def run_size(size: int, *, workdir: Path, repeat: int, seed: int, fmt: str = "js
 # -- the report ------------------------------------------------------------------------
 
 
-def _revision() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=SCRIPT.parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _proc_field(path: str, prefix: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as lines:
-            for line in lines:
-                if line.startswith(prefix):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
 def machine_description() -> str:
     """CPU, cores, RAM and the versions that matter, in one line."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cpu = _proc_field("/proc/cpuinfo", "model name") or platform.machine()
-    memory = _proc_field("/proc/meminfo", "MemTotal:")
-    ram = f", {int(memory.split()[0]) / 1024 / 1024:.1f} GiB RAM" if memory else ""
-    return "; ".join(
-        [
-            f"{cpu}, {cores} cores{ram}",
-            f"{platform.system()} {platform.release()}",
-            f"Python {platform.python_version()}",
-            f"SQLite {sqlite3.sqlite_version}",
-            f"orjson {orjson.__version__}",
-            f"evalyard {evalyard.__version__} at {_revision()}",
-        ]
+    return machine_description_of(
+        f"SQLite {sqlite3.sqlite_version}",
+        f"orjson {orjson.__version__}",
+        f"evalyard {evalyard.__version__} at {revision()}",
     )
 
 
@@ -366,17 +333,7 @@ def report_block(
 
 def write_readme(path: Path, block: str) -> None:
     """Replace this benchmark's block in ``path`` (append it if absent)."""
-    begin = "<!-- bench_import:begin (written by bench_import.py) -->"
-    end = "<!-- bench_import:end -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    new_block = f"{begin}\n{block}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        text = head + new_block + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + new_block + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_block(path, "bench_import", block, script="bench_import.py")
 
 
 # -- command line ----------------------------------------------------------------------

@@ -26,13 +26,11 @@ import datetime as dt
 import gc
 import io
 import os
-import platform
 import pstats
 import shlex
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +47,8 @@ from evalyard import MultiComparison, compare_many, compare_runs, start_run, sum
 from evalyard.core.model import Direction
 from evalyard.core.stats import Verdict
 from evalyard.store import Store, open_store
+from readme_blocks import machine_description as machine_description_of
+from readme_blocks import revision, write_block
 
 SCRIPT = Path(__file__).resolve()
 DEFAULT_README = SCRIPT.parent / "README.md"
@@ -348,45 +348,12 @@ def _seconds(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
-def _revision() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=SCRIPT.parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _proc_field(path: str, prefix: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as lines:
-            for line in lines:
-                if line.startswith(prefix):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
 def machine_description() -> str:
     """CPU, cores, RAM and the versions that matter, in one line."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cpu = _proc_field("/proc/cpuinfo", "model name") or platform.machine()
-    memory = _proc_field("/proc/meminfo", "MemTotal:")
-    ram = f", {int(memory.split()[0]) / 1024 / 1024:.1f} GiB RAM" if memory else ""
-    return "; ".join(
-        [
-            f"{cpu}, {cores} cores{ram}",
-            f"{platform.system()} {platform.release()}",
-            f"Python {platform.python_version()}",
-            f"SQLite {sqlite3.sqlite_version}",
-            f"numpy {np.__version__}",
-            f"evalyard {evalyard.__version__} at {_revision()}",
-        ]
+    return machine_description_of(
+        f"SQLite {sqlite3.sqlite_version}",
+        f"numpy {np.__version__}",
+        f"evalyard {evalyard.__version__} at {revision()}",
     )
 
 
@@ -443,17 +410,7 @@ def report_block(
 
 def write_readme(path: Path, block: str) -> None:
     """Replace this benchmark's block in ``path`` (append it if absent)."""
-    begin = "<!-- bench_many:begin (written by bench_many.py) -->"
-    end = "<!-- bench_many:end -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    new_block = f"{begin}\n{block}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        text = head + new_block + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + new_block + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_block(path, "bench_many", block, script="bench_many.py")
 
 
 # -- command line ----------------------------------------------------------------------

@@ -42,6 +42,7 @@ import evalyard
 from evalyard.core.steps import walk_steps
 from evalyard.runner import capture
 from evalyard.runner.otel import EvalyardSpanProcessor
+from readme_blocks import write_block
 
 SCRIPT = Path(__file__).resolve()
 DEFAULT_README = SCRIPT.parent / "README.md"
@@ -166,17 +167,7 @@ def render(times: dict[str, float], args: argparse.Namespace) -> tuple[str, bool
 
 def write_readme(path: Path, block: str) -> None:
     """Replace this benchmark's block in ``path`` (append it if absent)."""
-    begin = "<!-- bench_otel:begin (written by bench_otel.py) -->"
-    end = "<!-- bench_otel:end -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    new_block = f"{begin}\n{block}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        text = head + new_block + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + new_block + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_block(path, "bench_otel", block, script="bench_otel.py")
 
 
 def reproduce_command(args: argparse.Namespace) -> str:

@@ -53,11 +53,10 @@ import httpx
 
 import evalyard
 from evalyard.store import HTTPStore, close_stores, open_store
+from readme_blocks import write_block
 
 SCRIPT = Path(__file__).resolve()
 DEFAULT_README = SCRIPT.parent / "README.md"
-BEGIN = "<!-- bench_server:begin (written by bench_server.py) -->"
-END = "<!-- bench_server:end -->"
 TARGET_RESULTS_PER_S = 20_000
 METRICS = 10
 CHUNK = 1_000
@@ -307,15 +306,7 @@ def render(
 
 def write_readme(path: Path, block: str) -> None:
     """Replace this benchmark's block in ``path`` (append it if absent)."""
-    text = path.read_text(encoding="utf-8")
-    new_block = f"{BEGIN}\n{block}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + new_block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + new_block + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_block(path, "bench_server", block, script="bench_server.py")
 
 
 def main(argv: list[str] | None = None) -> int:

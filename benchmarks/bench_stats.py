@@ -50,6 +50,7 @@ from evalyard.core.stats import (
     holm,
     non_inferior,
 )
+from readme_blocks import write_block
 
 SCRIPT = Path(__file__).resolve()
 DEFAULT_README = SCRIPT.parent / "README.md"
@@ -57,8 +58,6 @@ DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 SHARED_FRACTION = 0.95
 TARGET_SECONDS = 1.0  # the statistics add < 1 s at 100k datapoints x 10 metrics
 TARGET_SIZE = 100_000
-BEGIN = "<!-- bench_stats:begin (written by bench_stats.py) -->"
-END = "<!-- bench_stats:end -->"
 
 #: The ten metrics: which kind, and which test each ends up with at one epoch.
 METRICS: dict[str, MetricKind] = {
@@ -434,15 +433,7 @@ def report_block(results: Sequence[Result], *, command: str, repeat: int) -> str
 
 def write_readme(path: Path, block: str) -> None:
     """Replace this benchmark's block in ``path`` (append it if absent)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    new_block = f"{BEGIN}\n{block}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + new_block + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + new_block + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_block(path, "bench_stats", block, script="bench_stats.py")
 
 
 # -- command line ----------------------------------------------------------------------

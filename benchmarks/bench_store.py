@@ -54,6 +54,7 @@ import evalyard
 from evalyard import compare_runs, start_run
 from evalyard.core.compare import RunComparisonResult
 from evalyard.store import Store, open_store
+from readme_blocks import write_block
 
 SCRIPT = Path(__file__).resolve()
 DEFAULT_README = SCRIPT.parent / "README.md"
@@ -792,17 +793,7 @@ def _display_url(url: str) -> str:
 def write_readme(path: Path, block: str, *, store_spec: str) -> None:
     """Replace this benchmark's block for the backend in ``path`` (append it if absent)."""
     backend = "sqlite" if store_spec == "sqlite" else "postgresql"
-    begin = f"<!-- bench_store:{backend}:begin (written by bench_store.py) -->"
-    end = f"<!-- bench_store:{backend}:end -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    new_block = f"{begin}\n{block}\n{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        text = head + new_block + tail
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + new_block + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_block(path, f"bench_store:{backend}", block, script="bench_store.py")
 
 
 def reproduce_command(args: argparse.Namespace) -> str:

@@ -51,11 +51,10 @@ import numpy as np
 import evalyard
 from evalyard.core.diff import DiffLevel, diff_texts, diff_values
 from evalyard.store import open_store
+from readme_blocks import write_block
 
 SCRIPT = Path(__file__).resolve()
 DEFAULT_README = SCRIPT.parent / "README.md"
-BEGIN = "<!-- bench_ui:begin (written by bench_ui.py) -->"
-END = "<!-- bench_ui:end -->"
 TARGET_MS = 300.0
 METRICS = 10
 _TIMING = re.compile(r"app;dur=([0-9.]+)")
@@ -309,15 +308,7 @@ def report(
 
 def write_readme(path: Path, block: str) -> None:
     """Replace this benchmark's block in ``path`` (append it if absent)."""
-    text = path.read_text(encoding="utf-8")
-    new_block = f"{BEGIN}\n{block}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + new_block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + new_block + "\n"
-    path.write_text(text, encoding="utf-8")
+    write_block(path, "bench_ui", block, script="bench_ui.py")
 
 
 def main(argv: list[str] | None = None) -> int:
