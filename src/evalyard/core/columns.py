@@ -382,6 +382,29 @@ def _collapse_strings(
     return MetricColumn(MetricKind.STRING, result, counts)
 
 
+def _same_numbers(
+    rows: Sequence[tuple[dict[str, float | str], tuple[tuple[str, MetricKind], ...]]],
+) -> dict[str, MetricColumn] | None:
+    """The columns of rows that all hold the same plain numbers in the same order (what an
+    evaluation usually logs), read in one pass; None for any other rows."""
+    if not rows:
+        return None
+    first = list(rows[0][0])
+    if not first or not all(list(values) == first for values, _ in rows):
+        return None
+    width = len(first)
+    flat = np.fromiter(
+        itertools.chain.from_iterable(values.values() for values, _ in rows),
+        dtype=np.float64,
+        count=len(rows) * width,
+    )
+    matrix = flat.reshape(len(rows), width)
+    return {
+        name: MetricColumn(MetricKind.NUMBER, np.ascontiguousarray(matrix[:, j]))
+        for j, name in enumerate(first)
+    }
+
+
 class MixedKindsError(ValueError):
     """A column mixes text with numbers; the write side finds the record to blame."""
 
@@ -406,6 +429,10 @@ def block_from_rows(
         names.update(values)
         for item in special:
             special_counts[item] = special_counts.get(item, 0) + 1
+    if not special_counts:
+        same = _same_numbers(rows)
+        if same is not None:
+            return Block(list(ids), np.fromiter(epochs, dtype=np.int64, count=len(ids)), same)
     columns: dict[str, MetricColumn] = {}
     for name in names:
         column = [values.get(name) for values, _ in rows]

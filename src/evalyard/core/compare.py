@@ -714,8 +714,11 @@ def _metric_delta(
     else:
         a = b = np.zeros(len(new_rows), dtype=new_values.dtype)  # type: ignore[assignment]
         found = np.zeros(len(new_rows), dtype=bool)
-    found_ids = common_ids[found]
-    a, b = a[found], b[found]
+    if found.all():  # every common datapoint has the metric in both runs: no copies
+        found_ids = common_ids
+    else:
+        found_ids = common_ids[found]
+        a, b = a[found], b[found]
     improved = degraded = np.zeros(len(found_ids), dtype=bool)
     estimate: PairedEstimate | None = None
     flips: dict[str, int] | None = None

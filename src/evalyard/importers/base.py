@@ -24,10 +24,8 @@ checking them all before it writes any.
 
 from __future__ import annotations
 
-import gc
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -43,6 +41,7 @@ from evalyard.errors import (
     InvalidRecordError,
     RunNameTakenError,
 )
+from evalyard.runner.collector import collector_paused
 from evalyard.runner.logging import start_run
 from evalyard.runner.records import (
     PreparedRecord,
@@ -251,25 +250,7 @@ def _sources(importer: Importer, path: Path, options: Mapping[str, Any]) -> list
     return [path]
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a file is read, checked and written.
-
-    Reading builds a tree of fresh containers per record (parsed JSON, the record, its
-    encoded fields) and keeps them all: each collection would scan every one of them again
-    and find nothing to free (they hold no cycles), which took most of the time of reading
-    100k lm-eval samples. Reference counting frees what it always frees meanwhile.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@_collector_paused()
+@collector_paused()
 def import_file(
     format_name: str,
     path: str | Path,
@@ -343,7 +324,7 @@ def import_file(
     )
 
 
-@_collector_paused()
+@collector_paused()
 def import_runs(
     format_name: str,
     path: str | Path,

@@ -27,6 +27,7 @@ from evalyard.core.ids import MAX_NAME_LENGTH, check_name, check_run_id
 from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo, RunStatus
 from evalyard.core.values import check_run_metadata
 from evalyard.errors import InvalidInputError, RunExistsError, RunNameTakenError
+from evalyard.runner.collector import collector_paused
 from evalyard.runner.records import (
     PreparedRecord,
     checked_batch,
@@ -159,29 +160,28 @@ class Run:
         the call with an error naming it (its index and datapoint), and the records before
         it are kept (the error's ``logged_count`` says how many).
         """
-        logged = 0
-        chunk: list[PreparedRecord] = []
-        chunk_start = 0
-        limit = self._limit
-        for index, record in enumerate(records):
-            try:
-                prepared = self._prepare(record, index, limit)
-            except InvalidInputError as exc:
-                logged += self._write(chunk, first_index=chunk_start)
-                exc.index = index
-                exc.logged_count = logged
-                exc.add_note(
-                    f"record {index} of log_many was refused; the {logged} records before it "
-                    "were logged"
-                )
-                raise
-            chunk.append(prepared)
-            if len(chunk) >= LOG_MANY_CHUNK:
-                logged += self._write(chunk, first_index=chunk_start)
-                chunk = []
-                chunk_start = index + 1
-        logged += self._write(chunk, first_index=chunk_start)
-        return logged
+        with collector_paused(), _ChunkWriter(self) as writer:
+            chunk: list[PreparedRecord] = []
+            chunk_start = 0
+            limit = self._limit
+            for index, record in enumerate(records):
+                try:
+                    prepared = self._prepare(record, index, limit)
+                except InvalidInputError as exc:
+                    logged = writer.write_last(chunk, chunk_start)
+                    exc.index = index
+                    exc.logged_count = logged
+                    exc.add_note(
+                        f"record {index} of log_many was refused; the {logged} records "
+                        "before it were logged"
+                    )
+                    raise
+                chunk.append(prepared)
+                if len(chunk) >= LOG_MANY_CHUNK:
+                    writer.submit(chunk, chunk_start)
+                    chunk = []
+                    chunk_start = index + 1
+            return writer.write_last(chunk, chunk_start)
 
     def _prepare(self, record: Any, index: int, limit: int) -> PreparedRecord:
         return prepare_mapping(record, index, limit=limit)
@@ -277,6 +277,71 @@ class Run:
             )
         self._finished = True
         return self._info
+
+
+class _ChunkWriter:
+    """Writes the chunks of one ``log_many`` call in order, each on a background thread
+    while the caller checks and encodes the next, so the store's work (SQLite and the
+    PostgreSQL driver release the GIL while the database writes) overlaps Python's.
+
+    One chunk is in flight at most. A write that fails is raised at the next
+    :meth:`submit` or :meth:`write_last`, with ``logged_count`` counting every record of
+    the call that was committed; nothing is written after a failure.
+    """
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        self._logged = 0
+        self._thread: threading.Thread | None = None
+        self._outcome: list[BaseException | int] = []
+
+    def __enter__(self) -> _ChunkWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # Leaving by an exception (the caller's iterable raised, Ctrl-C): no write may go on
+        # after the call returns, and what was in flight stays committed.
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+
+    def submit(self, chunk: list[PreparedRecord], first_index: int) -> None:
+        """Write ``chunk`` in the background once the previous chunk is committed."""
+        self._settle()
+        outcome = self._outcome = []
+
+        def write() -> None:
+            try:
+                outcome.append(self._run._write(chunk, first_index=first_index))
+            except BaseException as exc:  # handed to the caller's thread
+                outcome.append(exc)
+
+        self._thread = threading.Thread(target=write, name="evalyard-log-many", daemon=True)
+        self._thread.start()
+
+    def write_last(self, chunk: list[PreparedRecord], first_index: int) -> int:
+        """Write the last ``chunk`` here, after the one in flight; return how many records
+        the call logged."""
+        self._settle()
+        try:
+            self._logged += self._run._write(chunk, first_index=first_index)
+        except InvalidInputError as exc:
+            exc.logged_count = self._logged + (exc.logged_count or 0)
+            raise
+        return self._logged
+
+    def _settle(self) -> None:
+        """Wait for the chunk in flight; raise its error with the call's logged count."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        thread.join()
+        (outcome,) = self._outcome
+        if isinstance(outcome, BaseException):
+            if isinstance(outcome, InvalidInputError):
+                outcome.logged_count = self._logged + (outcome.logged_count or 0)
+            raise outcome
+        self._logged += outcome
 
 
 def start_run(

@@ -6,12 +6,13 @@ refused record is never half-stored (docs/comparison.md §1, Records).
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
-from evalyard.core.columns import Block, MixedKindsError, block_from_rows
+from evalyard.core.columns import Block, MixedKindsError, block_from_rows, sort_block
 from evalyard.core.ids import check_datapoint_id, check_name, derive_datapoint_id
 from evalyard.core.model import MetricKind
 from evalyard.core.steps import MAX_STEP_DEPTH, StepType, walk_steps
@@ -51,9 +52,8 @@ STEP_TYPES = tuple(kind.value for kind in StepType)
 _MAX_EPOCH = 100_000
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedRecord:
-    """One record, checked and encoded."""
+class PreparedRecord(NamedTuple):
+    """One record, checked and encoded (a named tuple: cheap to build by the million)."""
 
     row: ResultRow
     """The row for the results table."""
@@ -268,6 +268,10 @@ def _average(values: dict[str, list[tuple[MetricKind, float | str]]]) -> Checked
 def build_batch(records: Sequence[PreparedRecord]) -> WriteBatch:
     """The write batch of some prepared records; a (datapoint, epoch) given twice keeps the last.
 
+    The batch's rows and blocks are in (datapoint id, epoch) order: its rows then go into
+    the results index in one sweep instead of at random places, and its blocks are ready
+    for a comparison without sorting again.
+
     Raises:
         MixedKindsError: when a metric holds strings in some records and numbers in others.
     """
@@ -275,11 +279,15 @@ def build_batch(records: Sequence[PreparedRecord]) -> WriteBatch:
     for record in records:
         latest[(record.row.datapoint_id, record.row.epoch)] = record
     unique = list(latest.values()) if len(latest) != len(records) else list(records)
+    # Built in the order given (reading records where they lie in memory), then sorted
+    # as arrays: reordering the records first made each later pass jump around memory.
     blocks: dict[str, Block] = {
-        SESSION_SCOPE: block_from_rows(
-            [r.row.datapoint_id for r in unique],
-            (r.row.epoch for r in unique),
-            [r.metrics for r in unique],
+        SESSION_SCOPE: sort_block(
+            block_from_rows(
+                [r.row.datapoint_id for r in unique],
+                (r.row.epoch for r in unique),
+                [r.metrics for r in unique],
+            )
         )
     }
     step_rows: dict[str, list[PreparedRecord]] = {}
@@ -287,17 +295,32 @@ def build_batch(records: Sequence[PreparedRecord]) -> WriteBatch:
         for name in record.step_metrics:
             step_rows.setdefault(name, []).append(record)
     for name, rows in step_rows.items():
-        blocks[name] = block_from_rows(
-            [r.row.datapoint_id for r in rows],
-            (r.row.epoch for r in rows),
-            [r.step_metrics[name] for r in rows],
+        blocks[name] = sort_block(
+            block_from_rows(
+                [r.row.datapoint_id for r in rows],
+                (r.row.epoch for r in rows),
+                [r.step_metrics[name] for r in rows],
+            )
         )
     kinds = {
         (scope, metric): column.kind
         for scope, block in blocks.items()
         for metric, column in block.columns.items()
     }
-    return WriteBatch([r.row for r in unique], blocks, kinds)
+    return WriteBatch(_rows_in_key_order(unique), blocks, kinds)
+
+
+def _rows_in_key_order(records: list[PreparedRecord]) -> list[ResultRow]:
+    """The records' rows by (datapoint id, epoch); each key is held once."""
+    rows = [record.row for record in records]
+    epochs = [row.epoch for row in rows]
+    keys: list[Any] = [row.datapoint_id for row in rows]
+    if any(epochs):
+        keys = list(zip(keys, epochs, strict=True))
+    if all(map(operator.lt, keys, itertools.islice(keys, 1, None))):
+        return rows
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return [rows[i] for i in order]
 
 
 def checked_batch(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from evalyard.core.columns import Block, ScopeValues
 from evalyard.core.model import MetricDefinition, MetricKind, Result, RunInfo, RunStatus
@@ -40,9 +40,12 @@ TOKEN_SCOPES = ("read", "write")
 SESSION_SCOPE = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ResultRow:
-    """One result ready to store: the record's fields already checked and JSON-encoded."""
+class ResultRow(NamedTuple):
+    """One result ready to store: the record's fields already checked and JSON-encoded.
+
+    A named tuple: a million of them are built by one ``log_many``, and a tuple is built
+    several times faster than a frozen dataclass.
+    """
 
     datapoint_id: str
     """The datapoint's id."""
