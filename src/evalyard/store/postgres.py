@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Connection, Engine, Select, Table, create_engine, text
+from sqlalchemy import Connection, Engine, Select, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -45,7 +45,13 @@ class PostgresDialect:
         parsed = make_url(url).set(drivername="postgresql+psycopg")
         # Writes run at READ COMMITTED, so that concurrent writers inserting the same
         # metric kinds or results wait for each other instead of failing to serialise.
-        return create_engine(parsed, pool_pre_ping=True, isolation_level="READ COMMITTED")
+        engine = create_engine(parsed, pool_pre_ping=True, isolation_level="READ COMMITTED")
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            _prefer_lz4(dbapi_connection)
+
+        return engine
 
     def upsert(
         self, table: Table, *, keys: Sequence[str], update: Sequence[str], newer_than: str | None
@@ -152,6 +158,20 @@ def _lock(connection: Connection, namespace: int, key: str) -> None:
         text("SELECT pg_advisory_xact_lock(:namespace, :key)"),
         {"namespace": namespace, "key": number - (1 << 31)},
     )
+
+
+def _prefer_lz4(dbapi_connection: Any) -> None:
+    """Compress the large values this session writes (metric blocks, long JSON) with lz4
+    rather than the default pglz: as small on metric blocks and about five times faster to
+    write (pglz spends ~0.25 s on the 10 MB block of 100k results, mostly failing to
+    compress floats). A server without lz4 (built without it, or older than 14) keeps pglz.
+    Values already stored stay as they are; reading either kind needs nothing."""
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET default_toast_compression = lz4")
+        dbapi_connection.commit()
+    except psycopg.Error:
+        dbapi_connection.rollback()
 
 
 def _copy_into_empty(
