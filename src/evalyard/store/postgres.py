@@ -193,14 +193,10 @@ def _copy_into_empty(
     value = rows[0][position]
     if any(row[position] != value for row in rows):
         return False
+    if _holds_rows(connection, table, lead, value):
+        return False
     quote = connection.dialect.identifier_preparer.quote
     target = quote(table.name)
-    found = connection.exec_driver_sql(
-        f"SELECT EXISTS (SELECT 1 FROM {target} WHERE {quote(lead)} = %(value)s)",
-        {"value": value},
-    ).scalar_one()
-    if found:
-        return False
     names = ", ".join(quote(name) for name in columns)
     connection.exec_driver_sql("SAVEPOINT evalyard_copy")
     try:
@@ -212,6 +208,16 @@ def _copy_into_empty(
         return False
     connection.exec_driver_sql("RELEASE SAVEPOINT evalyard_copy")
     return True
+
+
+def _holds_rows(connection: Connection, table: Table, column: str, value: Any) -> bool:
+    """Whether ``table`` has a row whose ``column`` is ``value``."""
+    quote = connection.dialect.identifier_preparer.quote
+    found = connection.exec_driver_sql(
+        f"SELECT EXISTS (SELECT 1 FROM {quote(table.name)} WHERE {quote(column)} = %(value)s)",
+        {"value": value},
+    ).scalar_one()
+    return bool(found)
 
 
 def _copy(connection: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
