@@ -287,3 +287,23 @@ def test_a_row_appearing_under_a_straight_copy_falls_back_to_the_upsert(
     rows = _rows(store, run_id)
     assert len(rows) == MANY
     assert {row.outputs for row in rows.values()} == {'"new"'}
+
+
+@pytest.mark.postgres
+def test_large_values_are_compressed_with_lz4_where_the_server_has_it(store: SQLStore) -> None:
+    if store.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's TOAST compression")
+    with store.engine.connect() as connection:
+        server = connection.exec_driver_sql("SHOW server_version_num").scalar_one()
+        if int(server) < 140000:
+            pytest.skip("lz4 TOAST compression needs PostgreSQL 14")
+        session = connection.exec_driver_sql("SHOW default_toast_compression").scalar_one()
+    assert session == "lz4"
+    with evalyard.start_run("lz4", store=store) as run:
+        run.log_many([{"id": f"q{i:05d}", "metrics": {"m": 1.0}} for i in range(5_000)])
+    with store.engine.connect() as connection:
+        methods = connection.exec_driver_sql(
+            "SELECT DISTINCT pg_column_compression(ids) FROM metric_blocks"
+        ).all()
+    assert methods == [("lz4",)]
+    assert store.load_scope(run.run_id).columns["m"].values.tolist() == [1.0] * 5_000
