@@ -107,7 +107,12 @@ def _bulk(
 
 
 @pytest.mark.parametrize("size", [FEW, MANY])
-def test_an_older_batch_never_overwrites_a_newer_row(store: SQLStore, size: int) -> None:
+@pytest.mark.parametrize("temporary_tables", [True, False])
+def test_an_older_batch_never_overwrites_a_newer_row(
+    store: SQLStore, size: int, temporary_tables: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the TEMPORARY privilege, PostgreSQL upserts later batches with executemany.
+    monkeypatch.setattr(postgres_module, "_may_stage", lambda _: temporary_tables)
     run_id = evalyard.start_run("order", store=store).run_id
     ids = [f"d{i:04d}" for i in range(size)]
     _bulk(store, run_id, 10, [_result_row(d, '"ten"', 10.0) for d in ids])

@@ -77,7 +77,11 @@ class PostgresDialect:
         update: Sequence[str],
         newer_than: str | None,
     ) -> None:
-        if len(rows) < COPY_MIN_ROWS:
+        if len(rows) >= COPY_MIN_ROWS and _copy_into_empty(
+            connection, table, columns, rows, keys[0]
+        ):
+            return
+        if len(rows) < COPY_MIN_ROWS or not _may_stage(connection):
             upsert_many(
                 self,
                 connection,
@@ -92,8 +96,6 @@ class PostgresDialect:
         quote = connection.dialect.identifier_preparer.quote
         target = quote(table.name)
         names = ", ".join(quote(name) for name in columns)
-        if _copy_into_empty(connection, table, columns, rows, keys[0]):
-            return
         # A temporary table per connection, kept (and emptied at each commit) rather than
         # created per batch, so writing does not churn the catalog. Created in the batch's
         # transaction when missing, so a rolled-back batch cannot leave it half-made.
@@ -172,6 +174,21 @@ def _prefer_lz4(dbapi_connection: Any) -> None:
         dbapi_connection.commit()
     except psycopg.Error:
         dbapi_connection.rollback()
+
+
+def _may_stage(connection: Connection) -> bool:
+    """Whether this session may create temporary tables (a database where TEMPORARY was
+    revoked from PUBLIC keeps the executemany), asked once per connection."""
+    info = connection.connection.info
+    allowed = info.get("evalyard_temporary_tables")
+    if allowed is None:
+        allowed = bool(
+            connection.exec_driver_sql(
+                "SELECT has_database_privilege(current_database(), 'TEMPORARY')"
+            ).scalar_one()
+        )
+        info["evalyard_temporary_tables"] = allowed
+    return bool(allowed)
 
 
 def _copy_into_empty(
