@@ -98,9 +98,7 @@ def _result_row(datapoint_id: str, text: str | None, duration: float | None) -> 
     )
 
 
-def _bulk(
-    store: SQLStore, run_id: str, batch_id: int, rows: Sequence[ResultRow], *, count: bool = True
-) -> None:
+def _bulk(store: SQLStore, run_id: str, batch_id: int, rows: Sequence[ResultRow]) -> None:
     """What SQLStore._upsert_results does, with a batch id of our choosing."""
     with store._write() as connection:
         store._upsert_results(connection, run_id, batch_id, list(rows))
@@ -143,12 +141,13 @@ def test_awkward_text_null_fields_and_large_values_round_trip_exactly(
     durations = [0.1 + 0.2, 1e-300, 1.7976931348623157e308, -0.0, 12.5, None]
     texts: list[str | None] = [None, large, *AWKWARD]
     ids = [f"id {i} \\N \\ é 東" if i % 3 == 0 else f"id-{i}\\" for i in range(size)]
-    expected = [
-        _result_row(d, texts[i % len(texts)], durations[i % len(durations)])
-        for i, d in enumerate(ids)
-    ]
-    for first in (True, False):  # into an empty run, then over its rows
-        _bulk(store, run_id, 1 if first else 2, expected)
+    # Into an empty run, then over its rows with every row's values changed.
+    for shift in (0, 1):
+        expected = [
+            _result_row(d, texts[(i + shift) % len(texts)], durations[(i + shift) % len(durations)])
+            for i, d in enumerate(ids)
+        ]
+        _bulk(store, run_id, 1 + shift, expected)
         rows = _rows(store, run_id)
         assert len(rows) == size
         for want in expected:
