@@ -12,7 +12,9 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, Select, Table
 from sqlalchemy.sql.dml import Insert
 
-__all__ = ["Dialect"]
+from evalyard.errors import StoreError
+
+__all__ = ["Dialect", "upsert_many"]
 
 
 class Dialect(Protocol):
@@ -31,6 +33,23 @@ class Dialect(Protocol):
 
         With ``newer_than`` (a column), the stored row is replaced only by a row whose value
         in that column is greater, so writes that commit out of order keep the latest.
+        """
+        ...
+
+    def bulk_upsert(
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        keys: Sequence[str],
+        update: Sequence[str],
+        newer_than: str | None,
+    ) -> None:
+        """Write many rows (tuples of ``columns``) as :meth:`upsert` would, one by one.
+
+        The rows hold each ``keys`` at most once. The fast path of a batch's results.
         """
         ...
 
@@ -67,3 +86,51 @@ class Dialect(Protocol):
         """Where the store of ``url`` would be, when it is certainly not there yet (an
         SQLite file that does not exist); None when it may be (connect to find out)."""
         ...
+
+
+_compiled_upserts: dict[tuple[Any, ...], tuple[str, bool]] = {}
+
+
+def upsert_many(
+    dialect: Dialect,
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    keys: Sequence[str],
+    update: Sequence[str],
+    newer_than: str | None,
+) -> None:
+    """:meth:`Dialect.bulk_upsert` as one ``executemany`` of the dialect's upsert.
+
+    The statement goes to the driver as plain SQL with tuples (compiled once per table and
+    columns): building SQLAlchemy parameters row by row would cost more than the insert.
+    """
+    if not rows:
+        return
+    engine_dialect = connection.dialect
+    cache_key = (
+        engine_dialect.name,
+        engine_dialect.paramstyle,
+        table.name,
+        tuple(columns),
+        tuple(keys),
+        tuple(update),
+        newer_than,
+    )
+    compiled_sql = _compiled_upserts.get(cache_key)
+    if compiled_sql is None:
+        statement = dialect.upsert(table, keys=keys, update=update, newer_than=newer_than)
+        compiled = statement.compile(dialect=engine_dialect, column_keys=list(columns))
+        positional = bool(compiled.positional)
+        if positional and tuple(compiled.positiontup or ()) != tuple(columns):
+            raise StoreError(f"unexpected parameter order in {compiled}")
+        compiled_sql = (str(compiled), positional)
+        _compiled_upserts[cache_key] = compiled_sql
+    sql, positional = compiled_sql
+    if positional:
+        connection.exec_driver_sql(sql, list(rows))
+    else:
+        names = tuple(columns)
+        connection.exec_driver_sql(sql, [dict(zip(names, row, strict=True)) for row in rows])

@@ -129,19 +129,6 @@ class SQLStore:
         except BaseException:
             self.engine.dispose()
             raise
-        # The bulk upsert of results goes to the driver as plain SQL with tuples: building
-        # SQLAlchemy parameters row by row would cost more than the insert itself.
-        upsert = dialect.upsert(
-            schema.results,
-            keys=("run_id", "datapoint_id", "epoch"),
-            update=_RESULT_FIELDS,
-            newer_than="batch_id",
-        )
-        compiled = upsert.compile(dialect=self.engine.dialect, column_keys=list(_RESULT_COLUMNS))
-        self._results_sql = str(compiled)
-        self._results_positional = bool(compiled.positional)
-        if self._results_positional and tuple(compiled.positiontup or ()) != _RESULT_COLUMNS:
-            raise StoreError(f"unexpected parameter order in {self._results_sql}")
 
     def __repr__(self) -> str:
         return f"SQLStore({self.dialect.display_url(self.url)!r})"
@@ -593,13 +580,16 @@ class SQLStore:
             )
             for row in rows
         ]
-        if self._results_positional:
-            connection.exec_driver_sql(self._results_sql, values)
-        else:
-            connection.exec_driver_sql(
-                self._results_sql,
-                [dict(zip(_RESULT_COLUMNS, value, strict=True)) for value in values],
-            )
+        # Each dialect's fastest bulk path (COPY on PostgreSQL); the newer batch wins.
+        self.dialect.bulk_upsert(
+            connection,
+            schema.results,
+            _RESULT_COLUMNS,
+            values,
+            keys=("run_id", "datapoint_id", "epoch"),
+            update=_RESULT_FIELDS,
+            newer_than="batch_id",
+        )
 
     def _record_kinds(
         self, connection: Connection, run_id: str, kinds: dict[tuple[str, str], MetricKind]

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.dml import Insert
 
 from evalyard.errors import StoreError
+from evalyard.store.dialect import upsert_many
 
 __all__ = ["SQLiteDialect"]
 
@@ -73,6 +74,22 @@ class SQLiteDialect:
             index_elements=list(keys),
             set_={name: statement.excluded[name] for name in update},
             where=where,
+        )
+
+    def bulk_upsert(
+        self,
+        connection: Connection,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        keys: Sequence[str],
+        update: Sequence[str],
+        newer_than: str | None,
+    ) -> None:
+        # In-process: one executemany is as fast as SQLite inserts.
+        upsert_many(
+            self, connection, table, columns, rows, keys=keys, update=update, newer_than=newer_than
         )
 
     def insert_ignore(self, table: Table, *, keys: Sequence[str]) -> Insert:
