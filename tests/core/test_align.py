@@ -45,3 +45,25 @@ def test_align_of_large_sorted_runs_sharing_most_ids() -> None:
     assert alignment.new_rows.tolist() == list(range(18_000))
     assert alignment.old_rows.tolist() == list(range(1_000, 19_000))
     assert list(itertools.islice(alignment.new_ids[alignment.new_rows], 2)) == every[1_000:1_002]
+
+
+def test_a_comparison_s_id_lists_are_plain_lists_in_its_dict() -> None:
+    from evalyard.core.columns import MetricColumn, ScopeValues
+    from evalyard.core.compare import compare_scopes
+    from evalyard.core.model import MetricKind
+
+    def values(ids: list[str], scores: list[float]) -> ScopeValues:
+        column = MetricColumn(MetricKind.NUMBER, np.array(scores))
+        return ScopeValues(ids, {"score": column}, 1)
+
+    found = compare_scopes(
+        values(["a", "b", "c"], [1.0, 0.0, 0.5]),
+        values(["a", "b", "d"], [0.0, 0.0, 1.0]),
+        definitions={},
+    )
+    delta = found.metric_deltas["score"]
+    assert (delta.improved, delta.same, delta.degraded) == (["a"], ["b"], [])
+    data = delta.to_dict()
+    assert type(data["improved"]) is list
+    assert type(data["same"]) is list
+    assert data["improved"] == ["a"]

@@ -14,7 +14,7 @@ the minimum detectable effect, and the datapoints that are flaky across epochs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from evalyard.core.aggregate import aggregate, check_aggregate_function
 from evalyard.core.columns import MetricColumn, ScopeValues, merge_kinds, present_mask
+from evalyard.core.idlists import DatapointIds
 from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo
 from evalyard.core.stats import (
     ALPHA,
@@ -119,13 +120,13 @@ class MetricDelta:
     """Common datapoints where the metric stayed within the tolerance (equal, for ``none``)."""
     changed_count: int
     """Datapoints of a ``none``-direction or string metric whose value changed."""
-    improved: list[str] = field(repr=False)
+    improved: Sequence[str] = field(repr=False)
     """The ids counted in ``improved_count``, sorted."""
-    degraded: list[str] = field(repr=False)
+    degraded: Sequence[str] = field(repr=False)
     """The ids counted in ``degraded_count``, sorted."""
-    same: list[str] = field(repr=False)
+    same: Sequence[str] = field(repr=False)
     """The ids counted in ``same_count``, sorted."""
-    changed: list[str] = field(repr=False)
+    changed: Sequence[str] = field(repr=False)
     """The ids counted in ``changed_count``, sorted."""
     mean_diff: float | None = None
     """Mean of new − old over the ``found_count`` paired datapoints (epochs averaged first),
@@ -186,10 +187,10 @@ class MetricDelta:
             "degraded_count": self.degraded_count,
             "same_count": self.same_count,
             "changed_count": self.changed_count,
-            "improved": self.improved,
-            "degraded": self.degraded,
-            "same": self.same,
-            "changed": self.changed,
+            "improved": list(self.improved),
+            "degraded": list(self.degraded),
+            "same": list(self.same),
+            "changed": list(self.changed),
             "mean_diff": self.mean_diff,
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
@@ -757,7 +758,10 @@ def _metric_delta(
             top_degraded = _top_changes(degraded, found_ids, a, b)
     changed = ~(improved | degraded | same)
     found_count = len(found_ids)
-    changed_count = int(changed.sum())
+    improved_count = int(np.count_nonzero(improved))
+    degraded_count = int(np.count_nonzero(degraded))
+    same_count = int(np.count_nonzero(same))
+    changed_count = found_count - improved_count - degraded_count - same_count
     judged = direction is not Direction.NONE
     return MetricDelta(
         metric=name,
@@ -773,14 +777,14 @@ def _metric_delta(
         old_count=int(old_present.sum()),
         new_count=int(new_present.sum()),
         found_count=found_count,
-        improved_count=int(improved.sum()),
-        degraded_count=int(degraded.sum()),
-        same_count=int(same.sum()),
+        improved_count=improved_count,
+        degraded_count=degraded_count,
+        same_count=same_count,
         changed_count=changed_count,
-        improved=found_ids[improved].tolist(),
-        degraded=found_ids[degraded].tolist(),
-        same=found_ids[same].tolist(),
-        changed=found_ids[changed].tolist(),
+        improved=DatapointIds(found_ids, improved, improved_count),
+        degraded=DatapointIds(found_ids, degraded, degraded_count),
+        same=DatapointIds(found_ids, same, same_count),
+        changed=DatapointIds(found_ids, changed, changed_count),
         mean_diff=None if estimate is None else estimate.mean_diff,
         ci_low=None if estimate is None else estimate.ci_low,
         ci_high=None if estimate is None else estimate.ci_high,

@@ -124,7 +124,7 @@ def plan_table(
     rows = frame.all_rows()
     if comparison is not None and query.show != "all":
         delta = comparison.metric_deltas.get(metric) if metric else None
-        lists: dict[str, list[str]] = {
+        lists: dict[str, Sequence[str]] = {
             "new_only": comparison.new_only_datapoints,
             "old_only": comparison.old_only_datapoints,
             "improved": delta.improved if delta else [],
