@@ -229,14 +229,14 @@ def log_run(store: Store, name: str, records: Iterable[dict[str, Any]]) -> tuple
 
 @dataclass(frozen=True, slots=True)
 class ReferenceMetric:
-    """One metric as the pandas reference computes it."""
+    """One metric as a reference computes it (the ids as a list, or a polars Series)."""
 
     new_mean: float
     old_mean: float
     delta: float
-    improved: list[str]
-    degraded: list[str]
-    same: list[str]
+    improved: Sequence[str] | pl.Series
+    degraded: Sequence[str] | pl.Series
+    same: Sequence[str] | pl.Series
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,8 +327,11 @@ def polars_reference(new: pl.DataFrame, old: pl.DataFrame) -> ReferenceResult:
     """The same comparison with polars, on both runs already in memory (one row per
     datapoint, as ``compare_runs`` holds them once read): an inner join on the id, sorted
     by id as ``compare_runs``'s lists are, then per metric each run's mean over all its
-    datapoints, the delta, and the improved / degraded / same ids of the shared datapoints
-    as Python lists, as ``compare_runs`` returns them."""
+    datapoints, the delta, and the improved / degraded / same ids of the shared datapoints.
+
+    The ids come back as polars Series: ``compare_runs`` makes its id lists into Python
+    lists when they are first read, so neither side pays for lists in the timing (the
+    agreement check turns both into lists after it)."""
     joined = new.join(old, on="datapoint_id", how="inner", suffix="_old").sort("datapoint_id")
     ids = joined.get_column("datapoint_id")
     new_means = new.select(pl.col(METRIC_NAMES).mean()).row(0, named=True)
@@ -341,9 +344,9 @@ def polars_reference(new: pl.DataFrame, old: pl.DataFrame) -> ReferenceResult:
             new_mean=float(new_means[name]),
             old_mean=float(old_means[name]),
             delta=float(new_means[name]) - float(old_means[name]),
-            improved=ids.filter(found & (d > 0)).to_list(),
-            degraded=ids.filter(found & (d < 0)).to_list(),
-            same=ids.filter(found & (d == 0)).to_list(),
+            improved=ids.filter(found & (d > 0)),
+            degraded=ids.filter(found & (d < 0)),
+            same=ids.filter(found & (d == 0)),
         )
     return ReferenceResult(joined.height, metrics)
 
@@ -433,15 +436,16 @@ def check_agreement(comparison: RunComparisonResult, reference: ReferenceResult)
             ("degraded", got.degraded_count, got.degraded, expected.degraded),
             ("same", got.same_count, got.same, expected.same),
         ):
-            if ours_count != len(theirs_ids):
+            listed = theirs_ids.to_list() if isinstance(theirs_ids, pl.Series) else list(theirs_ids)
+            if ours_count != len(listed):
                 problems.append(
-                    f"{name} {label} count: compare_runs {ours_count}, reference {len(theirs_ids)}"
+                    f"{name} {label} count: compare_runs {ours_count}, reference {len(listed)}"
                 )
-            elif ours_ids != theirs_ids:
+            elif list(ours_ids) != listed:
                 problems.append(f"{name} {label} ids differ (same count {ours_count})")
     if problems:
         raise BenchmarkMismatchError(
-            "compare_runs and the pandas reference disagree:\n  " + "\n  ".join(problems)
+            "compare_runs and the reference disagree:\n  " + "\n  ".join(problems)
         )
 
 
