@@ -67,3 +67,10 @@ def test_a_comparison_s_id_lists_are_plain_lists_in_its_dict() -> None:
     assert type(data["improved"]) is list
     assert type(data["same"]) is list
     assert data["improved"] == ["a"]
+
+
+def test_align_of_runs_of_the_same_datapoints() -> None:
+    ids = [f"q{i}" for i in range(10)]
+    alignment = align(ids, list(ids))
+    assert alignment.new_rows.tolist() == alignment.old_rows.tolist() == list(range(10))
+    assert alignment.new_ids.tolist() == alignment.old_ids.tolist() == ids
