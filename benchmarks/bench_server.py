@@ -79,6 +79,18 @@ class Throughput:
     seconds: float
     workers: int = 0
     """Worker processes of the server; 0 for the reference (no server)."""
+    client_cpu: float = 0.0
+    """CPU seconds of the clients while they logged (of this process, for the reference)."""
+    server_cpu: float | None = None
+    """CPU seconds of the server's processes meanwhile (None without /proc or server)."""
+    db_cpu: float | None = None
+    """CPU seconds of the machine's PostgreSQL processes meanwhile (None on SQLite)."""
+
+    @property
+    def cpu_per_result_us(self) -> float:
+        """CPU microseconds per result, every party counted."""
+        total = self.client_cpu + (self.server_cpu or 0.0) + (self.db_cpu or 0.0)
+        return total / self.results * 1e6
 
     @property
     def per_second(self) -> float:
@@ -103,6 +115,41 @@ def _cpu_ticks(pid: int) -> int | None:
     except OSError:
         return None
     return int(fields[11]) + int(fields[12])
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _tree_cpu(pid: int | None) -> float | None:
+    """CPU seconds used so far by ``pid`` and its children (the server's workers)."""
+    if pid is None or _cpu_ticks(pid) is None:
+        return None
+    return sum(_cpu_ticks(p) or 0 for p in [pid, *_children(pid)]) / _TICK
+
+
+def _postgres_cpu(store_url: str) -> float | None:
+    """CPU seconds used so far by the machine's PostgreSQL processes (None for SQLite, or
+    without /proc). Other users of the same PostgreSQL count too."""
+    if not store_url.startswith("postgres") or not Path("/proc/self/stat").exists():
+        return None
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                text = (entry / "stat").read_text()
+                if text.split("(", 1)[1].rsplit(")", 1)[0] == "postgres":
+                    fields = text.rsplit(")", 1)[1].split()
+                    ticks += int(fields[11]) + int(fields[12])
+    return ticks / _TICK
+
+
+def _delta(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
+
+
+def _cpu_now() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def _children(pid: int) -> list[int]:
@@ -137,9 +184,9 @@ def wait_until_idle(pid: int, workers: int, timeout: float = 60) -> None:
 
 
 @contextlib.contextmanager
-def serve(store_url: str, folder: Path, workers: int = 1) -> Iterator[str]:
-    """``evalyard server --workers N`` in a child process; yields its URL once its workers
-    are up and idle."""
+def serve(store_url: str, folder: Path, workers: int = 1) -> Iterator[tuple[str, int]]:
+    """``evalyard server --workers N`` in a child process; yields its URL and process id
+    once its workers are up and idle."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVALYARD_")}
     log = open(folder / "server.log", "wb")  # noqa: SIM115
@@ -175,7 +222,7 @@ def serve(store_url: str, folder: Path, workers: int = 1) -> Iterator[str]:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.05)
         wait_until_idle(process.pid, workers)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -200,11 +247,12 @@ def _client(
     records = _records(client, results)
     run = evalyard.start_run(run_id=run_id, store=url)
     barrier.wait()
+    cpu = _cpu_now()
     started = time.perf_counter()
     for start in range(0, results, CHUNK):
         run.log_many(records[start : start + CHUNK])
     run.flush()
-    out.put((started, time.perf_counter()))
+    out.put((started, time.perf_counter(), _cpu_now() - cpu))
     close_stores()
 
 
@@ -215,11 +263,15 @@ def measure_reference(store_url: str, clients: int, results: int) -> Throughput:
     store = open_store(store_url)
     try:
         run = evalyard.start_run(f"bench-ref-{clients}-{uuid.uuid4().hex[:6]}", store=store)
+        db = _postgres_cpu(store_url)
+        cpu = _cpu_now()
         started = time.perf_counter()
         for start in range(0, len(records), CHUNK):
             run.log_many(records[start : start + CHUNK])
         run.flush()
         seconds = time.perf_counter() - started
+        cpu = _cpu_now() - cpu
+        db = _delta(db, _postgres_cpu(store_url))
         info = run.finish()
     finally:
         store.close()
@@ -227,14 +279,21 @@ def measure_reference(store_url: str, clients: int, results: int) -> Throughput:
         raise BenchmarkMismatchError(
             f"the reference run holds {info.result_count} results, not {len(records)}"
         )
-    return Throughput(clients, len(records), seconds, workers=0)
+    return Throughput(clients, len(records), seconds, workers=0, client_cpu=cpu, db_cpu=db)
 
 
 def measure_logging(
-    url: str, clients: int, results: int, folder: Path, server_workers: int = 1
+    url: str,
+    clients: int,
+    results: int,
+    folder: Path,
+    server_workers: int = 1,
+    server_pid: int | None = None,
+    store_url: str = "",
 ) -> Throughput:
     """Time ``clients`` processes logging ``results`` each into one run through a server
-    of ``server_workers`` worker processes."""
+    of ``server_workers`` worker processes (process ``server_pid``, serving ``store_url``),
+    and the CPU time each party used meanwhile."""
     # Run names are unique within a project: a store given by URL may hold earlier ones.
     run = evalyard.start_run(f"bench-log-{clients}-{uuid.uuid4().hex[:6]}", store=url)
     context = multiprocessing.get_context("spawn")
@@ -248,8 +307,11 @@ def measure_logging(
     ]
     for worker in workers:
         worker.start()
+    server_cpu, db_cpu = _tree_cpu(server_pid), _postgres_cpu(store_url)
     barrier.wait(timeout=120)
     spans = [out.get(timeout=600) for _ in workers]
+    server_cpu = _delta(server_cpu, _tree_cpu(server_pid))
+    db_cpu = _delta(db_cpu, _postgres_cpu(store_url))
     for worker in workers:
         worker.join(timeout=60)
         if worker.exitcode != 0:
@@ -259,8 +321,16 @@ def measure_logging(
         raise BenchmarkMismatchError(
             f"the run holds {info.result_count} results, not {clients * results}"
         )
-    seconds = max(end for _, end in spans) - min(start for start, _ in spans)
-    return Throughput(clients, clients * results, seconds, workers=server_workers)
+    seconds = max(end for _, end, _ in spans) - min(start for start, _, _ in spans)
+    return Throughput(
+        clients,
+        clients * results,
+        seconds,
+        workers=server_workers,
+        client_cpu=sum(cpu for _, _, cpu in spans),
+        server_cpu=server_cpu,
+        db_cpu=db_cpu,
+    )
 
 
 def log_pair(store_url: str, datapoints: int) -> tuple[str, str]:
@@ -404,6 +474,31 @@ def render(
     if many:
         verdicts.append(_verdict("`--workers N`:", TARGET_WORKERS_RESULTS_PER_S, many))
     lines += ["", "Targets: " + " ".join(verdicts)]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    lines += [
+        "",
+        "CPU time per result while logging, by party (clients: the client processes, or the "
+        "one process of the reference; server: all its processes; PostgreSQL: all the "
+        f"machine's PostgreSQL processes), and the rate {cores} cores would allow at that "
+        "cost (cores / total), against the rate measured:",
+        "",
+        "| store | server | client processes | clients, µs | server, µs | PostgreSQL, µs "
+        "| total, µs | CPU-bound rate | measured |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for store in stores:
+        for t in sorted(store.logging, key=lambda t: (t.workers, t.clients)):
+            server = (
+                "none (reference)"
+                if t.workers == 0
+                else f"{t.workers} worker" + ("s" if t.workers > 1 else "")
+            )
+            lines.append(
+                f"| {store.backend} | {server} | {t.clients} | "
+                f"{_us(t.client_cpu, t.results)} | {_us(t.server_cpu, t.results)} | "
+                f"{_us(t.db_cpu, t.results)} | {t.cpu_per_result_us:.0f} | "
+                f"{(cores or 1) / t.cpu_per_result_us * 1e6:,.0f}/s | {t.per_second:,.0f}/s |"
+            )
     lines += [
         "",
         f"Comparing two runs of {datapoints:,} datapoints x {METRICS} metrics (95% shared), "
@@ -427,6 +522,10 @@ def render(
     return "\n".join(lines)
 
 
+def _us(seconds: float | None, results: int) -> str:
+    return "" if seconds is None else f"{seconds / results * 1e6:.0f}"
+
+
 def _load() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
@@ -441,8 +540,10 @@ def measure_store(
     logging = [measure_reference(store_url, n, args.results) for n in clients]
     latencies: list[Latency] = []
     for n in workers:
-        with serve(store_url, folder, n) as url:
-            logging += [measure_logging(url, c, args.results, folder, n) for c in clients]
+        with serve(store_url, folder, n) as (url, pid):
+            logging += [
+                measure_logging(url, c, args.results, folder, n, pid, store_url) for c in clients
+            ]
             if n == workers[0]:
                 new, old = log_pair(store_url, args.datapoints)
                 latencies = measure_compare(store_url, url, new, old, args.repeat)
