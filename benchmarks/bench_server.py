@@ -127,20 +127,28 @@ def _tree_cpu(pid: int | None) -> float | None:
     return sum(_cpu_ticks(p) or 0 for p in [pid, *_children(pid)]) / _TICK
 
 
-def _postgres_cpu(store_url: str) -> float | None:
-    """CPU seconds used so far by the machine's PostgreSQL processes (None for SQLite, or
-    without /proc). Other users of the same PostgreSQL count too."""
+def _postgres_cpu(store_url: str) -> dict[int, int] | None:
+    """CPU ticks used so far by each of the machine's PostgreSQL processes (None for
+    SQLite, or without /proc)."""
     if not store_url.startswith("postgres") or not Path("/proc/self/stat").exists():
         return None
-    ticks = 0
+    ticks = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError, IndexError):
                 text = (entry / "stat").read_text()
                 if text.split("(", 1)[1].rsplit(")", 1)[0] == "postgres":
                     fields = text.rsplit(")", 1)[1].split()
-                    ticks += int(fields[11]) + int(fields[12])
-    return ticks / _TICK
+                    ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def _postgres_delta(before: dict[int, int] | None, after: dict[int, int] | None) -> float | None:
+    """CPU seconds the PostgreSQL processes used between two readings: those alive at the
+    second (a backend that ended meanwhile is not counted; other users' are)."""
+    if before is None or after is None:
+        return None
+    return sum(t - before.get(pid, 0) for pid, t in after.items()) / _TICK
 
 
 def _delta(before: float | None, after: float | None) -> float | None:
@@ -271,7 +279,7 @@ def measure_reference(store_url: str, clients: int, results: int) -> Throughput:
         run.flush()
         seconds = time.perf_counter() - started
         cpu = _cpu_now() - cpu
-        db = _delta(db, _postgres_cpu(store_url))
+        db_cpu = _postgres_delta(db, _postgres_cpu(store_url))
         info = run.finish()
     finally:
         store.close()
@@ -279,7 +287,7 @@ def measure_reference(store_url: str, clients: int, results: int) -> Throughput:
         raise BenchmarkMismatchError(
             f"the reference run holds {info.result_count} results, not {len(records)}"
         )
-    return Throughput(clients, len(records), seconds, workers=0, client_cpu=cpu, db_cpu=db)
+    return Throughput(clients, len(records), seconds, workers=0, client_cpu=cpu, db_cpu=db_cpu)
 
 
 def measure_logging(
@@ -307,11 +315,11 @@ def measure_logging(
     ]
     for worker in workers:
         worker.start()
-    server_cpu, db_cpu = _tree_cpu(server_pid), _postgres_cpu(store_url)
+    server_cpu, db = _tree_cpu(server_pid), _postgres_cpu(store_url)
     barrier.wait(timeout=120)
     spans = [out.get(timeout=600) for _ in workers]
     server_cpu = _delta(server_cpu, _tree_cpu(server_pid))
-    db_cpu = _delta(db_cpu, _postgres_cpu(store_url))
+    db_cpu = _postgres_delta(db, _postgres_cpu(store_url))
     for worker in workers:
         worker.join(timeout=60)
         if worker.exitcode != 0:
@@ -478,9 +486,9 @@ def render(
     lines += [
         "",
         "CPU time per result while logging, by party (clients: the client processes, or the "
-        "one process of the reference; server: all its processes; PostgreSQL: all the "
-        f"machine's PostgreSQL processes), and the rate {cores} cores would allow at that "
-        "cost (cores / total), against the rate measured:",
+        "one process of the reference; server: all its processes; PostgreSQL: the "
+        "machine's PostgreSQL processes, whoever they served), and the rate "
+        f"{cores} cores would allow at that cost (cores / total), against the rate measured:",
         "",
         "| store | server | client processes | clients, µs | server, µs | PostgreSQL, µs "
         "| total, µs | CPU-bound rate | measured |",
