@@ -88,7 +88,8 @@ def build_app(settings: ServerSettings) -> Starlette:
 def _stop_when_orphaned(parent: int) -> None:
     """SIGTERM this process (uvicorn then stops serving, cleanly) once ``parent`` is gone:
     a supervisor killed outright leaves no worker behind."""
-    # With the default handler for SIGTERM (uvicorn's applies once it serves), exit at once.
+    # uvicorn's handler of SIGTERM is in place by then (the app is made inside its serving
+    # loop): the worker finishes its requests in flight and ends.
     while os.getppid() == parent:
         threading.Event().wait(_PARENT_CHECK_S)
     os.kill(os.getpid(), signal.SIGTERM)
