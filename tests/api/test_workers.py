@@ -267,11 +267,18 @@ def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
 
 
 def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
-    # A worker whose app cannot be made exits with uvicorn's start-up failure code (3).
+    # A worker whose app cannot be made exits with uvicorn's start-up failure code (3), as
+    # worker_app does when its store cannot be opened; the CLI turns the error into one
+    # line and its exit code.
     script = (
         "import functools, sys\n"
+        "from evalyard.cli.exit_codes import exit_code_for\n"
         "from evalyard.cli.listen import bind, serve\n"
-        "serve(functools.partial(sys.exit, 3), bind('127.0.0.1', 0), workers=2)\n"
+        "try:\n"
+        "    serve(functools.partial(sys.exit, 3), bind('127.0.0.1', 0), workers=2)\n"
+        "except Exception as exc:\n"
+        "    print(f'{type(exc).__name__}: {exc}')\n"
+        "    sys.exit(exit_code_for(exc))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -281,8 +288,11 @@ def test_a_worker_that_cannot_start_stops_the_server(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert done.returncode == 1
-    assert "WorkersFailedError: a worker process could not start" in done.stderr
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == (
+        "WorkersFailedError: a worker process could not start (its error is above); the "
+        "server stopped\n"
+    )
 
 
 def test_one_worker_by_default_is_the_server_process(tmp_path: Path) -> None:

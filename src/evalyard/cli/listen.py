@@ -142,4 +142,4 @@ def serve(app: Any, sock: socket.socket, *, workers: int = 1, **options: Any) ->
 class WorkersFailedError(EvalyardError):
     """A worker process of ``--workers N`` could not start: the server stopped."""
 
-    exit_code: ClassVar[int] = 1
+    exit_code: ClassVar[int] = 2

@@ -19,8 +19,9 @@ with uvicorn's supervisor (:mod:`evalyard.cli.workers`). Each worker gets the se
 (:class:`ServerSettings`, pickled) and the socket, opens its own store connections and
 makes its own app (:func:`worker_app`); the kernel hands each new connection to one of
 them. A worker that dies is replaced (one line on stderr); one that fails before serving
-stops the server (exit code 1). Ctrl-C or SIGTERM stops every worker, each finishing its
-requests in flight first; a worker whose supervisor is gone stops by itself.
+stops the server (one ``error:`` line, exit code 2). Ctrl-C or SIGTERM stops every
+worker, each finishing its requests in flight first; a worker whose supervisor is gone
+stops by itself.
 """
 
 from __future__ import annotations
