@@ -30,6 +30,8 @@ def test_bench_server_runs_and_writes_its_block(
             [
                 "--clients",
                 "1,2",
+                "--workers",
+                "1,2",
                 "--results",
                 "300",
                 "--datapoints",
@@ -46,5 +48,7 @@ def test_bench_server_runs_and_writes_its_block(
         sys.modules.pop("bench_server", None)
     text = readme.read_text(encoding="utf-8")
     assert "kept" in text
-    assert "| 2 | 600 |" in text
+    assert "| reference: `log_many`, no server | 1 worker | 2 workers |" in text
+    assert "| SQLite | 2 | 600 |" in text
+    assert "`--workers N`: >= 50,000 results/s" in text
     assert "compare_runs through the server (SDK)" in text

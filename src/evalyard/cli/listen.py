@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from evalyard.errors import EvalyardError
 
-__all__ = ["ListenError", "bind", "bound_port", "serve"]
+__all__ = ["ListenError", "WorkersFailedError", "bind", "bound_port", "serve"]
 
 # uvicorn's default backlog.
 _BACKLOG = 2048
@@ -85,15 +85,7 @@ def bound_port(sock: socket.socket) -> int:
     return port
 
 
-def serve(app: Any, sock: socket.socket, **options: Any) -> None:
-    """Serve ``app`` on the bound socket with uvicorn until Ctrl-C; close the socket after.
-
-    Args:
-        app: the ASGI application.
-        sock: the socket from :func:`bind`.
-        options: more ``uvicorn.Config`` options.
-    """
-    import uvicorn
+def _log_config() -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     # evalyard's own messages (a store that fails, say) go where uvicorn's errors go.
@@ -103,13 +95,51 @@ def serve(app: Any, sock: socket.socket, **options: Any) -> None:
         "level": "WARNING",
         "propagate": False,
     }
+    return log_config
+
+
+def serve(app: Any, sock: socket.socket, *, workers: int = 1, **options: Any) -> None:
+    """Serve ``app`` on the bound socket with uvicorn until Ctrl-C; close the socket after.
+
+    Args:
+        app: the ASGI application; with ``workers`` > 1, a picklable function of no
+            arguments that makes it, called once in each worker process.
+        sock: the socket from :func:`bind`.
+        workers: how many processes serve the socket. With more than one, this process
+            supervises them (:class:`evalyard.cli.workers.Workers`) and serves nothing itself.
+        options: more ``uvicorn.Config`` options.
+
+    Raises:
+        WorkersFailedError: when a worker process could not start (its error is in the
+            log above).
+    """
+    import uvicorn
+
+    if workers > 1:
+        options.update(factory=True, workers=workers)
     config = uvicorn.Config(
-        app, log_level="warning", log_config=log_config, server_header=False, **options
+        app, log_level="warning", log_config=_log_config(), server_header=False, **options
     )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if workers == 1:
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            from evalyard.cli.workers import Workers
+
+            supervisor = Workers(config, sockets=[sock])
+            supervisor.run()
+            if supervisor.failed:
+                raise WorkersFailedError(
+                    "a worker process could not start (its error is above); the server stopped"
+                )
     except KeyboardInterrupt:
         # Ctrl-C is how a server is stopped: uvicorn has shut down cleanly by now.
         pass
     finally:
         sock.close()
+
+
+class WorkersFailedError(EvalyardError):
+    """A worker process of ``--workers N`` could not start: the server stopped."""
+
+    exit_code: ClassVar[int] = 2
