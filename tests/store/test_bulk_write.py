@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -15,10 +15,23 @@ from sqlalchemy import func, select
 import evalyard
 from evalyard.errors import StoreError
 from evalyard.runner.records import build_batch, prepare_mapping
-from evalyard.store import SQLStore
+from evalyard.store import SQLStore, open_store
 from evalyard.store import postgres as postgres_module
 from evalyard.store.base import ResultRow, WriteBatch
 from evalyard.store.schema import batches, results
+from tests.conftest import postgres_schema_url
+
+
+@pytest.fixture
+def pg_store() -> Iterator[SQLStore]:
+    """An open, empty PostgreSQL store (the COPY path has no SQLite twin)."""
+    for url in postgres_schema_url():
+        opened = open_store(url)
+        try:
+            yield opened
+        finally:
+            opened.close()
+
 
 #: Enough rows to take PostgreSQL's COPY path; fewer take its executemany.
 MANY = postgres_module.COPY_MIN_ROWS + 36
@@ -251,10 +264,9 @@ def test_concurrent_writers_of_one_run_keep_batch_order(store: SQLStore) -> None
 
 @pytest.mark.postgres
 def test_a_failing_copy_is_a_store_error_and_the_next_batch_still_works(
-    store: SQLStore,
+    pg_store: SQLStore,
 ) -> None:
-    if store.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's COPY path")
+    store = pg_store
     run_id = evalyard.start_run("failing", store=store).run_id
     good = [_result_row(f"q{i}", '"ok"', 1.0) for i in range(MANY)]
     _bulk(store, run_id, 1, good)
@@ -278,10 +290,9 @@ def test_a_failing_copy_is_a_store_error_and_the_next_batch_still_works(
 
 @pytest.mark.postgres
 def test_a_row_appearing_under_a_straight_copy_falls_back_to_the_upsert(
-    store: SQLStore, monkeypatch: pytest.MonkeyPatch
+    pg_store: SQLStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if store.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's COPY path")
+    store = pg_store
     run_id = evalyard.start_run("race", store=store).run_id
     _bulk(store, run_id, 1, [_result_row("q0", '"old"', 1.0)])
     # As if the run had looked empty: the COPY meets the stored row, is undone, and the
@@ -294,9 +305,10 @@ def test_a_row_appearing_under_a_straight_copy_falls_back_to_the_upsert(
 
 
 @pytest.mark.postgres
-def test_large_values_are_compressed_with_lz4_where_the_server_has_it(store: SQLStore) -> None:
-    if store.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's TOAST compression")
+def test_large_values_are_compressed_with_lz4_where_the_server_has_it(
+    pg_store: SQLStore,
+) -> None:
+    store = pg_store
     with store.engine.connect() as connection:
         server = connection.exec_driver_sql("SHOW server_version_num").scalar_one()
         if int(server) < 140000:
