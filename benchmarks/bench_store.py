@@ -987,9 +987,15 @@ def _display_url(url: str) -> str:
     return sqlalchemy.make_url(url).render_as_string(hide_password=True)
 
 
-def write_readme(path: Path, block: str, *, store_spec: str) -> None:
-    """Replace this benchmark's block for the backend in ``path`` (append it if absent)."""
-    write_block(path, f"bench_store:{_backend(store_spec)}", block, script="bench_store.py")
+def write_readme(path: Path, block: str, *, store_spec: str, largest: int = 0) -> None:
+    """Replace this benchmark's block for the backend in ``path`` (append it if absent).
+
+    A run going past 1M datapoints (the long curve, a quarter of an hour a size) has a
+    block of its own, so it does not replace the repeated measurements up to 1M."""
+    key = f"bench_store:{_backend(store_spec)}"
+    if largest > PREBUILT_MAX:
+        key += ":large"
+    write_block(path, key, block, script="bench_store.py")
 
 
 def reproduce_command(args: argparse.Namespace) -> str:
@@ -1116,7 +1122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(block)
     if not args.no_readme:
-        write_readme(args.readme, block, store_spec=args.store)
+        write_readme(args.readme, block, store_spec=args.store, largest=max(args.sizes))
     return 0
 
 

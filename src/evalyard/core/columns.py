@@ -17,6 +17,7 @@ The stored encoding of a block:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import operator
@@ -37,6 +38,7 @@ __all__ = [
     "MixedKindsError",
     "ScopeValues",
     "block_from_rows",
+    "block_row_bytes",
     "collapse_epochs",
     "concat_blocks",
     "decode_block",
@@ -46,6 +48,7 @@ __all__ = [
     "present_mask",
     "record_keys",
     "sort_block",
+    "split_sorted",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -267,6 +270,10 @@ def merge_blocks(
         # A stored block holds each (datapoint, epoch) once: the write side and merging
         # both keep the last record only. Nothing to do.
         return blocks[0][1], None
+    if live is None and not want_live and _in_disjoint_order([block for _, block in blocks]):
+        # Pieces of one sorted block stored apart (a run too large for one block): their
+        # rows follow each other in id order, each record once.
+        return concat_blocks([block for _, block in blocks]), None
     merged = concat_blocks([block for _, block in blocks])
     batch_of_row = np.concatenate(
         [np.full(len(block), batch_id, dtype=np.int64) for batch_id, block in blocks]
@@ -298,6 +305,49 @@ def merge_blocks(
         zip((keys[i] for i in kept.tolist()), batch_of_row[kept].tolist(), strict=True)
     )
     return result, LiveRecords(batch_map, with_epochs)
+
+
+def _in_disjoint_order(blocks: Sequence[Block]) -> bool:
+    """Whether the blocks (without epochs) are each sorted and follow one another in id
+    order, so that putting them end to end is already their merge."""
+    if any(block.epochs.any() for block in blocks):
+        return False
+    for first, second in itertools.pairwise(blocks):
+        if first.ids and second.ids and not first.ids[-1] < second.ids[0]:
+            return False
+    return all(_is_sorted_unique(block.ids) for block in blocks)
+
+
+def block_row_bytes(block: Block) -> int:
+    """About how many bytes one row of ``block`` takes once encoded (its id, its epoch
+    and every column); text columns are estimated from up to 1,000 of their values."""
+    total = 8
+    sample = block.ids[:1000]
+    if sample:
+        total += sum(len(i.encode("utf-8")) + 1 for i in sample) // len(sample)
+    for column in block.columns.values():
+        if column.kind is MetricKind.STRING:
+            texts = [v for v in column.values[:1000].tolist() if v is not None]
+            total += 8 + (sum(len(t.encode("utf-8")) for t in texts) // len(texts) if texts else 0)
+        else:
+            total += 8
+    return total
+
+
+def split_sorted(block: Block, starts: Sequence[tuple[str, int]]) -> list[Block]:
+    """Cut a sorted block at the (datapoint id, epoch) keys ``starts``: piece ``i`` holds
+    the rows from ``starts[i - 1]`` up to before ``starts[i]`` (the first from the start,
+    the last to the end), so every block cut at the same keys lines up with the others."""
+    keys: Sequence[Any]
+    wanted: list[Any]
+    if not block.epochs.any() and not any(epoch for _, epoch in starts):
+        keys, wanted = block.ids, [datapoint_id for datapoint_id, _ in starts]
+    else:
+        keys, wanted = list(zip(block.ids, block.epochs.tolist(), strict=True)), list(starts)
+    cuts = [0, *(bisect.bisect_left(keys, start) for start in wanted), len(keys)]
+    return [
+        block.take(np.arange(low, high, dtype=np.int64)) for low, high in itertools.pairwise(cuts)
+    ]
 
 
 def sort_block(block: Block) -> Block:

@@ -27,11 +27,13 @@ from evalyard.core.columns import (
     Block,
     LiveRecords,
     ScopeValues,
+    block_row_bytes,
     collapse_epochs,
     decode_block,
     encode_block,
     merge_blocks,
     sort_block,
+    split_sorted,
 )
 from evalyard.core.model import (
     Direction,
@@ -66,6 +68,10 @@ __all__ = ["SQLStore"]
 
 #: A run holding more batches than this gets its newest ones merged after a write.
 MERGE_THRESHOLD = 32
+#: The largest metric block stored in one value: SQLite and PostgreSQL refuse a value of
+#: 1 GB or more, and a run's merged block grows with it (10M datapoints × 10 metrics is
+#: 800 MB of numbers).
+MAX_BLOCK_BYTES = 256 * 1024 * 1024
 
 _RESULT_COLUMNS = (
     "run_id",
@@ -694,8 +700,31 @@ class SQLStore:
                 block, _ = merge_blocks(blocks, live=live)
                 if len(block):
                     merged[scope] = block
-            if full:
-                merged = {scope: sort_block(block) for scope, block in merged.items()}
+            pieces = _storable_pieces(merged, sort=full)
+            if len(pieces) > 1:
+                # Too large for one block (SQLite and PostgreSQL keep a value under 1 GB):
+                # the rows go, in id order, into several batches newer than every other
+                # batch of the run, as the merged batches were.
+                connection.execute(delete(mb).where(in_range))
+                connection.execute(
+                    delete(b).where(
+                        and_(b.c.run_id == run_id, b.c.batch_id >= low, b.c.batch_id <= high)
+                    )
+                )
+                for piece in pieces:
+                    batch_id = connection.execute(
+                        insert(b)
+                        .values(
+                            run_id=run_id,
+                            record_count=len(piece[SESSION_SCOPE]),
+                            created_at=time.time(),
+                        )
+                        .returning(b.c.batch_id)
+                    ).scalar_one()
+                    self._insert_blocks(connection, run_id, batch_id, piece)
+                self._refresh_counts(connection, run_id)
+                return
+            merged = pieces[0]
             connection.execute(delete(mb).where(in_range))
             connection.execute(
                 delete(b).where(
@@ -1079,6 +1108,37 @@ def _token(row: Any) -> TokenInfo:
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
     )
+
+
+def _storable_pieces(merged: dict[str, Block], *, sort: bool) -> list[dict[str, Block]]:
+    """The merged blocks of a run, sorted when ``sort``, as one piece if they fit in a
+    stored value of :data:`MAX_BLOCK_BYTES`, else cut (sorted) into pieces that each do,
+    every scope at the same (datapoint, epoch) keys so a step row stays in its record's
+    piece."""
+    session = merged[SESSION_SCOPE]
+    widest = max(block_row_bytes(block) for block in merged.values())
+    rows_per_piece = max(1, MAX_BLOCK_BYTES // widest)
+    if len(session) <= rows_per_piece:
+        if sort:
+            return [{scope: sort_block(block) for scope, block in merged.items()}]
+        return [merged]
+    ordered = {scope: sort_block(block) for scope, block in merged.items()}
+    session = ordered[SESSION_SCOPE]
+    starts = [
+        (session.ids[row], int(session.epochs[row]))
+        for row in range(rows_per_piece, len(session), rows_per_piece)
+    ]
+    cut = {scope: split_sorted(block, starts) for scope, block in ordered.items()}
+    pieces: list[dict[str, Block]] = []
+    for index in range(len(starts) + 1):
+        piece = {SESSION_SCOPE: cut[SESSION_SCOPE][index]}
+        piece.update(
+            (scope, blocks[index])
+            for scope, blocks in cut.items()
+            if scope != SESSION_SCOPE and len(blocks[index])
+        )
+        pieces.append(piece)
+    return pieces
 
 
 def _choose_batches(sizes: list[tuple[int, int]], full: bool) -> list[int]:
