@@ -28,7 +28,6 @@ import io
 import json
 import math
 import os
-import platform
 import pstats
 import shlex
 import shutil
@@ -53,6 +52,7 @@ import psycopg
 import sqlalchemy
 
 import evalyard
+import readme_blocks
 from evalyard import compare_runs, start_run
 from evalyard.core.compare import RunComparisonResult
 from evalyard.store import Store, open_store
@@ -767,29 +767,7 @@ def _backend(store_spec: str) -> str:
 
 def machine_description(store_spec: str) -> str:
     """CPU, cores, RAM and the versions that matter, in one line."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    ram = "unknown RAM"
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemTotal:"):
-                    ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
-                    break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    parts = [
-        f"{cpu}, {cores} cores, {ram}",
-        f"{platform.system()} {platform.release()}",
-        f"Python {platform.python_version()}",
+    versions = [
         f"SQLite {sqlite3.sqlite_version}",
         f"numpy {np.__version__}",
         f"pandas {pd.__version__}",
@@ -802,10 +780,10 @@ def machine_description(store_spec: str) -> str:
         try:
             with engine.connect() as connection:
                 version = connection.exec_driver_sql("SHOW server_version").scalar_one()
-            parts.append(f"PostgreSQL {version}")
+            versions.append(f"PostgreSQL {version}")
         finally:
             engine.dispose()
-    return "; ".join(parts)
+    return readme_blocks.machine_description(*versions)
 
 
 def _revision() -> str:
