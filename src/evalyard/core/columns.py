@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from evalyard.core.idlists import IdColumn, id_keys, take_ids
 from evalyard.core.model import MetricKind
 
 __all__ = [
@@ -128,8 +129,9 @@ def _missing(kind: MetricKind, n: int) -> FloatArray | ObjectArray:
 class Block:
     """The metric values of some results for one scope: one row per (datapoint, epoch)."""
 
-    ids: list[str]
-    """The datapoint id of each row."""
+    ids: Sequence[str]
+    """The datapoint id of each row: a list, or an :class:`IdColumn` when read from the
+    store (decoded into strings when first read)."""
     epochs: IntArray
     """The epoch of each row."""
     columns: dict[str, MetricColumn] = field(default_factory=dict)
@@ -141,7 +143,7 @@ class Block:
     def take(self, index: IntArray) -> Block:
         """The rows at ``index``, in that order."""
         return Block(
-            [self.ids[i] for i in index.tolist()],
+            take_ids(self.ids, index),
             self.epochs[index],
             {name: column.take(index) for name, column in self.columns.items()},
         )
@@ -151,8 +153,9 @@ class Block:
 class ScopeValues:
     """One run's values at one scope, one row per datapoint (epochs averaged), ids sorted."""
 
-    ids: list[str]
-    """The datapoint ids, unique and sorted."""
+    ids: Sequence[str]
+    """The datapoint ids, unique and sorted: a list, or an :class:`IdColumn` when read
+    from the store."""
     columns: dict[str, MetricColumn]
     """Each metric, one value per datapoint."""
     epochs: int = 1
@@ -161,7 +164,8 @@ class ScopeValues:
 
 def encode_block(block: Block) -> tuple[bytes, bytes | None, bytes]:
     """Encode a block as ``(ids, epochs, metrics)`` bytes for the store."""
-    ids = "\n".join(block.ids).encode("utf-8")
+    stored = block.ids
+    ids = stored.raw if isinstance(stored, IdColumn) else "\n".join(stored).encode("utf-8")
     epochs = None if not block.epochs.any() else block.epochs.astype("<i4", copy=False).tobytes()
     header: list[list[Any]] = []
     payloads: list[bytes] = []
@@ -181,7 +185,7 @@ def decode_block(n: int, ids: bytes, epochs: bytes | None, metrics: bytes | None
 
     With ``metrics`` None, only the ids and epochs are decoded.
     """
-    id_list = bytes(ids).decode("utf-8").split("\n") if n else []
+    id_list = IdColumn(bytes(ids), n)
     if epochs is None:
         epoch_array: IntArray = np.zeros(n, dtype=np.int64)
     else:
@@ -231,9 +235,14 @@ def concat_blocks(blocks: Sequence[Block]) -> Block:
         for name, column in block.columns.items():
             known = kinds.get(name)
             kinds[name] = column.kind if known is None else merge_kinds(known, column.kind)
-    ids: list[str] = []
-    for block in blocks:
-        ids.extend(block.ids)
+    ids: Sequence[str]
+    if all(isinstance(block.ids, IdColumn) for block in blocks):
+        ids = IdColumn.concat([block.ids for block in blocks])  # type: ignore[misc]
+    else:
+        id_list: list[str] = []
+        for block in blocks:
+            id_list.extend(block.ids)
+        ids = id_list
     epochs = np.concatenate([b.epochs for b in blocks]) if blocks else np.zeros(0, dtype=np.int64)
     columns: dict[str, MetricColumn] = {}
     for name, kind in kinds.items():
@@ -322,8 +331,9 @@ def block_row_bytes(block: Block) -> int:
     """About how many bytes one row of ``block`` takes once encoded (its id, its epoch
     and every column); text columns are estimated from up to 1,000 of their values."""
     total = 8
-    sample = block.ids[:1000]
-    if sample:
+    if isinstance(block.ids, IdColumn):
+        total += len(block.ids.raw) // max(len(block), 1) + 1
+    elif sample := block.ids[:1000]:
         total += sum(len(i.encode("utf-8")) + 1 for i in sample) // len(sample)
     for column in block.columns.values():
         if column.kind is MetricKind.STRING:
@@ -355,18 +365,25 @@ def sort_block(block: Block) -> Block:
     if not block.epochs.any():
         if _is_sorted_unique(block.ids):
             return block
-        order_list = sorted(range(len(block)), key=block.ids.__getitem__)
+        keys = id_keys(block.ids)
+        if keys is not None:
+            order: IntArray = np.argsort(keys, kind="stable").astype(np.int64, copy=False)
+        else:
+            order = np.asarray(sorted(range(len(block)), key=block.ids.__getitem__), np.int64)
     else:
         pairs = list(zip(block.ids, block.epochs.tolist(), strict=True))
-        order_list = sorted(range(len(block)), key=pairs.__getitem__)
-    order = np.asarray(order_list, dtype=np.int64)
+        order = np.asarray(sorted(range(len(block)), key=pairs.__getitem__), np.int64)
     if np.array_equal(order, np.arange(len(block))):
         return block
     return block.take(order)
 
 
-def _is_sorted_unique(ids: list[str]) -> bool:
-    # Strictly increasing means sorted and unique; one pass of C-level comparisons.
+def _is_sorted_unique(ids: Sequence[str]) -> bool:
+    # Strictly increasing means sorted and unique: one numpy comparison of the ids' bytes
+    # (UTF-8 orders as code points do), or one pass of C-level string comparisons.
+    keys = id_keys(ids)
+    if keys is not None:
+        return bool(np.all(keys[1:] > keys[:-1]))
     return all(map(operator.lt, ids, itertools.islice(ids, 1, None)))
 
 
@@ -377,7 +394,8 @@ def collapse_epochs(block: Block) -> ScopeValues:
     (the earliest epoch wins a tie).
     """
     if not block.epochs.any() and _is_sorted_unique(block.ids):
-        return ScopeValues(list(block.ids), dict(block.columns), 1)
+        ids = block.ids if isinstance(block.ids, IdColumn) else list(block.ids)
+        return ScopeValues(ids, dict(block.columns), 1)
     index: dict[str, int] = {}
     group = np.fromiter(
         (index.setdefault(i, len(index)) for i in block.ids), dtype=np.int64, count=len(block)

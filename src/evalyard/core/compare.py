@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from evalyard.core.aggregate import aggregate, check_aggregate_function
 from evalyard.core.columns import MetricColumn, ScopeValues, merge_kinds, present_mask
-from evalyard.core.idlists import DatapointIds
+from evalyard.core.idlists import DatapointIds, IdArray, IdColumn, id_keys, id_objects, id_text
 from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo
 from evalyard.core.stats import (
     ALPHA,
@@ -225,10 +225,12 @@ class Alignment:
     hold the same datapoint (the i-th common one, in id order).
     """
 
-    new_ids: npt.NDArray[np.object_]
-    """The new run's datapoint ids at the scope, sorted."""
-    old_ids: npt.NDArray[np.object_]
-    """The old run's datapoint ids at the scope, sorted."""
+    new_ids: IdArray
+    """The new run's datapoint ids at the scope, sorted: ``str`` objects, or fixed-width
+    UTF-8 bytes when read from the store (:func:`evalyard.core.idlists.id_text` gives
+    one as a string)."""
+    old_ids: IdArray
+    """The old run's datapoint ids at the scope, sorted (as ``new_ids``)."""
     new_rows: npt.NDArray[np.int64]
     """The new run's row of each common datapoint."""
     old_rows: npt.NDArray[np.int64]
@@ -239,28 +241,43 @@ class Alignment:
         return id_union(self.new_ids, self.old_ids, new_rows=self.new_rows, old_rows=self.old_rows)
 
 
-def align(new_ids: list[str], old_ids: list[str]) -> Alignment:
+def align(new_ids: Sequence[str], old_ids: Sequence[str]) -> Alignment:
     """Join two runs' datapoint ids (each run's unique, usually sorted): a sort-merge join.
 
-    Both lists are sorted as one (Timsort merges two sorted runs in linear time, comparing
-    strings in C); a datapoint of both runs then sits next to itself, the new run's first
-    (the sort is stable). At a million ids this took a third of the time of a hash join
-    through a dict, whose cost is a cache miss per id.
+    Both runs' ids are sorted as one (a stable sort merges two sorted runs in linear time);
+    a datapoint of both runs then sits next to itself, the new run's first. Ids read from
+    the store are sorted and compared as fixed-width bytes in numpy, without one Python
+    object per id (docs/design/004); ids given as strings are sorted by Python's Timsort.
+    At a million ids a hash join through a dict took three times as long (a cache miss
+    per id).
     """
     count = len(new_ids)
-    if new_ids == old_ids:  # the same datapoints (one C loop; stops at the first difference)
-        ids = np.array(new_ids, dtype=object)
-        rows = np.arange(count, dtype=np.int64)
-        return Alignment(ids, ids.copy(), rows, rows.copy())
-    combined = new_ids + old_ids
-    order = np.fromiter(
-        sorted(range(len(combined)), key=combined.__getitem__),
-        dtype=np.int64,
-        count=len(combined),
-    )
-    ids = np.array(combined, dtype=object)
-    in_order = ids[order]
-    pairs = np.flatnonzero(in_order[1:] == in_order[:-1])
+    new_keys, old_keys = id_keys(new_ids), id_keys(old_ids)
+    ids: IdArray
+    if new_keys is not None and old_keys is not None:
+        if _same_bytes(new_ids, old_ids):  # the same datapoints: one memcmp
+            rows = np.arange(count, dtype=np.int64)
+            return Alignment(new_keys, old_keys, rows, rows.copy())
+        ids = np.concatenate([new_keys, old_keys])
+        order = np.argsort(ids, kind="stable").astype(np.int64, copy=False)
+        # Neighbours compared as raw bytes (both padded alike): faster than as strings.
+        in_order_bytes = ids[order].view(f"V{ids.dtype.itemsize}")
+        pairs = np.flatnonzero(in_order_bytes[1:] == in_order_bytes[:-1])
+    else:
+        new_list, old_list = list(new_ids), list(old_ids)
+        if new_list == old_list:  # the same datapoints (one C loop; stops at the first difference)
+            ids = np.array(new_list, dtype=object)
+            rows = np.arange(count, dtype=np.int64)
+            return Alignment(ids, ids.copy(), rows, rows.copy())
+        combined = new_list + old_list
+        order = np.fromiter(
+            sorted(range(len(combined)), key=combined.__getitem__),
+            dtype=np.int64,
+            count=len(combined),
+        )
+        ids = np.array(combined, dtype=object)
+        in_order = ids[order]
+        pairs = np.flatnonzero(in_order[1:] == in_order[:-1])
     new_rows = order[pairs]
     old_rows = order[pairs + 1] - count
     if new_rows.size > 1 and not bool(np.all(new_rows[1:] > new_rows[:-1])):
@@ -269,15 +286,24 @@ def align(new_ids: list[str], old_ids: list[str]) -> Alignment:
     return Alignment(ids[:count], ids[count:], new_rows, old_rows)
 
 
+def _same_bytes(new_ids: Sequence[str], old_ids: Sequence[str]) -> bool:
+    return (
+        isinstance(new_ids, IdColumn)
+        and isinstance(old_ids, IdColumn)
+        and len(new_ids) == len(old_ids)
+        and new_ids.raw == old_ids.raw
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ScopeComparison:
     """What :func:`compare_scopes` finds: the datapoint sets and each metric's delta."""
 
-    common_datapoints: list[str]
+    common_datapoints: Sequence[str]
     """Ids present in both runs, sorted."""
-    new_only_datapoints: list[str]
+    new_only_datapoints: Sequence[str]
     """Ids present only in the new run, sorted."""
-    old_only_datapoints: list[str]
+    old_only_datapoints: Sequence[str]
     """Ids present only in the old run, sorted."""
     metric_deltas: dict[str, MetricDelta]
     """One delta per metric present in either run, by name (sorted)."""
@@ -307,11 +333,11 @@ class RunComparisonResult:
     """The step the comparison is scoped to, or None for the session level."""
     aggregate_function: str
     """The aggregate function used for the aggregates."""
-    common_datapoints: list[str]
+    common_datapoints: Sequence[str]
     """Ids present in both runs (at this scope), sorted."""
-    new_only_datapoints: list[str]
+    new_only_datapoints: Sequence[str]
     """Ids present only in the new run, sorted."""
-    old_only_datapoints: list[str]
+    old_only_datapoints: Sequence[str]
     """Ids present only in the old run, sorted."""
     metric_deltas: dict[str, MetricDelta]
     """One delta per metric present in either run, by name."""
@@ -450,9 +476,9 @@ class RunComparisonResult:
             "aggregate_function": self.aggregate_function,
             "alpha": self.alpha,
             "steps": self.steps,
-            "common_datapoints": self.common_datapoints,
-            "new_only_datapoints": self.new_only_datapoints,
-            "old_only_datapoints": self.old_only_datapoints,
+            "common_datapoints": list(self.common_datapoints),
+            "new_only_datapoints": list(self.new_only_datapoints),
+            "old_only_datapoints": list(self.old_only_datapoints),
             "improved_metrics": self.list_improved_metrics(),
             "degraded_metrics": self.list_degraded_metrics(),
             "verdicts": {
@@ -616,9 +642,9 @@ def compare_scopes(
     old_matched = np.zeros(len(old_ids), dtype=bool)
     old_matched[old_rows] = True
     # ScopeValues ids are sorted, so these selections are sorted too.
-    common = common_ids.tolist()
-    new_only = new_ids[~new_matched].tolist()
-    old_only = old_ids[~old_matched].tolist()
+    common = DatapointIds(common_ids, None, len(common_ids))
+    new_only = DatapointIds(new_ids, ~new_matched, len(new_ids) - len(new_rows))
+    old_only = DatapointIds(old_ids, ~old_matched, len(old_ids) - len(old_rows))
 
     union = None
     if any(c.epoch_spread is not None for c in (*new.columns.values(), *old.columns.values())):
@@ -693,7 +719,7 @@ def _metric_delta(
     *,
     new_rows: npt.NDArray[np.int64],
     old_rows: npt.NDArray[np.int64],
-    common_ids: npt.NDArray[np.object_],
+    common_ids: IdArray,
     union: IdUnion | None,
     definitions: Mapping[str, MetricDefinition],
     aggregate_function: str,
@@ -805,7 +831,7 @@ def _metric_delta(
 
 def _top_changes(
     mask: npt.NDArray[np.bool_],
-    ids: npt.NDArray[np.object_],
+    ids: IdArray,
     new: npt.NDArray[np.float64],
     old: npt.NDArray[np.float64],
 ) -> list[DatapointChange]:
@@ -819,7 +845,7 @@ def _top_changes(
         rows, size = rows[keep], size[keep]
     order = np.lexsort((rows, -size))  # largest first; rows are in id order for ties
     return [
-        DatapointChange(str(ids[r]), float(old[r]), float(new[r])) for r in rows[order].tolist()
+        DatapointChange(id_text(ids[r]), float(old[r]), float(new[r])) for r in rows[order].tolist()
     ]
 
 
@@ -875,8 +901,8 @@ class IdUnion:
 
 
 def id_union(
-    new_ids: npt.NDArray[np.object_],
-    old_ids: npt.NDArray[np.object_],
+    new_ids: IdArray,
+    old_ids: IdArray,
     *,
     new_rows: npt.NDArray[np.int64],
     old_rows: npt.NDArray[np.int64],
@@ -897,10 +923,11 @@ def id_union(
     of_old = np.empty(len(old_ids), dtype=np.int64)
     of_old[old_rows] = of_new[new_rows]
     of_old[old_only_rows] = of_old_only
-    ids = np.empty(len(new_ids) + len(old_only), dtype=object)
+    kind = new_ids.dtype if new_ids.dtype == old_ids.dtype else np.dtype(object)
+    ids = np.empty(len(new_ids) + len(old_only), dtype=kind)
     ids[of_new] = new_ids
     ids[of_old_only] = old_only
-    return IdUnion(ids, of_new, of_old)
+    return IdUnion(id_objects(ids), of_new, of_old)
 
 
 def _flaky(new: MetricColumn | None, old: MetricColumn | None, union: IdUnion) -> list[str]:

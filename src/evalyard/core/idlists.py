@@ -1,10 +1,20 @@
-"""Lists of datapoint ids that are made only when read.
+"""Datapoint ids kept as the store keeps them, made into Python strings only when read.
 
-A comparison of two runs with a million datapoints sorts every shared datapoint of every
-metric into improved, degraded, same or changed: ten metrics make tens of millions of list
-entries, which took a third of ``compare_runs``'s time, while most callers read the counts
-and a few of the lists. :class:`DatapointIds` keeps the selection (the ids and a mask) and
-builds the list the first time it is read.
+A comparison of two runs with a million datapoints used to spend half its time on ids:
+splitting each run's stored ids into a million ``str`` objects, checking their order,
+sorting both runs' ids together and building the lists of improved, degraded, same and
+changed datapoints of every metric. Most callers read counts and a few lists, so:
+
+- :class:`IdColumn` holds a block's ids as the store encodes them (UTF-8 joined by
+  newlines) and, for joining and checking order, as a numpy array of fixed-width bytes
+  (:meth:`IdColumn.keys`): one buffer, no Python object per id. UTF-8 bytes sort as the
+  strings' code points do, so the bytes' order is the ids' order. The list of strings is
+  made the first time something reads an id.
+- :class:`DatapointIds` keeps a selection (an id array and a mask) and builds its list
+  the first time it is read.
+
+Both compare equal to a list (or tuple) of the same ids and are sent to other processes
+(pickled) as plain lists.
 """
 
 from __future__ import annotations
@@ -15,42 +25,34 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DatapointIds"]
+__all__ = [
+    "DatapointIds",
+    "IdColumn",
+    "id_keys",
+    "id_objects",
+    "id_text",
+    "id_texts",
+    "take_ids",
+]
+
+BytesArray = npt.NDArray[np.bytes_]
+IdArray = npt.NDArray[Any]
+"""Ids as a numpy array: objects (``str``) or fixed-width UTF-8 bytes (``S``)."""
+
+_NEWLINE = 10
+# Ids of uneven lengths are padded to the longest in a fixed-width array; past this many
+# times the encoded size, the padding costs more than it saves and the ids stay text.
+_MAX_PADDING_FACTOR = 4
 
 
-class DatapointIds(Sequence[str]):
-    """Datapoint ids selected by a mask, in order, as a read-only list made when first read.
+class _LazyIds(Sequence[str]):
+    """A read-only sequence of ids whose list is made on first read (see subclasses)."""
 
-    It compares equal to a list (or tuple) of the same ids, and ``list(ids)`` or
-    :meth:`to_list` gives a plain list.
-    """
-
-    __slots__ = ("_count", "_ids", "_list", "_mask")
-
-    def __init__(self, ids: npt.NDArray[np.object_], mask: npt.NDArray[np.bool_], count: int):
-        self._ids: npt.NDArray[np.object_] | None = ids
-        self._mask: npt.NDArray[np.bool_] | None = mask
-        self._count = count
-        self._list: list[str] | None = None
+    __slots__ = ()
 
     def to_list(self) -> list[str]:
         """The ids as a plain list (the same list each time: do not change it)."""
-        found = self._list
-        if found is not None:
-            return found
-        ids, mask = self._ids, self._mask
-        if ids is None or mask is None:
-            # Another thread made the list meanwhile: it sets the list before letting go.
-            made = self._list
-            assert made is not None
-            return made
-        made_now: list[str] = ids[mask].tolist()
-        self._list = made_now
-        self._ids = self._mask = None
-        return made_now
-
-    def __len__(self) -> int:
-        return self._count
+        raise NotImplementedError
 
     @overload
     def __getitem__(self, index: int) -> str: ...
@@ -68,10 +70,8 @@ class DatapointIds(Sequence[str]):
         return value in self.to_list()
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, DatapointIds):
-            return self._count == other._count and self.to_list() == other.to_list()
-        if isinstance(other, list | tuple):
-            return self._count == len(other) and self.to_list() == list(other)
+        if isinstance(other, _LazyIds | list | tuple):
+            return len(self) == len(other) and self.to_list() == list(other)
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
@@ -88,3 +88,186 @@ class DatapointIds(Sequence[str]):
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled (sent to another process) as the plain list it stands for.
         return (list, (self.to_list(),))
+
+
+class IdColumn(_LazyIds):
+    """A block's datapoint ids as stored: UTF-8, joined by newlines (ids hold no control
+    characters), with the list of strings made when first read.
+
+    :meth:`keys` gives them as a fixed-width bytes array for joining and ordering in C.
+    """
+
+    __slots__ = ("_count", "_keys", "_list", "_raw")
+
+    def __init__(self, raw: bytes, count: int) -> None:
+        self._raw = raw
+        self._count = count
+        self._keys: BytesArray | bool | None = False  # False: not computed yet
+        self._list: list[str] | None = None
+
+    @classmethod
+    def of(cls, ids: Sequence[str]) -> IdColumn:
+        """The column of some ids given as strings."""
+        if isinstance(ids, IdColumn):
+            return ids
+        column = cls("\n".join(ids).encode("utf-8"), len(ids))
+        column._list = list(ids)
+        return column
+
+    @classmethod
+    def concat(cls, columns: Sequence[IdColumn]) -> IdColumn:
+        """The ids of several columns one after the other."""
+        parts = [column for column in columns if column._count]
+        return cls(b"\n".join(column._raw for column in parts), sum(c._count for c in parts))
+
+    @property
+    def raw(self) -> bytes:
+        """The encoded ids: UTF-8, joined by newlines."""
+        return self._raw
+
+    def keys(self) -> BytesArray | None:
+        """The ids as a numpy array of fixed-width UTF-8 bytes (``S<width>``, shorter ids
+        padded with NUL, which no id holds), or None when their lengths are so uneven that
+        the padding would take more than a few times their size."""
+        found = self._keys
+        if found is False:
+            found = self._keys = _fixed_width(self._raw, self._count)
+        return found  # type: ignore[return-value]
+
+    def to_list(self) -> list[str]:
+        found = self._list
+        if found is None:
+            found = self._raw.decode("utf-8").split("\n") if self._count else []
+            if len(found) != self._count:
+                raise ValueError(
+                    f"a stored id column holds {len(found)} ids where its block has "
+                    f"{self._count} rows; the store is damaged"
+                )
+            self._list = found
+        return found
+
+    def take(self, index: npt.NDArray[np.int64]) -> IdColumn | list[str]:
+        """The ids at ``index``, in that order."""
+        keys = self.keys() if self._list is None else None
+        if keys is None:
+            ids = self.to_list()
+            return [ids[i] for i in index.tolist()]
+        taken = keys[index]
+        return IdColumn(b"\n".join(taken.tolist()), len(taken))
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if self._list is None and isinstance(index, int):
+            keys = self.keys()
+            if keys is not None:  # one id without making them all
+                return str(keys[index].decode("utf-8"))
+        return self.to_list()[index]
+
+
+def _fixed_width(raw: bytes, count: int) -> BytesArray | None:
+    """``count`` ids joined by newlines as a fixed-width bytes array (see IdColumn.keys)."""
+    if count == 0:
+        return np.zeros(0, dtype="S1")
+    buffer = np.frombuffer(raw, dtype=np.uint8)
+    width = raw.find(b"\n") if count > 1 else len(raw)
+    if width > 0 and len(raw) == count * (width + 1) - 1:
+        # Every id as long as the first (hashed ids, UUIDs): a view of the buffer.
+        rows = np.frombuffer(raw + b"\n", dtype=np.uint8).reshape(count, width + 1)
+        if bool(np.all(rows[:, width] == _NEWLINE)):
+            fixed: BytesArray = np.ascontiguousarray(rows[:, :width]).view(f"S{width}").ravel()
+            return fixed
+    ends = np.flatnonzero(buffer == _NEWLINE)
+    if len(ends) != count - 1:
+        raise ValueError(
+            f"a stored id column holds {len(ends) + 1} ids where its block has {count} "
+            "rows; the store is damaged"
+        )
+    starts = np.concatenate([[0], ends + 1])
+    lengths = np.concatenate([ends, [len(raw)]]) - starts
+    width = int(lengths.max())
+    if width == 0 or width * count > _MAX_PADDING_FACTOR * len(raw) + 64:
+        return None
+    padded = np.zeros((count, width), dtype=np.uint8)
+    padded[np.arange(width) < lengths[:, None]] = buffer[buffer != _NEWLINE]
+    uneven: BytesArray = padded.view(f"S{width}").ravel()
+    return uneven
+
+
+def id_keys(ids: Sequence[str]) -> BytesArray | None:
+    """The fixed-width bytes of ids read from the store (see IdColumn.keys); None for ids
+    given as strings, or too uneven to pad."""
+    return ids.keys() if isinstance(ids, IdColumn) else None
+
+
+def take_ids(ids: Sequence[str], index: npt.NDArray[np.int64]) -> Sequence[str]:
+    """The ids at ``index``, in that order (still bytes when they were)."""
+    if isinstance(ids, IdColumn):
+        return ids.take(index)
+    return [ids[i] for i in index.tolist()]
+
+
+def id_text(value: object) -> str:
+    """One element of an id array as a string."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+def id_texts(ids: IdArray) -> list[str]:
+    """An id array (objects or fixed-width bytes) as a list of strings."""
+    if ids.dtype.kind == "S":
+        if not ids.size:
+            return []
+        return b"\n".join(ids.tolist()).decode("utf-8").split("\n")
+    texts: list[str] = ids.tolist()
+    return texts
+
+
+def id_objects(ids: IdArray) -> npt.NDArray[np.object_]:
+    """An id array as an object array of strings."""
+    if ids.dtype.kind == "S":
+        return np.array(id_texts(ids), dtype=object)
+    return ids
+
+
+class DatapointIds(_LazyIds):
+    """Datapoint ids selected by a mask, in order, as a read-only list made when first read.
+
+    It compares equal to a list (or tuple) of the same ids, and ``list(ids)`` or
+    :meth:`to_list` gives a plain list.
+    """
+
+    __slots__ = ("_count", "_ids", "_list", "_mask")
+
+    def __init__(self, ids: IdArray, mask: npt.NDArray[np.bool_] | None, count: int):
+        """``ids[mask]`` (all of ``ids`` when ``mask`` is None), ``count`` of them."""
+        self._ids: IdArray | None = ids
+        self._mask = mask
+        self._count = count
+        self._list: list[str] | None = None
+
+    def to_list(self) -> list[str]:
+        found = self._list
+        if found is not None:
+            return found
+        ids, mask = self._ids, self._mask
+        if ids is None:
+            # Another thread made the list meanwhile: it sets the list before letting go.
+            made = self._list
+            assert made is not None
+            return made
+        made_now = id_texts(ids if mask is None else ids[mask])
+        self._list = made_now
+        self._ids = self._mask = None
+        return made_now
+
+    def __len__(self) -> int:
+        return self._count
