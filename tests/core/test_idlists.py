@@ -127,3 +127,14 @@ def test_a_selection_of_bytes_ids_reads_as_strings() -> None:
     assert ids == ["é", "q3"]
     assert DatapointIds(keys, None, 3) == ["q1", "é", "q3"]
     assert id_texts(keys[:0]) == []
+
+
+def test_joined_columns_keep_their_keys_padded_to_the_widest() -> None:
+    first, second = _column(["a", "b"]), _column(["cc", "dd"])
+    assert first.keys() is not None and second.keys() is not None
+    joined = IdColumn.concat([first, second])
+    assert joined._keys is not False  # already known: not computed again
+    keys = joined.keys()
+    assert keys is not None
+    assert keys.tolist() == [b"a", b"b", b"cc", b"dd"]
+    assert joined == ["a", "b", "cc", "dd"]

@@ -204,7 +204,8 @@ def decode_block(n: int, ids: bytes, epochs: bytes | None, metrics: bytes | None
         if kind is MetricKind.STRING:
             values: FloatArray | ObjectArray = np.array(json.loads(bytes(chunk)), dtype=object)
         else:
-            values = np.frombuffer(chunk, dtype="<f8").astype(np.float64)
+            # A read-only view of the stored bytes: no copy (values are never written).
+            values = np.frombuffer(chunk, dtype="<f8").astype(np.float64, copy=False)
         columns[name] = MetricColumn(kind, values)
     return Block(id_list, epoch_array, columns)
 

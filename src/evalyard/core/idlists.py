@@ -118,7 +118,11 @@ class IdColumn(_LazyIds):
     def concat(cls, columns: Sequence[IdColumn]) -> IdColumn:
         """The ids of several columns one after the other."""
         parts = [column for column in columns if column._count]
-        return cls(b"\n".join(column._raw for column in parts), sum(c._count for c in parts))
+        joined = cls(b"\n".join(column._raw for column in parts), sum(c._count for c in parts))
+        keys = [column._keys for column in parts]
+        if parts and all(isinstance(found, np.ndarray) for found in keys):
+            joined._keys = np.concatenate(keys)  # type: ignore[arg-type]
+        return joined
 
     @property
     def raw(self) -> bytes:
