@@ -131,7 +131,8 @@ def test_a_selection_of_bytes_ids_reads_as_strings() -> None:
 
 def test_joined_columns_keep_their_keys_padded_to_the_widest() -> None:
     first, second = _column(["a", "b"]), _column(["cc", "dd"])
-    assert first.keys() is not None and second.keys() is not None
+    assert first.keys() is not None
+    assert second.keys() is not None
     joined = IdColumn.concat([first, second])
     assert joined._keys is not False  # already known: not computed again
     keys = joined.keys()
