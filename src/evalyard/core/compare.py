@@ -737,10 +737,36 @@ def _metric_delta(
     old_values = _values_as(old, kind)
     new_present = present_mask(new_values, kind)
     old_present = present_mask(old_values, kind)
+
+    def _plain_floats(values: npt.NDArray[Any]) -> bool:
+        """Whether ``values`` reduces as its float64 copy would: native, contiguous, aligned."""
+        return bool(
+            values.dtype == np.float64
+            and values.dtype.isnative
+            and values.flags.c_contiguous
+            and values.flags.aligned
+        )
+
+    new_count = int(np.count_nonzero(new_present))
+    old_count = int(np.count_nonzero(old_present))
+    new_complete = new_count == new_values.size
+    old_complete = old_count == old_values.size
     new_aggregate = old_aggregate = None
     if kind is not MetricKind.STRING:
-        new_aggregate = aggregate(new_values[new_present].astype(np.float64), aggregate_function)
-        old_aggregate = aggregate(old_values[old_present].astype(np.float64), aggregate_function)
+        # Where every value is there, aggregate the column itself (a contiguous float64
+        # column reduces exactly as a copy of it would), not a masked copy of it.
+        new_aggregate = aggregate(
+            new_values.astype(np.float64, copy=False)
+            if new_complete and _plain_floats(new_values)
+            else new_values[new_present].astype(np.float64),
+            aggregate_function,
+        )
+        old_aggregate = aggregate(
+            old_values.astype(np.float64, copy=False)
+            if old_complete and _plain_floats(old_values)
+            else old_values[old_present].astype(np.float64),
+            aggregate_function,
+        )
     delta = percent = None
     if new_aggregate is not None and old_aggregate is not None:
         delta = new_aggregate - old_aggregate
@@ -749,11 +775,14 @@ def _metric_delta(
     if new_values.size and old_values.size:
         a = new_values[new_rows]
         b = old_values[old_rows]
-        found = new_present[new_rows] & old_present[old_rows]
+        if new_complete and old_complete:
+            found = None  # every common datapoint has the metric in both runs
+        else:
+            found = new_present[new_rows] & old_present[old_rows]
     else:
         a = b = np.zeros(len(new_rows), dtype=new_values.dtype)  # type: ignore[assignment]
         found = np.zeros(len(new_rows), dtype=bool)
-    if found.all():  # every common datapoint has the metric in both runs: no copies
+    if found is None or found.all():  # every common datapoint has the metric: no copies
         found_ids = common_ids
     else:
         found_ids = common_ids[found]
@@ -766,27 +795,73 @@ def _metric_delta(
     if kind is MetricKind.STRING:
         same = np.fromiter((x == y for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
     else:
-        a = a.astype(np.float64)
-        b = b.astype(np.float64)
+        a = a.astype(np.float64, copy=False)
+        b = b.astype(np.float64, copy=False)
         d = a - b
-        scale = _RELATIVE_EPSILON * np.maximum(np.abs(a), np.abs(b))
-        rounding = np.abs(d) <= scale
-        slack = tolerance + scale
-        estimate, flips = _estimate(
-            kind, new, old, a, b, np.where(rounding, 0.0, d), direction=direction, alpha=alpha
-        )
-        if direction is Direction.NONE:
-            same = rounding
-        else:
-            better = d > slack
-            worse = d < -slack
-            improved, degraded = (
-                (better, worse) if direction is Direction.HIGHER else (worse, better)
+        # Per pair, scale = ε·max(|a|, |b|): |d| ≤ scale is float rounding, and a change must
+        # pass slack = tolerance + scale. Every scale is at most ε·max|a, b| (rounding is
+        # monotonic), so the masks are first taken at both ends of that range: where they
+        # select the same pairs they are exact, and no scale needs computing.
+        top = 0.0
+        if d.size:
+            top = _RELATIVE_EPSILON * max(
+                float(a.max()), -float(a.min()), float(b.max()), -float(b.min())
             )
-            same = ~(improved | degraded)
+        low_slack = float(tolerance)
+        high_slack = low_slack + top
+        rising = d > high_slack
+        falling = d < -high_slack
+        exact = True
+        if low_slack == 0.0:
+            nonzero = int(np.count_nonzero(d > 0.0)) + int(np.count_nonzero(d < 0.0))
+            rounds_only_zeros = exact = nonzero == int(np.count_nonzero(rising)) + int(
+                np.count_nonzero(falling)
+            )
+        else:
+            rounds_only_zeros = int(np.count_nonzero(d > 0.0)) + int(
+                np.count_nonzero(d < 0.0)
+            ) == int(np.count_nonzero(d > top)) + int(np.count_nonzero(d < -top))
+            exact = int(np.count_nonzero(d > low_slack)) == int(np.count_nonzero(rising)) and int(
+                np.count_nonzero(d < -low_slack)
+            ) == int(np.count_nonzero(falling))
+        rounding: npt.NDArray[np.bool_] | None = None
+        if not (exact and rounds_only_zeros):
+            # Some pair is near a limit: compute every scale, in two buffers.
+            scale = np.abs(a)
+            spare = np.abs(b)
+            np.maximum(scale, spare, out=scale)
+            scale *= _RELATIVE_EPSILON
+            np.abs(d, out=spare)
+            rounding = spare <= scale
+            del spare
+            if not exact:
+                slack = scale
+                if tolerance != 0.0:
+                    slack += tolerance
+                rising = d > slack
+                np.negative(slack, out=slack)
+                falling = d < slack
+            del scale
+        if direction is Direction.NONE:
+            same = (d == 0.0) if rounding is None else rounding  # only zeros round, or not
+            changed = ~same
+        else:
+            improved, degraded = (
+                (rising, falling) if direction is Direction.HIGHER else (falling, rising)
+            )
+            same = improved | degraded
+            np.logical_not(same, out=same)
+            changed = np.zeros(len(found_ids), dtype=bool)  # each pair is one of the three
             top_improved = _top_changes(improved, found_ids, a, b)
             top_degraded = _top_changes(degraded, found_ids, a, b)
-    changed = ~(improved | degraded | same)
+        # The differences that are only float rounding become exact zeros for the test.
+        if rounding is None or int(np.count_nonzero(rounding)) == d.size - int(np.count_nonzero(d)):
+            d += 0.0  # only the zeros round: this is np.where(rounding, 0.0, d) (−0 → 0)
+        else:
+            d = np.where(rounding, 0.0, d)
+        estimate, flips = _estimate(kind, new, old, a, b, d, direction=direction, alpha=alpha)
+    if kind is MetricKind.STRING:
+        changed = ~(improved | degraded | same)
     found_count = len(found_ids)
     improved_count = int(np.count_nonzero(improved))
     degraded_count = int(np.count_nonzero(degraded))
@@ -804,8 +879,8 @@ def _metric_delta(
         new_aggregate=new_aggregate,
         delta=delta,
         percent_change=percent,
-        old_count=int(old_present.sum()),
-        new_count=int(new_present.sum()),
+        old_count=old_count,
+        new_count=new_count,
         found_count=found_count,
         improved_count=improved_count,
         degraded_count=degraded_count,
@@ -839,11 +914,33 @@ def _top_changes(
     rows = np.flatnonzero(mask)
     if not rows.size:
         return []
-    size = np.abs(new[rows] - old[rows])
+    size = new[rows]
+    size -= old[rows]
+    np.abs(size, out=size)
     if rows.size > TOP_CHANGES:
-        keep = np.argpartition(-size, TOP_CHANGES - 1)[:TOP_CHANGES]
-        rows, size = rows[keep], size[keep]
-    order = np.lexsort((rows, -size))  # largest first; rows are in id order for ties
+        negated = np.negative(size, out=size)
+        keep = None
+        # When the TOP_CHANGES-th largest change is larger than the next, the rows to keep
+        # are the same however they are selected: select them among a few candidates, at
+        # or above the TOP_CHANGES-th largest of a sample. Else (ties at the cut) select
+        # exactly as always, among every row.
+        sample = negated[:: max(1, rows.size // 2048)]
+        if sample.size > TOP_CHANGES:
+            cut = np.partition(sample, TOP_CHANGES - 1)[TOP_CHANGES - 1]
+            candidates = np.flatnonzero(negated <= cut)
+            if candidates.size == TOP_CHANGES:
+                keep = candidates
+            elif candidates.size <= 4096:
+                among = negated[candidates]
+                ranked = np.partition(among, (TOP_CHANGES - 1, TOP_CHANGES))
+                if ranked[TOP_CHANGES - 1] < ranked[TOP_CHANGES]:
+                    keep = candidates[among <= ranked[TOP_CHANGES - 1]]
+        if keep is None:
+            keep = np.argpartition(negated, TOP_CHANGES - 1)[:TOP_CHANGES]
+        rows, negated = rows[keep], negated[keep]
+    else:
+        negated = -size
+    order = np.lexsort((rows, negated))  # largest first; rows are in id order for ties
     return [
         DatapointChange(id_text(ids[r]), float(old[r]), float(new[r])) for r in rows[order].tolist()
     ]
@@ -873,18 +970,20 @@ def _estimate(
     fraction and is treated as a number, like every other metric. A metric of direction
     ``none`` is not tested: it only gets its mean difference.
     """
-    bools = (
-        kind is MetricKind.BOOL
-        and _single_epoch_bool(new)
-        and _single_epoch_bool(old)
-        and bool(np.all((a == 0.0) | (a == 1.0)))
-        and bool(np.all((b == 0.0) | (b == 1.0)))
-    )
-    flips = flip_table(a == 1.0, b == 1.0) if bools else None
+    flips = None
+    if kind is MetricKind.BOOL and _single_epoch_bool(new) and _single_epoch_bool(old):
+        # Each value 0 or 1 (not a pass fraction): the passes and fails count every value.
+        new_pass = a == 1.0
+        old_pass = b == 1.0
+        if (
+            int(np.count_nonzero(new_pass)) + int(np.count_nonzero(a == 0.0)) == a.size
+            and int(np.count_nonzero(old_pass)) + int(np.count_nonzero(b == 0.0)) == b.size
+        ):
+            flips = flip_table(new_pass, old_pass)
+            if direction is not Direction.NONE:
+                return mcnemar(new_pass, old_pass, alpha=alpha), flips
     if direction is Direction.NONE:
         return PairedEstimate(n=d.size, mean_diff=float(d.mean()) if d.size else None), flips
-    if bools:
-        return mcnemar(a == 1.0, b == 1.0, alpha=alpha), flips
     return paired_difference(d, alpha=alpha), flips
 
 

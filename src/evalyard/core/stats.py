@@ -162,17 +162,43 @@ def skewness(d: FloatArray) -> float:
 
     G1 = g1·√(n(n−1))/(n−2), with g1 = m3/m2^1.5 from the central moments.
     """
-    n = d.size
-    if n < 3:
+    if d.size < 3:
         return 0.0
-    centred = d - d.mean()
-    scale = float(np.max(np.abs(centred)))
+    return _skewness(d, float(d.mean()), float(d.min()), float(d.max()))
+
+
+def _skewness(d: FloatArray, mean: float, low: float, high: float) -> float:
+    """:func:`skewness` of ``d`` (at least 3 values), given its mean, minimum and maximum."""
+    n = d.size
+    # max |d − mean|: rounding is monotonic, so it is at the minimum or the maximum (and
+    # it is NaN, as np.max would make it, when d − mean is NaN anywhere).
+    above, below = high - mean, mean - low
+    scale = math.nan if math.isnan(above) or math.isnan(below) else max(above, below)
     if not scale > 0.0:
         return 0.0
-    centred = centred / scale  # skewness has no scale; this keeps tiny values from underflow
-    m2 = float(np.mean(centred * centred))
-    m3 = float(np.mean(centred * centred * centred))
+    centred = d - mean
+    centred /= scale  # skewness has no scale; this keeps tiny values from underflow
+    powers = centred * centred
+    m2 = float(np.mean(powers))
+    powers *= centred
+    m3 = float(np.mean(powers))
     return m3 / (m2 * math.sqrt(m2)) * math.sqrt(n * (n - 1)) / (n - 2)
+
+
+def _surely_symmetric_enough(n: int, reach: float, sd: float) -> bool:
+    """Whether :func:`needs_bootstrap` is surely False, without computing the skewness.
+
+    ``reach`` is ``max |d − mean|`` and ``sd`` the sample sd of ``d`` (in any one unit).
+    ``|m3| ≤ reach·m2`` and ``m2 = sd²·(n−1)/n``, so ``G1² ≤ reach²·n²/(sd²·(n−2)²)``.
+    When 25 times that bound is at most n/2, Cochran's rule cannot ask for the bootstrap,
+    whatever the rounding of the skewness.
+    """
+    if n < 3:
+        return True
+    variance = sd * sd
+    if not variance > 1e-280:  # also False for NaN
+        return False
+    return 50.0 * reach * reach * n <= variance * (n - 2) * (n - 2)
 
 
 def needs_bootstrap(n: int, skew: float) -> bool:
@@ -209,11 +235,28 @@ def paired_t(d: FloatArray, *, alpha: float = ALPHA) -> PairedEstimate:
         d: the per-datapoint differences new − old, at least 2 of them, not all equal.
         alpha: significance level; the interval has confidence ``1 − alpha``.
     """
-    n = d.size
-    mean = float(d.mean())
-    # Scaling by a power of two is exact, and keeps tiny differences from underflowing.
-    scale = math.ldexp(1.0, math.frexp(float(np.max(np.abs(d))))[1])
-    scaled_sd = float((d / scale).std(ddof=1))
+    reach = max(abs(float(d.min())), abs(float(d.max())))
+    return _t_test(d.size, float(d.mean()), *_scaled_spread(d, reach), alpha=alpha)
+
+
+def _scaled_spread(d: FloatArray, reach: float) -> tuple[float, float, float]:
+    """``d`` scaled by the power of two above ``reach`` (``max |d|``): the scale, and the
+    mean and sample sd (as numpy's ``std(ddof=1)``) of the scaled values.
+
+    Scaling by a power of two is exact, and keeps tiny differences from underflowing.
+    """
+    scale = math.ldexp(1.0, math.frexp(reach)[1])
+    scaled = d / scale
+    scaled_mean = float(scaled.mean())
+    scaled -= scaled_mean
+    np.square(scaled, out=scaled)
+    return scale, scaled_mean, math.sqrt(float(scaled.sum()) / (d.size - 1))
+
+
+def _t_test(
+    n: int, mean: float, scale: float, scaled_mean: float, scaled_sd: float, *, alpha: float
+) -> PairedEstimate:
+    """:func:`paired_t` from the mean of the differences and :func:`_scaled_spread`."""
     sd = scaled_sd * scale
     se = sd / math.sqrt(n)
     df = n - 1
@@ -224,7 +267,7 @@ def paired_t(d: FloatArray, *, alpha: float = ALPHA) -> PairedEstimate:
         test=TestName.PAIRED_T,
         ci_low=mean - half,
         ci_high=mean + half,
-        p_value=_t_two_sided_p(float((d / scale).mean()) / (scaled_sd / math.sqrt(n)), df),
+        p_value=_t_two_sided_p(scaled_mean / (scaled_sd / math.sqrt(n)), df),
         sd_diff=sd,
         mde=minimum_detectable_effect(sd, n, alpha=alpha),
     )
@@ -421,16 +464,24 @@ def paired_difference(d: FloatArray, *, alpha: float = ALPHA) -> PairedEstimate:
     if n == 0:
         return PairedEstimate(n=0, mean_diff=None)
     mean = float(d.mean())
-    if n < 2 or not np.any(d):
+    if n < 2:
         return PairedEstimate(n=n, mean_diff=mean)
-    spread = float(np.ptp(d))
-    if spread <= 1e-12 * float(np.max(np.abs(d))):
+    low, high = float(d.min()), float(d.max())
+    if not (low != 0.0 or high != 0.0):  # np.any(d): NaN makes both NaN, which counts
+        return PairedEstimate(n=n, mean_diff=mean)
+    reach = max(abs(low), abs(high))  # max |d|
+    if high - low <= 1e-12 * reach:
         return _sign_flip(d, alpha=alpha)
-    if needs_bootstrap(n, skewness(d)):
+    scale, scaled_mean, scaled_sd = _scaled_spread(d, reach)
+    # The t's spread bounds the skewness: most samples need not compute it.
+    centred_reach = max(high - mean, mean - low) / scale
+    if not _surely_symmetric_enough(n, centred_reach, scaled_sd) and needs_bootstrap(
+        n, _skewness(d, mean, low, high)
+    ):
         found = paired_bootstrap(d, alpha=alpha)
         if found is not None:
             return found
-    return paired_t(d, alpha=alpha)
+    return _t_test(n, mean, scale, scaled_mean, scaled_sd, alpha=alpha)
 
 
 # ---------------------------------------------------------------------------------------
