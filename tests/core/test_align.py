@@ -145,3 +145,23 @@ def test_a_comparison_of_stored_ids_equals_one_of_lists() -> None:
         assert found.to_dict() == delta.to_dict()
         assert all(type(change.datapoint_id) is str for change in found.top_improved)
     assert as_bytes.metric_deltas["score"].top_improved
+
+
+def test_the_largest_changes_break_ties_by_id_at_every_size() -> None:
+    from evalyard.core.columns import MetricColumn, ScopeValues
+    from evalyard.core.compare import TOP_CHANGES, compare_scopes
+    from evalyard.core.model import MetricKind
+
+    for size in (12, 995, 20_000):
+        ids = [f"id{i:05d}" for i in range(size)]
+        old = np.zeros(size)
+        new = np.full(size, 0.25)  # every datapoint improved by the same amount
+        new[size // 2] = 1.0  # but one, by more
+        found = compare_scopes(
+            ScopeValues(_stored(ids), {"score": MetricColumn(MetricKind.NUMBER, new)}, 1),
+            ScopeValues(_stored(ids), {"score": MetricColumn(MetricKind.NUMBER, old)}, 1),
+            definitions={},
+        )
+        top = [change.datapoint_id for change in found.metric_deltas["score"].top_improved]
+        others = [i for i in ids if i != ids[size // 2]]
+        assert top == [ids[size // 2], *others[: TOP_CHANGES - 1]]

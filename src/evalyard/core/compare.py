@@ -936,7 +936,12 @@ def _top_changes(
                 if ranked[TOP_CHANGES - 1] < ranked[TOP_CHANGES]:
                     keep = candidates[among <= ranked[TOP_CHANGES - 1]]
         if keep is None:
-            keep = np.argpartition(negated, TOP_CHANGES - 1)[:TOP_CHANGES]
+            # Ties at the cut: every larger change, then the tied ones of the lowest ids
+            # (rows are in id order).
+            kth = np.partition(negated, TOP_CHANGES - 1)[TOP_CHANGES - 1]
+            larger = np.flatnonzero(negated < kth)
+            tied = np.flatnonzero(negated == kth)[: TOP_CHANGES - larger.size]
+            keep = np.concatenate([larger, tied])
         rows, negated = rows[keep], negated[keep]
     else:
         negated = -size
