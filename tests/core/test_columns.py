@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evalyard.core.columns import (
     Block,
@@ -94,3 +96,31 @@ def test_sorting_orders_by_id_then_epoch() -> None:
     assert block.ids == ["a", "a", "b"]
     assert block.epochs.tolist() == [0, 1, 0]
     assert block.columns["m"].values.tolist() == [3.0, 2.0, 1.0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(st.sampled_from(["a", "bb", "é", "c d", "zz9", "a\u0301", "q10"]), unique=True),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_stored_blocks_merge_as_the_same_ids_given_as_strings(batches: list[list[str]]) -> None:
+    def blocks(stored: bool) -> list[tuple[int, Block]]:
+        made = []
+        for batch_id, ids in enumerate(batches):
+            block = _block(
+                ids, [0] * len(ids), m=[float(batch_id * 100 + i) for i in range(len(ids))]
+            )
+            if stored:
+                block = decode_block(len(ids), *encode_block(block))
+            made.append((batch_id, block))
+        return made
+
+    as_text, _ = merge_blocks(blocks(False))
+    as_bytes, _ = merge_blocks(blocks(True))
+    assert list(as_bytes.ids) == list(as_text.ids)
+    assert as_bytes.columns["m"].values.tolist() == as_text.columns["m"].values.tolist()
+    last = {i: float(b * 100 + k) for b, ids in enumerate(batches) for k, i in enumerate(ids)}
+    assert dict(zip(as_bytes.ids, as_bytes.columns["m"].values.tolist(), strict=True)) == last

@@ -285,6 +285,10 @@ def merge_blocks(
         # rows follow each other in id order, each record once.
         return concat_blocks([block for _, block in blocks]), None
     merged = concat_blocks([block for _, block in blocks])
+    if live is None and not want_live and not merged.epochs.any():
+        keys = id_keys(merged.ids)
+        if keys is not None:
+            return _last_of_each_id(merged, keys), None
     batch_of_row = np.concatenate(
         [np.full(len(block), batch_id, dtype=np.int64) for batch_id, block in blocks]
     )
@@ -315,6 +319,20 @@ def merge_blocks(
         zip((keys[i] for i in kept.tolist()), batch_of_row[kept].tolist(), strict=True)
     )
     return result, LiveRecords(batch_map, with_epochs)
+
+
+def _last_of_each_id(merged: Block, keys: npt.NDArray[np.bytes_]) -> Block:
+    """The rows of ``merged`` (no epochs) that are the last of their datapoint id, in
+    their order: a stable sort of the ids' bytes puts each id's rows together in write
+    order, so the last of each run of equal ids is the one that wins."""
+    order = np.argsort(keys, kind="stable")
+    in_order = keys[order].view(f"V{keys.dtype.itemsize}")
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = in_order[1:] != in_order[:-1]
+    if bool(last.all()):
+        return merged
+    rows = np.sort(order[last]).astype(np.int64, copy=False)
+    return merged.take(rows)
 
 
 def _in_disjoint_order(blocks: Sequence[Block]) -> bool:

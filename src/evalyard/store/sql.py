@@ -694,7 +694,9 @@ class SQLStore:
                 # One batch, already in datapoint order (a batch holds each record once).
                 self._refresh_counts(connection, run_id)
                 return
-            session, live = merge_blocks(by_scope.pop(SESSION_SCOPE, []), want_live=True)
+            session_blocks = by_scope.pop(SESSION_SCOPE, [])
+            # Which batch holds each record matters only to drop replaced step rows.
+            session, live = merge_blocks(session_blocks, want_live=bool(by_scope))
             merged = {SESSION_SCOPE: session}
             for scope, blocks in by_scope.items():
                 block, _ = merge_blocks(blocks, live=live)
