@@ -286,9 +286,9 @@ def merge_blocks(
         return concat_blocks([block for _, block in blocks]), None
     merged = concat_blocks([block for _, block in blocks])
     if live is None and not want_live and not merged.epochs.any():
-        keys = id_keys(merged.ids)
-        if keys is not None:
-            return _last_of_each_id(merged, keys), None
+        id_bytes = id_keys(merged.ids)
+        if id_bytes is not None:
+            return _last_of_each_id(merged, id_bytes), None
     batch_of_row = np.concatenate(
         [np.full(len(block), batch_id, dtype=np.int64) for batch_id, block in blocks]
     )
