@@ -106,15 +106,6 @@ class IdColumn(_LazyIds):
         self._list: list[str] | None = None
 
     @classmethod
-    def of(cls, ids: Sequence[str]) -> IdColumn:
-        """The column of some ids given as strings."""
-        if isinstance(ids, IdColumn):
-            return ids
-        column = cls("\n".join(ids).encode("utf-8"), len(ids))
-        column._list = list(ids)
-        return column
-
-    @classmethod
     def concat(cls, columns: Sequence[IdColumn]) -> IdColumn:
         """The ids of several columns one after the other."""
         parts = [column for column in columns if column._count]
@@ -157,7 +148,20 @@ class IdColumn(_LazyIds):
             ids = self.to_list()
             return [ids[i] for i in index.tolist()]
         taken = keys[index]
-        return IdColumn(b"\n".join(taken.tolist()), len(taken))
+        # Each row's bytes then a newline, the NUL padding dropped (no id holds NUL): the
+        # stored encoding, built without one Python object per id.
+        width = taken.dtype.itemsize
+        rows = np.empty((len(taken), width + 1), dtype=np.uint8)
+        rows[:, :width] = taken.view(np.uint8).reshape(len(taken), width)
+        rows[:, width] = _NEWLINE
+        if len(taken) and bool(np.all(rows[:, width - 1])):  # no id padded
+            raw = rows.tobytes()[:-1]
+        else:
+            flat = rows.reshape(-1)
+            raw = flat[flat != 0].tobytes()[:-1]
+        column = IdColumn(raw, len(taken))
+        column._keys = taken
+        return column
 
     def __len__(self) -> int:
         return self._count
