@@ -170,7 +170,8 @@ def load_pair(
 ) -> tuple[ScopeValues, ScopeValues]:
     """Two runs' values at one scope, read at the same time: the database works (and
     SQLite and psycopg let go of the interpreter lock) for one run while the other's
-    bytes are decoded, which takes a third off reading two large runs on two cores."""
+    bytes are decoded: reading two runs of 1M datapoints took about a quarter less time
+    on two cores."""
     if new_run_id == old_run_id:
         values = store.load_scope(new_run_id, scope)
         return values, values

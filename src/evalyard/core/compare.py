@@ -738,15 +738,6 @@ def _metric_delta(
     new_present = present_mask(new_values, kind)
     old_present = present_mask(old_values, kind)
 
-    def _plain_floats(values: npt.NDArray[Any]) -> bool:
-        """Whether ``values`` reduces as its float64 copy would: native, contiguous, aligned."""
-        return bool(
-            values.dtype == np.float64
-            and values.dtype.isnative
-            and values.flags.c_contiguous
-            and values.flags.aligned
-        )
-
     new_count = int(np.count_nonzero(new_present))
     old_count = int(np.count_nonzero(old_present))
     new_complete = new_count == new_values.size
@@ -902,6 +893,16 @@ def _metric_delta(
         top_improved=top_improved,
         top_degraded=top_degraded,
     ), (estimate if judged else None)
+
+
+def _plain_floats(values: npt.NDArray[Any]) -> bool:
+    """Whether ``values`` reduces as its float64 copy would: native, contiguous, aligned."""
+    return bool(
+        values.dtype == np.float64
+        and values.dtype.isnative
+        and values.flags.c_contiguous
+        and values.flags.aligned
+    )
 
 
 def _top_changes(
