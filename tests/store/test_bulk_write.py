@@ -323,3 +323,41 @@ def test_large_values_are_compressed_with_lz4_where_the_server_has_it(
         ).all()
     assert methods == [("lz4",)]
     assert store.load_scope(run.run_id).columns["m"].values.tolist() == [1.0] * 5_000
+
+
+#: Rows of one SQLite statement at most, with the key columns and one field.
+_SQLITE_STATEMENT_ROWS = 32_766 // 5
+
+
+@pytest.mark.parametrize("size", [3, MANY, 2 * _SQLITE_STATEMENT_ROWS + 7])
+def test_fields_a_batch_leaves_out_are_emptied_in_the_records_it_replaces(
+    store: SQLStore, size: int
+) -> None:
+    full = {
+        "inputs": {"q": "x"},
+        "outputs": "y",
+        "ground_truth": "z",
+        "metadata": {"k": 1},
+        "steps": [{"name": "s", "type": "model", "metrics": {"t": 1.0}}],
+        "error": "boom",
+        "duration_ms": 0.0,
+    }
+    run = evalyard.start_run("fields", store=store)
+    run.log_many([{"id": f"d{i:06d}", **full, "metrics": {"m": 1.0}} for i in range(size)])
+    before = _rows(store, run.run_id)
+    assert {row.duration_ms for row in before.values()} == {0.0}  # 0.0 is a value, kept
+    assert {row.error for row in before.values()} == {json.dumps("boom")}
+    # Every record again with scores only; then a third of them with a duration alone.
+    run.log_many([{"id": f"d{i:06d}", "metrics": {"m": 2.0}} for i in range(size)])
+    run.log_many([{"id": f"d{i:06d}", "duration_ms": 0.0} for i in range(0, size, 3)])
+    run.finish()
+    rows = _rows(store, run.run_id)
+    assert len(rows) == size
+    for i in range(size):
+        row = rows[(f"d{i:06d}", 0)]
+        emptied = (row.inputs, row.outputs, row.ground_truth, row.metadata, row.steps, row.error)
+        assert emptied == (None,) * 6
+        if i % 3 == 0:
+            assert (row.metrics, row.duration_ms) == (None, 0.0)
+        else:
+            assert (json.loads(row.metrics), row.duration_ms) == ({"m": 2.0}, None)

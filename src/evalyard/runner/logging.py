@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from evalyard.config import max_field_bytes
+from evalyard.core.columns import MixedKindsError
 from evalyard.core.ids import MAX_NAME_LENGTH, check_name, check_run_id
 from evalyard.core.model import Direction, MetricDefinition, MetricKind, RunInfo, RunStatus
 from evalyard.core.values import check_run_metadata
@@ -30,11 +31,13 @@ from evalyard.errors import InvalidInputError, RunExistsError, RunNameTakenError
 from evalyard.runner.collector import collector_paused
 from evalyard.runner.records import (
     PreparedRecord,
+    build_batch,
     checked_batch,
     prepare_mapping,
     prepare_record,
 )
 from evalyard.store import Store, get_store
+from evalyard.store.base import WriteBatch
 from evalyard.store.uploader import ServerUnreachableError
 
 __all__ = ["Run", "define_metric", "start_run"]
@@ -193,17 +196,24 @@ class Run:
                 self._kinds_loaded = True
             return dict(self._kinds)
 
-    def _write(self, records: list[PreparedRecord], *, first_index: int | None = 0) -> int:
+    def _write(
+        self,
+        records: list[PreparedRecord],
+        *,
+        first_index: int | None = 0,
+        built: WriteBatch | None = None,
+    ) -> int:
         """Write records in one batch; on a metric changing kind, write those before it.
 
         Args:
             records: the records, in the order they were given.
             first_index: the ``log_many`` index of ``records[0]``, for error messages.
+            built: their batch when already built (:func:`build_batch`), to check and write.
         """
         if not records:
             return 0
         known = self._known_kinds()
-        batch, conflict = checked_batch(records, known, self.run_id)
+        batch, conflict = checked_batch(records, known, self.run_id, built=built)
         if conflict is not None:
             position, error = conflict
             logged = self._write(records[:position])
@@ -307,12 +317,15 @@ class _ChunkWriter:
 
     def submit(self, chunk: list[PreparedRecord], first_index: int) -> None:
         """Write ``chunk`` in the background once the previous chunk is committed."""
+        # The batch is built here, while the chunk before is being written: the writing
+        # thread is then left with the store's work alone (the busier of the two).
+        built = _built(chunk)
         self._settle()
         outcome = self._outcome = []
 
         def write() -> None:
             try:
-                outcome.append(self._run._write(chunk, first_index=first_index))
+                outcome.append(self._run._write(chunk, first_index=first_index, built=built))
             except BaseException as exc:  # handed to the caller's thread
                 outcome.append(exc)
 
@@ -511,3 +524,12 @@ def define_metric(
     definition = MetricDefinition(name, chosen, float(tolerance))
     get_store(store).define_metric(project, definition)
     return definition
+
+
+def _built(records: list[PreparedRecord]) -> WriteBatch | None:
+    """The records' batch, or None when a metric mixes kinds in them (the writer then
+    finds the record to blame)."""
+    try:
+        return build_batch(records)
+    except MixedKindsError:
+        return None

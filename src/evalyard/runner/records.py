@@ -12,6 +12,9 @@ import operator
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, NoReturn
 
+import numpy as np
+import numpy.typing as npt
+
 from evalyard.core.columns import Block, MixedKindsError, block_from_rows, sort_block
 from evalyard.core.ids import check_datapoint_id, check_name, derive_datapoint_id
 from evalyard.core.model import MetricKind
@@ -161,6 +164,10 @@ def prepare_mapping(record: Any, index: int, *, limit: int) -> PreparedRecord:
     """Check one ``log_many`` record (a dict with the keys of :data:`RECORD_KEYS`) and
     encode it; the error names the record's ``index``. The team server checks the records
     of a batch with this too, so a record is judged the same locally and remotely."""
+    if type(record) is dict and len(record) == 2:
+        keys = record.keys()
+        if keys in (_ID_AND_METRICS, _SHORT_ID_AND_METRICS):
+            return _prepare_scores(record, index)
     if not isinstance(record, Mapping):
         raise InvalidRecordError(
             f"record {index} is a {type(record).__name__}, not a dict",
@@ -192,6 +199,28 @@ def prepare_mapping(record: Any, index: int, *, limit: int) -> PreparedRecord:
         index=index,
         limit=limit,
     )
+
+
+#: The keys of the commonest record, an id and its scores, checked by a shorter path.
+_ID_AND_METRICS = frozenset({"datapoint_id", "metrics"})
+_SHORT_ID_AND_METRICS = frozenset({"id", "metrics"})
+
+
+def _prepare_scores(record: dict[str, Any], index: int) -> PreparedRecord:
+    """:func:`prepare_record` of a record holding only an id and metrics: the same checks,
+    errors and encoding without the calls for fields it does not have."""
+    raw_id = record.get("datapoint_id", record.get("id"))
+    if raw_id is None:  # no id given: derived from the (absent) inputs, as in full
+        return prepare_record(None, metrics=record["metrics"], index=index, limit=0)
+    datapoint_id = check_datapoint_id(raw_id, index=index)
+    try:
+        checked = check_metrics(record["metrics"], datapoint_id=datapoint_id)
+    except InvalidRecordError as exc:
+        exc.index = index
+        raise
+    metrics = dump_metrics(checked)
+    row = ResultRow(datapoint_id, 0, None, None, None, None, metrics, None, None, None)
+    return PreparedRecord(row, checked, {})
 
 
 def _check_steps(
@@ -281,25 +310,22 @@ def build_batch(records: Sequence[PreparedRecord]) -> WriteBatch:
     unique = list(latest.values()) if len(latest) != len(records) else list(records)
     # Built in the order given (reading records where they lie in memory), then sorted
     # as arrays: reordering the records first made each later pass jump around memory.
-    blocks: dict[str, Block] = {
-        SESSION_SCOPE: sort_block(
-            block_from_rows(
-                [r.row.datapoint_id for r in unique],
-                (r.row.epoch for r in unique),
-                [r.metrics for r in unique],
-            )
-        )
-    }
+    rows = [r.row for r in unique]
+    ids = [row.datapoint_id for row in rows]
+    epochs = [row.epoch for row in rows]
+    order = _key_order(ids, epochs)
+    session = block_from_rows(ids, epochs, [r.metrics for r in unique])
+    blocks: dict[str, Block] = {SESSION_SCOPE: session if order is None else session.take(order)}
     step_rows: dict[str, list[PreparedRecord]] = {}
     for record in unique:
         for name in record.step_metrics:
             step_rows.setdefault(name, []).append(record)
-    for name, rows in step_rows.items():
+    for name, named in step_rows.items():
         blocks[name] = sort_block(
             block_from_rows(
-                [r.row.datapoint_id for r in rows],
-                (r.row.epoch for r in rows),
-                [r.step_metrics[name] for r in rows],
+                [r.row.datapoint_id for r in named],
+                (r.row.epoch for r in named),
+                [r.step_metrics[name] for r in named],
             )
         )
     kinds = {
@@ -307,30 +333,47 @@ def build_batch(records: Sequence[PreparedRecord]) -> WriteBatch:
         for scope, block in blocks.items()
         for metric, column in block.columns.items()
     }
-    return WriteBatch(_rows_in_key_order(unique), blocks, kinds)
+    if order is not None:
+        rows = [rows[i] for i in order.tolist()]
+    return WriteBatch(rows, blocks, kinds)
 
 
-def _rows_in_key_order(records: list[PreparedRecord]) -> list[ResultRow]:
-    """The records' rows by (datapoint id, epoch); each key is held once."""
-    rows = [record.row for record in records]
-    epochs = [row.epoch for row in rows]
-    keys: list[Any] = [row.datapoint_id for row in rows]
-    if any(epochs):
-        keys = list(zip(keys, epochs, strict=True))
+def _key_order(ids: list[str], epochs: list[int]) -> npt.NDArray[np.int64] | None:
+    """The order that sorts records by (datapoint id, epoch); None when they are sorted.
+
+    The keys are unique (a batch holds each record once).
+    """
+    if not any(epochs):
+        if all(map(operator.lt, ids, itertools.islice(ids, 1, None))):
+            return None
+        if max(map(len, ids)) * len(ids) <= 4 * sum(map(len, ids)):
+            # numpy orders text by code point, as Python does (ids hold no NUL, which
+            # numpy would drop from the end), and sorts them in a fraction of the time of
+            # sorted() with a key; not when padding every id to the longest would be big.
+            return np.argsort(np.array(ids), kind="stable").astype(np.int64, copy=False)
+        return np.asarray(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
+    keys = list(zip(ids, epochs, strict=True))
     if all(map(operator.lt, keys, itertools.islice(keys, 1, None))):
-        return rows
-    order = sorted(range(len(keys)), key=keys.__getitem__)
-    return [rows[i] for i in order]
+        return None
+    return np.asarray(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
 
 
 def checked_batch(
-    records: Sequence[PreparedRecord], known: Mapping[tuple[str, str], MetricKind], run_id: str
+    records: Sequence[PreparedRecord],
+    known: Mapping[tuple[str, str], MetricKind],
+    run_id: str,
+    *,
+    built: WriteBatch | None = None,
 ) -> tuple[WriteBatch | None, tuple[int, InvalidMetricError] | None]:
     """The write batch of some records, or the first record whose metric changes kind
-    (text where the run, or an earlier record, holds numbers, or the reverse)."""
-    batch = None
+    (text where the run, or an earlier record, holds numbers, or the reverse).
+
+    ``built`` is the records' batch when it was built already (:func:`build_batch`).
+    """
+    batch = built
     try:
-        batch = build_batch(records)
+        if batch is None:
+            batch = build_batch(records)
         clash = any(
             (known.get(key, kind) is MetricKind.STRING) != (kind is MetricKind.STRING)
             for key, kind in batch.kinds.items()

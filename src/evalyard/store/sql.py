@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
@@ -73,19 +74,21 @@ MERGE_THRESHOLD = 32
 #: 800 MB of numbers).
 MAX_BLOCK_BYTES = 256 * 1024 * 1024
 
-_RESULT_COLUMNS = (
-    "run_id",
-    "datapoint_id",
-    "epoch",
-    "batch_id",
-    "inputs",
-    "outputs",
-    "ground_truth",
-    "metadata",
-    "metrics",
-    "steps",
-    "error",
-    "duration_ms",
+#: The columns of a result row every write sends.
+_RESULT_KEY_COLUMNS = ("run_id", "datapoint_id", "epoch", "batch_id")
+#: The optional fields of a result row: (column, position in ``ResultRow``).
+_ROW_FIELDS = tuple(
+    (name, ResultRow._fields.index(name))
+    for name in (
+        "inputs",
+        "outputs",
+        "ground_truth",
+        "metadata",
+        "metrics",
+        "steps",
+        "error",
+        "duration_ms",
+    )
 )
 _RESULT_FIELDS = (
     "batch_id",
@@ -569,28 +572,23 @@ class SQLStore:
     def _upsert_results(
         self, connection: Connection, run_id: str, batch_id: int, rows: list[ResultRow]
     ) -> None:
-        values = [
-            (
-                run_id,
-                row.datapoint_id,
-                row.epoch,
-                batch_id,
-                row.inputs,
-                row.outputs,
-                row.ground_truth,
-                row.metadata,
-                row.metrics,
-                row.steps,
-                row.error,
-                row.duration_ms,
-            )
-            for row in rows
-        ]
+        # Only the fields some row of the batch has are sent: a field left out is NULL in
+        # a new row and, through the update of every field, in a replaced one. Most batches
+        # hold metrics alone, and binding seven NULLs per row cost more than the insert.
+        fields = [(name, position) for name, position in _ROW_FIELDS if _some(rows, position)]
+        pick = itemgetter(*[position for _, position in fields]) if fields else None
+        values: list[tuple[Any, ...]]
+        if pick is None:
+            values = [(run_id, row[0], row[1], batch_id) for row in rows]
+        elif len(fields) == 1:
+            values = [(run_id, row[0], row[1], batch_id, pick(row)) for row in rows]
+        else:
+            values = [(run_id, row[0], row[1], batch_id, *pick(row)) for row in rows]
         # Each dialect's fastest bulk path (COPY on PostgreSQL); the newer batch wins.
         self.dialect.bulk_upsert(
             connection,
             schema.results,
-            _RESULT_COLUMNS,
+            (*_RESULT_KEY_COLUMNS, *(name for name, _ in fields)),
             values,
             keys=("run_id", "datapoint_id", "epoch"),
             update=_RESULT_FIELDS,
@@ -1209,3 +1207,9 @@ def _replace_counts(info: RunInfo, results: int, datapoints: int) -> RunInfo:
         results,
         datapoints,
     )
+
+
+def _some(rows: list[ResultRow], position: int) -> bool:
+    """Whether a row holds a value (not None) at ``position`` (C-level passes only)."""
+    values = list(map(itemgetter(position), rows))
+    return values.count(None) != len(values)

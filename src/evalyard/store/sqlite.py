@@ -8,6 +8,9 @@ locked" when both try to upgrade a read lock.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,11 @@ from evalyard.store.dialect import upsert_many
 __all__ = ["SQLiteDialect"]
 
 _BUSY_TIMEOUT_S = 60.0
+#: Fewer rows than this are written by one ``executemany`` (the statement is cached).
+_MULTI_ROW_MIN = 64
+#: Rows per INSERT statement of a bulk write, at most (fewer when SQLite allows fewer
+#: bound values).
+_ROWS_PER_STATEMENT = 6500
 
 
 class SQLiteDialect:
@@ -87,10 +95,39 @@ class SQLiteDialect:
         update: Sequence[str],
         newer_than: str | None,
     ) -> None:
-        # In-process: one executemany is as fast as SQLite inserts.
-        upsert_many(
-            self, connection, table, columns, rows, keys=keys, update=update, newer_than=newer_than
-        )
+        if len(rows) < _MULTI_ROW_MIN:
+            upsert_many(
+                self,
+                connection,
+                table,
+                columns,
+                rows,
+                keys=keys,
+                update=update,
+                newer_than=newer_than,
+            )
+            return
+        # Many rows per statement rather than one ``executemany``: the driver lets other
+        # threads run while SQLite executes a statement, and a statement per row handed the
+        # interpreter back and forth at every row, so a ``log_many`` checking the next
+        # chunk meanwhile slowed the write instead of overlapping it. The values are bound
+        # in one C-level pass, and the inserts run without holding the interpreter.
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        width = len(columns)
+        per = max(1, min(_ROWS_PER_STATEMENT, _variable_limit(driver) // width))
+        head, tail = _multi_row_upsert(connection, table, columns, keys, update, newer_than)
+        full = f"{head}{', '.join([_placeholders(width)] * per)}{tail}"
+        cursor = driver.cursor()
+        try:
+            for start in range(0, len(rows), per):
+                part = rows[start : start + per]
+                sql = full
+                if len(part) != per:
+                    sql = f"{head}{', '.join([_placeholders(width)] * len(part))}{tail}"
+                cursor.execute(sql, list(itertools.chain.from_iterable(part)))
+        finally:
+            cursor.close()
 
     def insert_ignore(self, table: Table, *, keys: Sequence[str]) -> Insert:
         return sqlite_insert(table).on_conflict_do_nothing(index_elements=list(keys))
@@ -129,3 +166,46 @@ def _file_path(url: str) -> Path:
             f"the SQLite store needs a file path, as in sqlite:///path/to/evalyard.db (got {url!r})"
         )
     return Path(database)
+
+
+def _variable_limit(driver: sqlite3.Connection) -> int:
+    """How many values one statement may bind on this connection (32,766 by default)."""
+    return int(driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+
+
+def _placeholders(width: int) -> str:
+    return f"({', '.join(['?'] * width)})"
+
+
+@functools.cache
+def _upsert_parts(
+    table: str,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    update: tuple[str, ...],
+    newer_than: str | None,
+) -> tuple[str, str]:
+    """The SQL of a many-row upsert around its VALUES lists (names already quoted)."""
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    assignments = ", ".join(f"{name} = excluded.{name}" for name in update)
+    condition = f" WHERE excluded.{newer_than} > {table}.{newer_than}" if newer_than else ""
+    tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assignments}{condition}"
+    return head, tail
+
+
+def _multi_row_upsert(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    update: Sequence[str],
+    newer_than: str | None,
+) -> tuple[str, str]:
+    quote = connection.dialect.identifier_preparer.quote
+    return _upsert_parts(
+        quote(table.name),
+        tuple(map(quote, columns)),
+        tuple(map(quote, keys)),
+        tuple(map(quote, update)),
+        None if newer_than is None else quote(newer_than),
+    )
