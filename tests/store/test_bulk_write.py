@@ -289,19 +289,19 @@ def test_a_failing_copy_is_a_store_error_and_the_next_batch_still_works(
 
 
 @pytest.mark.postgres
-def test_a_row_appearing_under_a_straight_copy_falls_back_to_the_upsert(
-    pg_store: SQLStore, monkeypatch: pytest.MonkeyPatch
+def test_a_stored_row_among_new_ones_falls_back_from_the_straight_copy_to_the_upsert(
+    pg_store: SQLStore,
 ) -> None:
     store = pg_store
     run_id = evalyard.start_run("race", store=store).run_id
-    _bulk(store, run_id, 1, [_result_row("q0", '"old"', 1.0)])
-    # As if the run had looked empty: the COPY meets the stored row, is undone, and the
-    # upsert takes over.
-    monkeypatch.setattr(postgres_module, "_holds_rows", lambda *_: False)
+    _bulk(store, run_id, 1, [_result_row("q5", '"old"', 1.0)])
+    # The batch's first row is new, so its COPY goes straight into the table, meets the
+    # stored row, is undone, and the upsert takes over.
     _bulk(store, run_id, 2, [_result_row(f"q{i}", '"new"', 2.0) for i in range(MANY)])
     rows = _rows(store, run_id)
     assert len(rows) == MANY
     assert {row.outputs for row in rows.values()} == {'"new"'}
+    assert {row.batch_id for row in rows.values()} == {2}
 
 
 @pytest.mark.postgres

@@ -3,7 +3,7 @@
 Locks are transaction-scoped advisory locks, so a crashed process never leaves one behind.
 
 Batches of results are written with COPY (docs/design/001-store-layout.md, "Writing into
-PostgreSQL"): straight into the table when the run has no rows there yet, else into a
+PostgreSQL"): straight into the table when the batch's rows are new there, else into a
 temporary table that one ``INSERT ... SELECT ... ON CONFLICT`` then upserts from. Either
 way the rows are the same as the upsert's, one by one, would make.
 """
@@ -77,9 +77,7 @@ class PostgresDialect:
         update: Sequence[str],
         newer_than: str | None,
     ) -> None:
-        if len(rows) >= COPY_MIN_ROWS and _copy_into_empty(
-            connection, table, columns, rows, keys[0]
-        ):
+        if len(rows) >= COPY_MIN_ROWS and _copy_new_rows(connection, table, columns, rows, keys):
             return
         if len(rows) < COPY_MIN_ROWS or not _may_stage(connection):
             upsert_many(
@@ -191,26 +189,27 @@ def _may_stage(connection: Connection) -> bool:
     return bool(allowed)
 
 
-def _copy_into_empty(
+def _copy_new_rows(
     connection: Connection,
     table: Table,
     columns: Sequence[str],
     rows: Sequence[tuple[Any, ...]],
-    lead: str,
+    keys: Sequence[str],
 ) -> bool:
-    """COPY ``rows`` straight into ``table`` when they share their first key (a run) and the
-    table holds no row of it yet: nothing to replace, so no upsert is needed. False (and
-    nothing written) otherwise.
+    """COPY ``rows`` straight into ``table`` when none of their keys is there yet: nothing
+    to replace, so no upsert is needed. False (and nothing written) otherwise.
 
-    The run's lock keeps other writers out, but should a row of the run appear all the
-    same, the COPY fails on the primary key and is undone to a savepoint: the caller then
+    Rows of one run (their first key) are tried when the first of them is new: a batch of
+    new datapoints, the common case, then skips the temporary table and the upsert, which
+    cost more than the COPY itself. Should a key be there all the same (a record logged
+    again), the COPY fails on the primary key and is undone to a savepoint, and the caller
     upserts.
     """
-    position = list(columns).index(lead)
-    value = rows[0][position]
-    if any(row[position] != value for row in rows):
+    lead = list(columns).index(keys[0])
+    value = rows[0][lead]
+    if any(row[lead] != value for row in rows):
         return False
-    if _holds_rows(connection, table, lead, value):
+    if _holds_key(connection, table, columns, keys, rows[0]):
         return False
     quote = connection.dialect.identifier_preparer.quote
     target = quote(table.name)
@@ -227,12 +226,20 @@ def _copy_into_empty(
     return True
 
 
-def _holds_rows(connection: Connection, table: Table, column: str, value: Any) -> bool:
-    """Whether ``table`` has a row whose ``column`` is ``value``."""
+def _holds_key(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    row: tuple[Any, ...],
+) -> bool:
+    """Whether ``table`` has a row with the key of ``row``."""
     quote = connection.dialect.identifier_preparer.quote
+    position = {name: i for i, name in enumerate(columns)}
+    condition = " AND ".join(f"{quote(key)} = %(k{i})s" for i, key in enumerate(keys))
     found = connection.exec_driver_sql(
-        f"SELECT EXISTS (SELECT 1 FROM {quote(table.name)} WHERE {quote(column)} = %(value)s)",
-        {"value": value},
+        f"SELECT EXISTS (SELECT 1 FROM {quote(table.name)} WHERE {condition})",
+        {f"k{i}": row[position[key]] for i, key in enumerate(keys)},
     ).scalar_one()
     return bool(found)
 
