@@ -118,6 +118,19 @@ def test_log_many_returns_how_many_it_logged(store: SQLStore) -> None:
             "metric 'grade' on datapoint 'q2' is a number, but run",
         ),
         ("not a dict", InvalidRecordError, "record 1 is a str"),
+        # Records of an id and metrics alone take a shorter path, with the same errors.
+        ({"id": "", "metrics": {"m": 1.0}}, InvalidRecordError, "datapoint id \\(record 1\\)"),
+        ({"id": 2.5, "metrics": {}}, InvalidRecordError, "must be a string, not float"),
+        (
+            {"datapoint_id": "q2", "metrics": [1.0]},
+            InvalidRecordError,
+            "metrics on datapoint 'q2' must be a dict of name to value, not list",
+        ),
+        (
+            {"datapoint_id": "q2", "metrics": {"m": float("inf")}},
+            InvalidMetricError,
+            "metric 'm' on datapoint 'q2'",
+        ),
         (
             {"id": "q2", "outputs": {"text": "caf\udce9"}},
             InvalidRecordError,
