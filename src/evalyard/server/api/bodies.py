@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -85,22 +85,89 @@ def _integer_only(schema: Any) -> bool:
 def whole_numbers(schema: Any, data: Any) -> Any:
     """``data`` with each whole number sent as a float (``3.0``) made an int where
     ``schema`` documents an integer: JSON does not tell ``3`` from ``3.0``, and neither does
-    the schema, so neither does evalyard. Other values are left as they are."""
+    the schema, so neither does evalyard. Other values are left as they are.
+
+    The places of ``schema`` that can hold such an integer are found once per schema
+    (:func:`_converter`), so a body is only visited where a change is possible: a batch's
+    records are looked at in three keys each, not in every value.
+    """
+    convert = _converter(schema)
+    return data if convert is None else convert(data)
+
+
+Converter = Callable[[Any], Any]
+# Per schema (by identity, the schema kept alive beside): its converter, or None. The
+# schemas are the API's constants; a schema is not to change once used.
+_CONVERTERS: dict[int, tuple[Any, Converter | None]] = {}
+_MAX_CONVERTERS = 4096
+
+
+def _converter(schema: Any) -> Converter | None:
+    """What :func:`whole_numbers` does to a value of ``schema``, or None where it never
+    changes anything (no integer-only schema below: only ``properties``,
+    ``additionalProperties`` and ``items`` are followed, never a ``$ref``)."""
+    found = _CONVERTERS.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    convert = _compile(schema)
+    if len(_CONVERTERS) >= _MAX_CONVERTERS:
+        _CONVERTERS.clear()  # schemas made on the fly, by the thousand: none kept for ever
+    _CONVERTERS[id(schema)] = (schema, convert)
+    return convert
+
+
+def _compile(schema: Any) -> Converter | None:
     if not isinstance(schema, dict):
+        return None
+    integer = _integer_only(schema)
+    properties = schema.get("properties", {})
+    named = {key: _converter(inner) for key, inner in properties.items()}
+    changing = {key: convert for key, convert in named.items() if convert is not None}
+    others = _converter(schema.get("additionalProperties"))
+    items = _converter(schema["items"]) if isinstance(schema.get("items"), dict) else None
+    if not (integer or changing or others or items):
+        return None
+
+    def convert(data: Any) -> Any:
+        if type(data) is float:
+            return int(data) if integer and data.is_integer() else data
+        if isinstance(data, dict):
+            return _converted_object(data, named, changing, others)
+        if isinstance(data, list) and items is not None:
+            return [items(value) for value in data]
         return data
-    if type(data) is float and data.is_integer() and _integer_only(schema):
-        return int(data)
-    if isinstance(data, dict):
-        properties = schema.get("properties", {})
-        others = schema.get("additionalProperties")
-        changed = {}
-        for key, value in data.items():
-            inner = properties.get(key, others)
-            changed[key] = whole_numbers(inner, value) if isinstance(inner, dict) else value
-        return changed
-    if isinstance(data, list) and isinstance(schema.get("items"), dict):
-        return [whole_numbers(schema["items"], value) for value in data]
-    return data
+
+    return convert
+
+
+def _converted_object(
+    data: dict[Any, Any],
+    named: dict[str, Converter | None],
+    changing: dict[str, Converter],
+    others: Converter | None,
+) -> dict[Any, Any]:
+    """``data`` with its values converted: a named key by its own schema, any other key by
+    ``additionalProperties``; a copy only when a value changes."""
+    changed: dict[Any, Any] | None = None
+    pairs: list[tuple[Any, Converter | None]]
+    if others is None:
+        pairs = [(key, changing[key]) for key in changing if key in data]
+    else:
+        pairs = [
+            (key, changing.get(key) if key in named else others)
+            for key in data
+            if key not in named or key in changing
+        ]
+    for key, convert in pairs:
+        if convert is None:
+            continue
+        value = data[key]
+        new = convert(value)
+        if new is not value:
+            if changed is None:
+                changed = dict(data)
+            changed[key] = new
+    return data if changed is None else changed
 
 
 def validator(schema: dict[str, Any]) -> Draft202012Validator:
@@ -138,6 +205,26 @@ def _where(error: ValidationError) -> str | None:
 # orjson reads an integer beyond 64 bits as a float, silently. Any such integer has 19
 # digits or more: only a body holding such a run of digits is read again, exactly.
 _LONG_DIGITS = re.compile(rb"\d{19}")
+# The same question asked of a body orjson has read, faster and more narrowly: the bytes
+# mapped to "0" (a digit), "." (itself) and " " (anything else), then searched for 19
+# digits after anything but a digit or a point. An integer's digits follow a point never
+# (a fraction's do: 0.0012345678901234567 is a float, read exactly by orjson already), so
+# every integer of 19 digits or more is still found, by a search more than ten times
+# faster than the regular expression above. Every JSON integer beyond 64 bits has 19 digits.
+_DIGIT_CLASSES = bytes(
+    ord("0") if byte in b"0123456789" else byte if byte == ord(".") else ord(" ")
+    for byte in range(256)
+)
+_RUN = b"0" * 19
+_RUN_AFTER_OTHER = b" " + _RUN
+
+
+def _may_hold_long_integer(raw: bytes) -> bool:
+    """Whether ``raw`` may hold an integer literal of 19 digits or more (never a false no)."""
+    classes = raw.translate(_DIGIT_CLASSES)
+    return classes.startswith(_RUN) or _RUN_AFTER_OTHER in classes
+
+
 # Beyond this many digits an integer is refused anyway; past ~4300 Python would not even
 # convert it. Stand-in: an integer still far out of range (and beyond any float).
 _MAX_DIGITS = 400
@@ -150,8 +237,17 @@ def _exact_int(text: str) -> int:
     return -_HUGE if text.startswith("-") else _HUGE
 
 
-def parse_json(raw: bytes, check: Draft202012Validator | None = None) -> Any:
+def parse_json(
+    raw: bytes, check: Draft202012Validator | None = None, *, objects: str | None = None
+) -> Any:
     """The JSON of a request body, checked against a schema.
+
+    ``objects`` names a list of the body whose items the schema asks only to be objects
+    (a batch's ``records``, each checked in full behind). When every item is one, the
+    validator is shown the body with that list empty: it finds the same errors (none
+    among the items) without visiting thousands of items, one by one, at a few
+    microseconds each. Otherwise it sees the whole body, and names the first item
+    that is not an object.
 
     Raises:
         RequestBodyError: for malformed JSON or a schema violation, naming the field.
@@ -166,8 +262,8 @@ def parse_json(raw: bytes, check: Draft202012Validator | None = None) -> Any:
             raise RequestBodyError(f"the request body is not valid JSON: {exc}") from None
         refused: Exception | None = exc
     else:
-        if _LONG_DIGITS.search(raw) is None:
-            return _checked(data, check)
+        if not _may_hold_long_integer(raw):
+            return _checked(data, check, objects)
         refused = None
     # Read again keeping every integer an integer, so that the checks behind refuse one
     # beyond 64 bits by name, as they do locally. Strict as orjson: no NaN or Infinity.
@@ -180,16 +276,21 @@ def parse_json(raw: bytes, check: Draft202012Validator | None = None) -> Any:
             raise RequestBodyError(f"the request body is not valid JSON: {exc}") from None
         # Nested too deep for Python's reader: orjson's reading stands, and the depth
         # limit behind refuses the body anyway.
-    return _checked(data, check)
+    return _checked(data, check, objects)
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _checked(data: Any, check: Draft202012Validator | None) -> Any:
+def _checked(data: Any, check: Draft202012Validator | None, objects: str | None) -> Any:
     if check is not None:
-        error = next(iter(sorted(check.iter_errors(data), key=_order)), None)
+        shown = data
+        if objects is not None and type(data) is dict:
+            items = data.get(objects)
+            if type(items) is list and all(type(item) is dict for item in items):
+                shown = {**data, objects: []}
+        error = next(iter(sorted(check.iter_errors(shown), key=_order)), None)
         if error is not None:
             field = _where(error)
             where = f" at {field}" if field else ""

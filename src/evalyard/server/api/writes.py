@@ -69,8 +69,12 @@ def _writer(request: Request) -> KeyedBatchStore:
     return writer
 
 
-def _body(request: Request, check: Any, schema: dict[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = whole_numbers(schema, parse_json(request.state.body, check))
+def _body(
+    request: Request, check: Any, schema: dict[str, Any], *, objects: str | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = whole_numbers(
+        schema, parse_json(request.state.body, check, objects=objects)
+    )
     return data
 
 
@@ -175,7 +179,7 @@ def finish_run(request: Request) -> Response:
 
 def log_batch(request: Request) -> Response:
     """Log a batch of results once per idempotency key, all or nothing."""
-    body = _body(request, _BATCH, BATCH_ENVELOPE)
+    body = _body(request, _BATCH, BATCH_ENVELOPE, objects="records")
     store = _store(request)
     info = visible_run(store, request.path_params["run_id"], grant_of(request))
     limit = max_field_bytes()
