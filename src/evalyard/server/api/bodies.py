@@ -116,6 +116,11 @@ def _converter(schema: Any) -> Converter | None:
     return convert
 
 
+def _whole(data: Any) -> Any:
+    """A whole float as an int, anything else as it is: the converter of an integer."""
+    return int(data) if type(data) is float and data.is_integer() else data
+
+
 def _compile(schema: Any) -> Converter | None:
     if not isinstance(schema, dict):
         return None
@@ -127,11 +132,18 @@ def _compile(schema: Any) -> Converter | None:
     items = _converter(schema["items"]) if isinstance(schema.get("items"), dict) else None
     if not (integer or changing or others or items):
         return None
+    if not (changing or others or items):
+        return _whole
+    # Keys holding an integer, looked at in place (a batch's records: three keys each).
+    leaves = tuple(key for key, convert in changing.items() if convert is _whole)
+    inner = {key: convert for key, convert in changing.items() if convert is not _whole}
 
     def convert(data: Any) -> Any:
         if type(data) is float:
             return int(data) if integer and data.is_integer() else data
         if isinstance(data, dict):
+            if others is None:
+                return _converted_keys(data, leaves, inner)
             return _converted_object(data, named, changing, others)
         if isinstance(data, list) and items is not None:
             return [items(value) for value in data]
@@ -140,28 +152,42 @@ def _compile(schema: Any) -> Converter | None:
     return convert
 
 
+def _converted_keys(
+    data: dict[Any, Any], leaves: tuple[str, ...], inner: dict[str, Converter]
+) -> dict[Any, Any]:
+    """``data`` with the integers at ``leaves`` and the values at ``inner`` converted (no
+    other key can change); a copy only when a value changes."""
+    changed: dict[Any, Any] | None = None
+    for key in leaves:
+        value = data.get(key)
+        if type(value) is float and value.is_integer():
+            if changed is None:
+                changed = dict(data)
+            changed[key] = int(value)
+    for key, convert in inner.items():
+        if key in data:
+            value = data[key]
+            new = convert(value)
+            if new is not value:
+                if changed is None:
+                    changed = dict(data)
+                changed[key] = new
+    return data if changed is None else changed
+
+
 def _converted_object(
     data: dict[Any, Any],
     named: dict[str, Converter | None],
     changing: dict[str, Converter],
-    others: Converter | None,
+    others: Converter,
 ) -> dict[Any, Any]:
     """``data`` with its values converted: a named key by its own schema, any other key by
     ``additionalProperties``; a copy only when a value changes."""
     changed: dict[Any, Any] | None = None
-    pairs: list[tuple[Any, Converter | None]]
-    if others is None:
-        pairs = [(key, changing[key]) for key in changing if key in data]
-    else:
-        pairs = [
-            (key, changing.get(key) if key in named else others)
-            for key in data
-            if key not in named or key in changing
-        ]
-    for key, convert in pairs:
+    for key, value in data.items():
+        convert = changing.get(key) if key in named else others
         if convert is None:
             continue
-        value = data[key]
         new = convert(value)
         if new is not value:
             if changed is None:
