@@ -1,6 +1,7 @@
 """Batches over HTTP as the server reads them fast: numbers with long fractions and 64-bit
 integers stored exactly, a record that is not an object named, whole floats made ints
-only in ids and epochs; on SQLite and PostgreSQL."""
+only in ids and epochs (on SQLite and PostgreSQL); a run found once per process, another
+project's run still not found."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 import httpx
 import orjson
 
-from tests.api.conftest import ServerProcess
+from evalyard.store import open_store
+from tests.api.conftest import ServerProcess, Tokens
 
 _TINY = [0.0012345678901234567, 0.00010309278350515464, 1.2345678901234567e-5, 7.5e-300]
 
@@ -100,3 +102,52 @@ def test_whole_floats_become_ints_in_ids_and_epochs_only(server: ServerProcess) 
     assert three["inputs"] == {"n": 2.0}
     assert type(three["inputs"]["n"]) is float
     assert three["metrics"] == {"m": 4.0}
+
+
+def _make(server: ServerProcess, run_id: str, project: str) -> None:
+    store = open_store(server.store_url)
+    try:
+        store.create_run(run_id=run_id, name=run_id, project=project, dataset=None, metadata={})
+    finally:
+        store.close()
+
+
+def test_a_batch_finds_its_run_once_and_still_refuses_what_it_must(
+    auth_server: tuple[ServerProcess, Tokens],
+) -> None:
+    server, tokens = auth_server
+    suffix = uuid.uuid4().hex[:8]
+    mine, theirs, later = f"mine-{suffix}", f"theirs-{suffix}", f"later-{suffix}"
+    _make(server, mine, "a")
+    _make(server, theirs, "b")
+    statuses: dict[str, list[int]] = {mine: [], theirs: [], later: []}
+    with server.client(tokens.write) as client:
+        for round_ in range(3):
+            for run_id in (mine, theirs, later):
+                statuses[run_id].append(_post(client, run_id, [{"id": f"r{round_}"}]).status_code)
+            if round_ == 0:  # a run made after a batch for it was refused takes the next
+                _make(server, later, "a")
+        bad = _error(_post(client, mine, [{"id": "x", "epoch": -1}]))
+        unseen = client.post(
+            f"/api/v1/runs/{theirs}/batches",
+            content=orjson.dumps({"idempotency_key": uuid.uuid4().hex, "records": [5]}),
+            headers={"content-type": "application/json"},
+        )
+        wrong_case = _post(client, mine.upper(), [{"id": "y"}])
+        missing = _post(client, f"none-{suffix}", [{"id": "x", "epoch": -1}])
+        mine_keys = client.get(f"/api/v1/runs/{mine}/result-keys").json()["keys"]
+        later_keys = client.get(f"/api/v1/runs/{later}/result-keys").json()["keys"]
+    # Another project's run is not found, however often it is asked for (then and later).
+    assert statuses == {mine: [200, 200, 200], theirs: [404, 404, 404], later: [404, 200, 200]}
+    assert (bad["field"], bad["index"]) == ("epoch", 0)
+    assert unseen.status_code == 422  # the body is read before the run is looked up
+    assert wrong_case.status_code == 404
+    # A run that does not exist is said before a record is checked, as before.
+    assert (missing.status_code, missing.json()["error"]["type"]) == (404, "RunNotFoundError")
+    assert sorted(mine_keys) == [["r0", 0], ["r1", 0], ["r2", 0]]
+    assert sorted(later_keys) == [["r1", 0], ["r2", 0]]
+    store = open_store(server.store_url)
+    try:
+        assert store.result_keys(theirs) == []
+    finally:
+        store.close()

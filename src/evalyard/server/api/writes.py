@@ -35,7 +35,7 @@ from evalyard.core.values import check_run_metadata
 from evalyard.errors import InvalidInputError, InvalidRecordError, StoreError
 from evalyard.runner.logging import define_metric
 from evalyard.runner.records import PreparedRecord, checked_batch, prepare_mapping
-from evalyard.server.access import check_project, grant_of, visible_run
+from evalyard.server.access import check_project, grant_of, visible_run, visible_run_id
 from evalyard.server.api.bodies import parse_json, validator, whole_numbers
 from evalyard.server.api.responses import ORJSONResponse
 from evalyard.server.api.schemas import (
@@ -183,17 +183,17 @@ def log_batch(request: Request) -> Response:
     """Log a batch of results once per idempotency key, all or nothing."""
     body = _body(request, _BATCH, BATCH_ENVELOPE, objects="records")
     store = _store(request)
-    info = visible_run(store, request.path_params["run_id"], grant_of(request))
+    run_id = visible_run_id(request, request.path_params["run_id"])
     limit = max_field_bytes()
     records = whole_numbers(_RECORDS, body["records"])
     prepared = [_record(record, index, limit) for index, record in enumerate(records)]
-    batch, conflict = checked_batch(prepared, store.metric_kinds(info.run_id), info.run_id)
+    batch, conflict = checked_batch(prepared, store.metric_kinds(run_id), run_id)
     if conflict is not None:
         position, error = conflict
         error.index = position
         raise error
     assert batch is not None
-    receipt = _writer(request).write_keyed_batch(info.run_id, batch, body["idempotency_key"])
+    receipt = _writer(request).write_keyed_batch(run_id, batch, body["idempotency_key"])
     return ORJSONResponse({"record_count": receipt.record_count, "duplicate": receipt.duplicate})
 
 
