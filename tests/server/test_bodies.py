@@ -178,17 +178,47 @@ def _marked(data: Any) -> Any:
     "number",
     [
         "18446744073709551616",
+        "18446744073709551615",
+        "9223372036854775808",
         "9223372036854775809",
         "1" + "0" * 25,
         "9" * 500,
         "1234567890123456789",
+        "99999999999999999999",
     ],
 )
 def test_every_integer_of_19_digits_or_more_is_read_exactly(number: str, where: int) -> None:
     raw = _body_with(number, where)
-    assert bodies._may_hold_long_integer(raw)
     exact = json.loads(raw, parse_int=_huge)
     assert repr(_marked(parse_json(raw))) == repr(exact)
+    # Read a second time only for an integer beyond 64 bits: orjson reads the others.
+    value = _first_int(json.loads(raw))
+    beyond = not -(2**63) <= value <= 2**64 - 1
+    assert bodies._may_hold_long_integer(raw) is beyond
+
+
+def _first_int(data: Any) -> int:
+    """The integer of a body of :func:`_body_with` (its last value, wherever it is)."""
+    while not isinstance(data, int):
+        data = list(data.values())[-1] if isinstance(data, dict) else data[-1]
+    return data
+
+
+def test_a_run_of_digits_beyond_64_bits_anywhere_has_the_body_read_again() -> None:
+    for raw in [
+        b'{"a": [1, 2, 18446744073709551615, 3, 18446744073709551616]}',
+        b'{"a": [-9223372036854775808, -9223372036854775809]}',
+        b'{"s": "18446744073709551616"}',  # in text: read again, the same
+        b'{"s": "000000000000000000000001"}',
+    ]:
+        assert bodies._may_hold_long_integer(raw), raw
+    for raw in [
+        b'{"a": [18446744073709551615, -9223372036854775808, 1234567890123456789]}',
+        b'{"a": 0.00000000000000000000000001, "b": 1.0000000000000000000000001e5}',
+        b"[1e000000000000000005]",
+    ]:
+        assert not bodies._may_hold_long_integer(raw), raw
+        assert parse_json(raw) == json.loads(raw)
 
 
 def test_long_fractions_and_short_integers_are_not_read_twice_and_read_the_same() -> None:
