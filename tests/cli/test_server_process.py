@@ -9,9 +9,9 @@ from pathlib import Path
 _PROBE = """
 import gc, sys
 from evalyard.cli.server import ServerSettings, build_app
-before = gc.get_threshold()
+_, middle, old = gc.get_threshold()
 build_app(ServerSettings(sys.argv[1], ("127.0.0.1",), False, 1 << 20, 1.0))
-print(before, gc.get_threshold(), gc.get_freeze_count() > 1000)
+print(gc.get_threshold() == (10_000, middle, old), gc.get_freeze_count() > 1000)
 """
 
 
@@ -26,5 +26,5 @@ def test_a_serving_process_freezes_its_start_up_objects_and_collects_less_often(
         timeout=120,
         check=True,
     )
-    # Python's thresholds before; the youngest generation's raised after; objects frozen.
-    assert probe.stdout.strip() == "(700, 10, 10) (10000, 10, 10) True", probe.stderr
+    # The youngest generation's threshold raised, the others kept; start-up objects frozen.
+    assert probe.stdout.strip() == "True True", probe.stderr
