@@ -505,7 +505,7 @@ def render(
                 f"| {store.backend} | {server} | {t.clients} | "
                 f"{_us(t.client_cpu, t.results)} | {_us(t.server_cpu, t.results)} | "
                 f"{_us(t.db_cpu, t.results)} | {t.cpu_per_result_us:.0f} | "
-                f"{(cores or 1) / t.cpu_per_result_us * 1e6:,.0f}/s | {t.per_second:,.0f}/s |"
+                f"{_cpu_bound_rate(cores or 1, t.cpu_per_result_us)} | {t.per_second:,.0f}/s |"
             )
     lines += [
         "",
@@ -532,6 +532,14 @@ def render(
 
 def _us(seconds: float | None, results: int) -> str:
     return "" if seconds is None else f"{seconds / results * 1e6:.0f}"
+
+
+def _cpu_bound_rate(cores: int, cpu_per_result_us: float) -> str:
+    """The results/s ``cores`` would allow at that CPU per result; a dash when no CPU was
+    measured (a tiny run: the kernel counts CPU time in 10 ms ticks)."""
+    if cpu_per_result_us <= 0:
+        return "-"
+    return f"{cores / cpu_per_result_us * 1e6:,.0f}/s"
 
 
 def _load() -> float:

@@ -52,3 +52,21 @@ def test_bench_server_runs_and_writes_its_block(
     assert "| SQLite | 2 | 600 |" in text
     assert "`--workers N`: >= 50,000 results/s" in text
     assert "compare_runs through the server (SDK)" in text
+
+
+def test_a_run_too_short_to_measure_cpu_gets_a_dash_not_a_rate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    spec = importlib.util.spec_from_file_location("bench_server_rate", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_server_rate"] = module  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop("bench_server_rate", None)
+    # The kernel counts CPU in 10 ms ticks: a tiny, fast run may measure none at all.
+    assert module._cpu_bound_rate(2, 0.0) == "-"
+    assert module._cpu_bound_rate(2, 20.0) == "100,000/s"

@@ -26,6 +26,7 @@ stops by itself.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -72,11 +73,32 @@ class ServerSettings:
     session_hours: float
 
 
+#: Allocations between two collections of the youngest generation while serving (Python's
+#: default is 700).
+_YOUNG_COLLECTION_EVERY = 10_000
+
+
+def _collect_for_serving() -> None:
+    """Set this serving process's garbage collector for batches of thousands of records.
+
+    What start-up made (modules, the app, its templates, the store) lives as long as the
+    process: frozen, it is no longer walked by every full collection, which a batch's
+    tens of thousands of new objects set off again and again. The youngest generation is
+    collected every :data:`_YOUNG_COLLECTION_EVERY` allocations rather than every 700.
+    Together about 3 µs less server CPU per result logged (of 19, one client posting
+    5,000-result batches to one worker, SQLite).
+    """
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(_YOUNG_COLLECTION_EVERY, middle, old)
+
+
 def build_app(settings: ServerSettings) -> Starlette:
-    """The team server's app over this process's store of ``settings.store_url``."""
+    """The team server's app over this process's store of ``settings.store_url``, with
+    this process's garbage collector set for serving (:func:`_collect_for_serving`)."""
     from evalyard.server.app import create_app
 
-    return create_app(
+    app = create_app(
         get_store(settings.store_url),
         allowed_hosts=settings.allowed_hosts,
         writable=True,
@@ -84,6 +106,8 @@ def build_app(settings: ServerSettings) -> Starlette:
         max_body_bytes=settings.max_body_bytes,
         session_hours=settings.session_hours,
     )
+    _collect_for_serving()
+    return app
 
 
 def _stop_when_orphaned(parent: int) -> None:

@@ -9,7 +9,7 @@ store at each call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from jinja2 import Environment
@@ -50,6 +50,9 @@ class AppContext:
     """The store's paged reads of results, when it has them."""
     blocks: BlockStore | None
     """The store's per-(datapoint, epoch) values, when it has them."""
+    run_projects: dict[str, str] = field(default_factory=dict)
+    """The project of each run this process has found in the store, by run id (see
+    :func:`evalyard.server.access.visible_run_id`)."""
 
 
 def make_context(

@@ -35,7 +35,7 @@ from evalyard.core.values import check_run_metadata
 from evalyard.errors import InvalidInputError, InvalidRecordError, StoreError
 from evalyard.runner.logging import define_metric
 from evalyard.runner.records import PreparedRecord, checked_batch, prepare_mapping
-from evalyard.server.access import check_project, grant_of, visible_run
+from evalyard.server.access import check_project, grant_of, visible_run, visible_run_id
 from evalyard.server.api.bodies import parse_json, validator, whole_numbers
 from evalyard.server.api.responses import ORJSONResponse
 from evalyard.server.api.schemas import (
@@ -56,6 +56,8 @@ _RUN_CREATE = validator(standalone("RunCreate"))
 _RUN_FINISH = validator(standalone("RunFinish"))
 _BATCH = validator(BATCH_ENVELOPE)
 _METRIC = validator(standalone("MetricDefinition"))
+# A batch's records, for whole_numbers: converted in one call per batch.
+_RECORDS: dict[str, Any] = {"type": "array", "items": RECORD}
 
 
 def _store(request: Request) -> Store:
@@ -69,15 +71,19 @@ def _writer(request: Request) -> KeyedBatchStore:
     return writer
 
 
-def _body(request: Request, check: Any, schema: dict[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = whole_numbers(schema, parse_json(request.state.body, check))
+def _body(
+    request: Request, check: Any, schema: dict[str, Any], *, objects: str | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = whole_numbers(
+        schema, parse_json(request.state.body, check, objects=objects)
+    )
     return data
 
 
 def _record(record: Any, index: int, limit: int) -> PreparedRecord:
-    """A record of a batch, checked as locally; what local logging turns into text (an
-    ``error`` that is not a string) the documented schema refuses."""
-    record = whole_numbers(RECORD, record)
+    """A record of a batch (its whole numbers made ints already), checked as locally; what
+    local logging turns into text (an ``error`` that is not a string) the documented schema
+    refuses."""
     prepared = prepare_mapping(record, index, limit=limit)
     error = record.get("error")
     if error is not None and not isinstance(error, str):
@@ -175,18 +181,19 @@ def finish_run(request: Request) -> Response:
 
 def log_batch(request: Request) -> Response:
     """Log a batch of results once per idempotency key, all or nothing."""
-    body = _body(request, _BATCH, BATCH_ENVELOPE)
+    body = _body(request, _BATCH, BATCH_ENVELOPE, objects="records")
     store = _store(request)
-    info = visible_run(store, request.path_params["run_id"], grant_of(request))
+    run_id = visible_run_id(request, request.path_params["run_id"])
     limit = max_field_bytes()
-    prepared = [_record(record, index, limit) for index, record in enumerate(body["records"])]
-    batch, conflict = checked_batch(prepared, store.metric_kinds(info.run_id), info.run_id)
+    records = whole_numbers(_RECORDS, body["records"])
+    prepared = [_record(record, index, limit) for index, record in enumerate(records)]
+    batch, conflict = checked_batch(prepared, store.metric_kinds(run_id), run_id)
     if conflict is not None:
         position, error = conflict
         error.index = position
         raise error
     assert batch is not None
-    receipt = _writer(request).write_keyed_batch(info.run_id, batch, body["idempotency_key"])
+    receipt = _writer(request).write_keyed_batch(run_id, batch, body["idempotency_key"])
     return ORJSONResponse({"record_count": receipt.record_count, "duplicate": receipt.duplicate})
 
 
