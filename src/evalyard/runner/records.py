@@ -164,10 +164,12 @@ def prepare_mapping(record: Any, index: int, *, limit: int) -> PreparedRecord:
     """Check one ``log_many`` record (a dict with the keys of :data:`RECORD_KEYS`) and
     encode it; the error names the record's ``index``. The team server checks the records
     of a batch with this too, so a record is judged the same locally and remotely."""
-    if type(record) is dict and len(record) == 2:
-        keys = record.keys()
-        if keys in (_ID_AND_METRICS, _SHORT_ID_AND_METRICS):
-            return _prepare_scores(record, index)
+    if (
+        type(record) is dict
+        and _PLAIN_KEYS.issuperset(record)
+        and not ("datapoint_id" in record and "id" in record)
+    ):
+        return _prepare_plain(record, index, limit)
     if not isinstance(record, Mapping):
         raise InvalidRecordError(
             f"record {index} is a {type(record).__name__}, not a dict",
@@ -201,25 +203,40 @@ def prepare_mapping(record: Any, index: int, *, limit: int) -> PreparedRecord:
     )
 
 
-#: The keys of the commonest record, an id and its scores, checked by a shorter path.
-_ID_AND_METRICS = frozenset({"datapoint_id", "metrics"})
-_SHORT_ID_AND_METRICS = frozenset({"id", "metrics"})
+#: The keys of the commonest records (an id, its scores, maybe its inputs and outputs),
+#: checked by a shorter path.
+_PLAIN_KEYS = frozenset({"datapoint_id", "id", "metrics", "inputs", "outputs"})
 
 
-def _prepare_scores(record: dict[str, Any], index: int) -> PreparedRecord:
-    """:func:`prepare_record` of a record holding only an id and metrics: the same checks,
-    errors and encoding without the calls for fields it does not have."""
+def _prepare_plain(record: dict[str, Any], index: int, limit: int) -> PreparedRecord:
+    """:func:`prepare_record` of a record with no key but those of :data:`_PLAIN_KEYS`
+    (one id key): the same checks, in the same order, with the same errors and encoding,
+    without the calls for the fields it does not have."""
     raw_id = record.get("datapoint_id", record.get("id"))
-    if raw_id is None:  # no id given: derived from the (absent) inputs, as in full
-        return prepare_record(None, metrics=record["metrics"], index=index, limit=0)
+    inputs = record.get("inputs")
+    outputs = record.get("outputs")
+    metrics = record.get("metrics")
+    if raw_id is None:  # no id given: derived from the inputs, as in full
+        return prepare_record(
+            None, inputs=inputs, outputs=outputs, metrics=metrics, index=index, limit=limit
+        )
     datapoint_id = check_datapoint_id(raw_id, index=index)
     try:
-        checked = check_metrics(record["metrics"], datapoint_id=datapoint_id)
+        checked = check_metrics(metrics, datapoint_id=datapoint_id)
     except InvalidRecordError as exc:
         exc.index = index
         raise
-    metrics = dump_metrics(checked)
-    row = ResultRow(datapoint_id, 0, None, None, None, None, metrics, None, None, None)
+    if inputs is not None:
+        inputs = dump_json_field(
+            inputs, field="inputs", datapoint_id=datapoint_id, limit=limit, index=index
+        )
+    if outputs is not None:
+        outputs = dump_json_field(
+            outputs, field="outputs", datapoint_id=datapoint_id, limit=limit, index=index
+        )
+    row = ResultRow(
+        datapoint_id, 0, inputs, outputs, None, None, dump_metrics(checked), None, None, None
+    )
     return PreparedRecord(row, checked, {})
 
 
