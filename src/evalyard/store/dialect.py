@@ -14,7 +14,7 @@ from sqlalchemy.sql.dml import Insert
 
 from evalyard.errors import StoreError
 
-__all__ = ["Dialect", "upsert_many"]
+__all__ = ["Dialect", "on_conflict_update", "upsert_many"]
 
 
 class Dialect(Protocol):
@@ -134,3 +134,25 @@ def upsert_many(
     else:
         names = tuple(columns)
         connection.exec_driver_sql(sql, [dict(zip(names, row, strict=True)) for row in rows])
+
+
+def on_conflict_update(
+    connection: Connection,
+    table: Table,
+    *,
+    keys: Sequence[str],
+    update: Sequence[str],
+    newer_than: str | None,
+) -> str:
+    """The ``ON CONFLICT ... DO UPDATE`` clause of :meth:`Dialect.upsert`, as SQL text for
+    the bulk upserts written by hand (SQLite and PostgreSQL spell it alike)."""
+    quote = connection.dialect.identifier_preparer.quote
+    target = quote(table.name)
+    assignments = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in update)
+    condition = ""
+    if newer_than is not None:
+        condition = f" WHERE excluded.{quote(newer_than)} > {target}.{quote(newer_than)}"
+    return (
+        f" ON CONFLICT ({', '.join(quote(key) for key in keys)}) "
+        f"DO UPDATE SET {assignments}{condition}"
+    )

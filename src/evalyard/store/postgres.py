@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert
 
-from evalyard.store.dialect import upsert_many
+from evalyard.store.dialect import on_conflict_update, upsert_many
 
 __all__ = ["PostgresDialect"]
 
@@ -102,17 +102,14 @@ class PostgresDialect:
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} (LIKE {target}) ON COMMIT DELETE ROWS"
         )
         _copy(connection, f"COPY {staging} ({names}) FROM STDIN", rows)
-        condition = ""
-        if newer_than is not None:
-            condition = f" WHERE excluded.{quote(newer_than)} > {target}.{quote(newer_than)}"
-        assignments = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in update)
+        conflict = on_conflict_update(
+            connection, table, keys=keys, update=update, newer_than=newer_than
+        )
         # The DELETE empties the staging table for the next batch of the same transaction
         # (several runs' batches may share one).
         connection.exec_driver_sql(
             f"WITH incoming AS (DELETE FROM {staging} RETURNING {names}) "
-            f"INSERT INTO {target} ({names}) SELECT {names} FROM incoming "
-            f"ON CONFLICT ({', '.join(quote(key) for key in keys)}) "
-            f"DO UPDATE SET {assignments}{condition}"
+            f"INSERT INTO {target} ({names}) SELECT {names} FROM incoming{conflict}"
         )
 
     def insert_ignore(self, table: Table, *, keys: Sequence[str]) -> Insert:

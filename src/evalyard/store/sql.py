@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -90,17 +91,8 @@ _ROW_FIELDS = tuple(
         "duration_ms",
     )
 )
-_RESULT_FIELDS = (
-    "batch_id",
-    "inputs",
-    "outputs",
-    "ground_truth",
-    "metadata",
-    "metrics",
-    "steps",
-    "error",
-    "duration_ms",
-)
+#: The fields an upsert sets in a row it replaces: every field, present or not.
+_RESULT_FIELDS = ("batch_id", *(name for name, _ in _ROW_FIELDS))
 
 
 class SQLStore:
@@ -576,14 +568,15 @@ class SQLStore:
         # a new row and, through the update of every field, in a replaced one. Most batches
         # hold metrics alone, and binding seven NULLs per row cost more than the insert.
         fields = [(name, position) for name, position in _ROW_FIELDS if _some(rows, position)]
-        pick = itemgetter(*[position for _, position in fields]) if fields else None
-        values: list[tuple[Any, ...]]
-        if pick is None:
-            values = [(run_id, row[0], row[1], batch_id) for row in rows]
-        elif len(fields) == 1:
-            values = [(run_id, row[0], row[1], batch_id, pick(row)) for row in rows]
-        else:
-            values = [(run_id, row[0], row[1], batch_id, *pick(row)) for row in rows]
+        values = list(
+            zip(
+                repeat(run_id),
+                map(itemgetter(0), rows),  # datapoint_id
+                map(itemgetter(1), rows),  # epoch
+                repeat(batch_id),
+                *(map(itemgetter(position), rows) for _, position in fields),
+            )
+        )
         # Each dialect's fastest bulk path (COPY on PostgreSQL); the newer batch wins.
         self.dialect.bulk_upsert(
             connection,

@@ -8,7 +8,6 @@ locked" when both try to upgrade a read lock.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import sqlite3
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.dml import Insert
 
 from evalyard.errors import StoreError
-from evalyard.store.dialect import upsert_many
+from evalyard.store.dialect import on_conflict_update, upsert_many
 
 __all__ = ["SQLiteDialect"]
 
@@ -116,7 +115,11 @@ class SQLiteDialect:
         assert isinstance(driver, sqlite3.Connection)
         width = len(columns)
         per = max(1, min(_ROWS_PER_STATEMENT, _variable_limit(driver) // width))
-        head, tail = _multi_row_upsert(connection, table, columns, keys, update, newer_than)
+        quote = connection.dialect.identifier_preparer.quote
+        head = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, columns))}) VALUES "
+        tail = on_conflict_update(
+            connection, table, keys=keys, update=update, newer_than=newer_than
+        )
         full = f"{head}{', '.join([_placeholders(width)] * per)}{tail}"
         cursor = driver.cursor()
         try:
@@ -175,37 +178,3 @@ def _variable_limit(driver: sqlite3.Connection) -> int:
 
 def _placeholders(width: int) -> str:
     return f"({', '.join(['?'] * width)})"
-
-
-@functools.cache
-def _upsert_parts(
-    table: str,
-    columns: tuple[str, ...],
-    keys: tuple[str, ...],
-    update: tuple[str, ...],
-    newer_than: str | None,
-) -> tuple[str, str]:
-    """The SQL of a many-row upsert around its VALUES lists (names already quoted)."""
-    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-    assignments = ", ".join(f"{name} = excluded.{name}" for name in update)
-    condition = f" WHERE excluded.{newer_than} > {table}.{newer_than}" if newer_than else ""
-    tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assignments}{condition}"
-    return head, tail
-
-
-def _multi_row_upsert(
-    connection: Connection,
-    table: Table,
-    columns: Sequence[str],
-    keys: Sequence[str],
-    update: Sequence[str],
-    newer_than: str | None,
-) -> tuple[str, str]:
-    quote = connection.dialect.identifier_preparer.quote
-    return _upsert_parts(
-        quote(table.name),
-        tuple(map(quote, columns)),
-        tuple(map(quote, keys)),
-        tuple(map(quote, update)),
-        None if newer_than is None else quote(newer_than),
-    )
