@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -9,8 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evalyard.core import compare as compare_module
+from evalyard.core import stats as stats_module
 from evalyard.core.columns import MetricColumn, ScopeValues
 from evalyard.core.compare import compare_scopes
+from evalyard.core.idlists import IdColumn
 from evalyard.core.model import Direction, MetricDefinition, MetricKind
 
 IDS = [f"d{i:02d}" for i in range(12)]
@@ -174,3 +180,94 @@ def test_percent_change_and_one_sided_metrics() -> None:
     assert gone.old_count == 2
     zero = compare_scopes(old, old, definitions={}).metric_deltas["gone"]
     assert zero.percent_change is None
+
+
+# Values next to the limits of float rounding and of the tolerances drawn below.
+_NEAR_LIMITS = [0.1, 0.2, 0.3, 0.1 + 0.2, 0.5, 0.75, 1.0, 1.25, 1e16, 1e16 + 2, -0.25, 0.0]
+_STATISTICS = ("mean_diff", "ci_low", "ci_high", "p_value", "p_adjusted", "mde")
+
+
+@contextmanager
+def _compared_in_slices_of(size: int) -> Iterator[None]:
+    """Long passes of the comparison take ``size`` values at a time (a million-pair
+    comparison takes 65,536 at a time; these runs are too small to need more than one)."""
+    saved = compare_module._SLICE, stats_module._SLICE
+    compare_module._SLICE = stats_module._SLICE = size
+    try:
+        yield
+    finally:
+        compare_module._SLICE, stats_module._SLICE = saved
+
+
+@st.composite
+def _long_runs(draw: st.DrawFn) -> tuple[ScopeValues, ScopeValues, bool]:
+    every = [f"q{i:03d}" for i in range(draw(st.integers(1, 60)))]
+    same_ids = draw(st.booleans())
+    new_ids = every if same_ids else sorted(draw(st.sets(st.sampled_from(every), min_size=1)))
+    old_ids = every if same_ids else sorted(draw(st.sets(st.sampled_from(every), min_size=1)))
+    number = st.one_of(st.sampled_from(_NEAR_LIMITS), st.just(math.nan))
+    stored = draw(st.booleans())
+
+    def scope(ids: list[str]) -> ScopeValues:
+        columns = {
+            "score": MetricColumn(
+                MetricKind.NUMBER,
+                np.array(draw(st.lists(number, min_size=len(ids), max_size=len(ids)))),
+            ),
+            "passed": MetricColumn(
+                MetricKind.BOOL,
+                np.array(
+                    draw(
+                        st.lists(st.sampled_from([0.0, 1.0]), min_size=len(ids), max_size=len(ids))
+                    )
+                ),
+            ),
+        }
+        kept: Sequence[str] = IdColumn("\n".join(ids).encode(), len(ids)) if stored else ids
+        return ScopeValues(kept, columns)
+
+    return scope(new_ids), scope(old_ids), stored
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    runs=_long_runs(),
+    slice_size=st.integers(1, 7),
+    direction=st.sampled_from(list(Direction)),
+    tolerance=st.sampled_from([0.0, 0.25, 1.0]),
+)
+def test_the_comparison_is_the_same_however_many_values_a_pass_takes(
+    runs: tuple[ScopeValues, ScopeValues, bool],
+    slice_size: int,
+    direction: Direction,
+    tolerance: float,
+) -> None:
+    new, old, _ = runs
+    definitions = {"score": MetricDefinition("score", direction, tolerance)}
+    whole = compare_scopes(new, old, definitions=definitions)
+    with _compared_in_slices_of(slice_size):
+        sliced = compare_scopes(new, old, definitions=definitions)
+    assert sliced.alignment.new_rows.tolist() == whole.alignment.new_rows.tolist()
+    assert sliced.alignment.old_rows.tolist() == whole.alignment.old_rows.tolist()
+    for name, delta in whole.metric_deltas.items():
+        expected, found = delta.to_dict(), sliced.metric_deltas[name].to_dict()
+        # The spread is summed a slice at a time: the same to the last few bits.
+        for field_name in _STATISTICS:
+            value = expected.pop(field_name)
+            close = None if value is None else pytest.approx(value, rel=1e-12, nan_ok=True)
+            assert found.pop(field_name) == close
+        assert found == expected
+
+
+@pytest.mark.parametrize("slice_size", [1, 2, 1 << 16])
+def test_differences_that_are_only_float_rounding_are_tested_as_zero(slice_size: int) -> None:
+    ids = ["a", "b", "c"]
+    new = ScopeValues(ids, {"m": MetricColumn(MetricKind.NUMBER, np.array([0.1 + 0.2, 0.3, 2.0]))})
+    old = ScopeValues(ids, {"m": MetricColumn(MetricKind.NUMBER, np.array([0.3, 0.3, 2.0]))})
+    with _compared_in_slices_of(slice_size):
+        delta = compare_scopes(new, old, definitions={}).metric_deltas["m"]
+    assert delta.same == ["a", "b", "c"]
+    # 0.1 + 0.2 − 0.3 is 5.6e-17 in floats, only rounding: every difference is 0, so the
+    # mean is exactly 0 and there is nothing to test.
+    assert delta.mean_diff == 0.0
+    assert delta.p_value is None

@@ -398,11 +398,11 @@ def sort_block(block: Block) -> Block:
 
 
 def _is_sorted_unique(ids: Sequence[str]) -> bool:
-    # Strictly increasing means sorted and unique: one numpy comparison of the ids' bytes
-    # (UTF-8 orders as code points do), or one pass of C-level string comparisons.
-    keys = id_keys(ids)
-    if keys is not None:
-        return bool(np.all(keys[1:] > keys[:-1]))
+    # Strictly increasing means sorted and unique: numpy comparisons of the ids' bytes
+    # (UTF-8 orders as code points do; checked once per column read), or one pass of
+    # C-level string comparisons.
+    if isinstance(ids, IdColumn):
+        return ids.increasing()
     return all(map(operator.lt, ids, itertools.islice(ids, 1, None)))
 
 

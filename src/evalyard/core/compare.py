@@ -258,8 +258,9 @@ def align(new_ids: Sequence[str], old_ids: Sequence[str]) -> Alignment:
         if _same_bytes(new_ids, old_ids):  # the same datapoints: one memcmp
             rows = np.arange(count, dtype=np.int64)
             return Alignment(new_keys, old_keys, rows, rows.copy())
-        if len(old_keys) and _increasing(old_keys):
-            return _align_sorted(new_keys, old_keys)
+        if len(old_keys) and isinstance(old_ids, IdColumn) and old_ids.increasing():
+            new_sorted = isinstance(new_ids, IdColumn) and new_ids.increasing()
+            return _align_sorted(new_keys, old_keys, new_sorted=new_sorted)
         ids = np.concatenate([new_keys, old_keys])
         order = np.argsort(ids, kind="stable").astype(np.int64, copy=False)
         # Neighbours compared as raw bytes (both padded alike): faster than as strings.
@@ -288,11 +289,9 @@ def align(new_ids: Sequence[str], old_ids: Sequence[str]) -> Alignment:
     return Alignment(ids[:count], ids[count:], new_rows, old_rows)
 
 
-def _increasing(keys: npt.NDArray[np.bytes_]) -> bool:
-    return bool(np.all(keys[1:] > keys[:-1]))
-
-
-def _align_sorted(new_keys: npt.NDArray[np.bytes_], old_keys: npt.NDArray[np.bytes_]) -> Alignment:
+def _align_sorted(
+    new_keys: npt.NDArray[np.bytes_], old_keys: npt.NDArray[np.bytes_], *, new_sorted: bool
+) -> Alignment:
     """:func:`align` of fixed-width ids, the old run's strictly increasing (as a run's
     stored ids are): each new id is looked up in the old run's by binary search.
 
@@ -304,10 +303,24 @@ def _align_sorted(new_keys: npt.NDArray[np.bytes_], old_keys: npt.NDArray[np.byt
     if new_keys.dtype != old_keys.dtype:  # ids of another length: pad to the longest
         longest = max(new_keys.dtype.itemsize, old_keys.dtype.itemsize)
         new_keys, old_keys = new_keys.astype(f"S{longest}"), old_keys.astype(f"S{longest}")
-    found = np.searchsorted(old_keys, new_keys)
-    np.minimum(found, len(old_keys) - 1, out=found)
+    found = np.empty(len(new_keys), dtype=np.int64)
+    matched = np.empty(len(new_keys), dtype=bool)
     raw = f"V{new_keys.dtype.itemsize}"
-    new_rows = np.flatnonzero(old_keys[found].view(raw) == new_keys.view(raw))
+    last = len(old_keys) - 1
+    # A slice of new ids at a time: when both runs are sorted, it is looked up among the
+    # old ids between its first and last, which stay in the CPU's cache meanwhile.
+    step = _SLICE if new_sorted else max(len(new_keys), 1)
+    for start in range(0, len(new_keys), step):
+        part = new_keys[start : start + step]
+        into = found[start : start + part.size]
+        low, high = 0, len(old_keys)
+        if new_sorted:
+            low = int(np.searchsorted(old_keys, part[0]))
+            high = int(np.searchsorted(old_keys, part[-1], side="right"))
+        np.add(np.searchsorted(old_keys[low:high], part), low, out=into)
+        np.minimum(into, last, out=into)
+        matched[start : start + part.size] = old_keys[into].view(raw) == part.view(raw)
+    new_rows = np.flatnonzero(matched)
     return Alignment(new_keys, old_keys, new_rows, found[new_rows])
 
 
@@ -788,96 +801,51 @@ def _metric_delta(
         delta = new_aggregate - old_aggregate
         percent = delta / abs(old_aggregate) * 100 if old_aggregate != 0 else None
 
-    if new_values.size and old_values.size:
-        a = new_values[new_rows]
-        b = old_values[old_rows]
-        if new_complete and old_complete:
-            found = None  # every common datapoint has the metric in both runs
-        else:
-            found = new_present[new_rows] & old_present[old_rows]
-    else:
-        a = b = np.zeros(len(new_rows), dtype=new_values.dtype)  # type: ignore[assignment]
+    paired = bool(new_values.size and old_values.size)
+    found: npt.NDArray[np.bool_] | None = None  # None: every common datapoint has the metric
+    if not paired:
         found = np.zeros(len(new_rows), dtype=bool)
+    elif not (new_complete and old_complete):
+        found = new_present[new_rows] & old_present[old_rows]
     if found is None or found.all():  # every common datapoint has the metric: no copies
-        found_ids = common_ids
+        found, found_ids = None, common_ids
     else:
         found_ids = common_ids[found]
-        a, b = a[found], b[found]
     improved = degraded = np.zeros(len(found_ids), dtype=bool)
     estimate: PairedEstimate | None = None
     flips: dict[str, int] | None = None
     top_improved: list[DatapointChange] = []
     top_degraded: list[DatapointChange] = []
     if kind is MetricKind.STRING:
+        a = new_values[new_rows] if paired else np.zeros(0, dtype=object)
+        b = old_values[old_rows] if paired else np.zeros(0, dtype=object)
+        if found is not None and paired:
+            a, b = a[found], b[found]
         same = np.fromiter((x == y for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a))
-    else:
-        a = a.astype(np.float64, copy=False)
-        b = b.astype(np.float64, copy=False)
-        d = a - b
-        # Per pair, scale = ε·max(|a|, |b|): |d| ≤ scale is float rounding, and a change must
-        # pass slack = tolerance + scale. Every scale is at most ε·max|a, b| (rounding is
-        # monotonic), so the masks are first taken at both ends of that range: where they
-        # select the same pairs they are exact, and no scale needs computing.
-        top = 0.0
-        if d.size:
-            top = _RELATIVE_EPSILON * max(
-                float(a.max()), -float(a.min()), float(b.max()), -float(b.min())
-            )
-        low_slack = float(tolerance)
-        high_slack = low_slack + top
-        rising = d > high_slack
-        falling = d < -high_slack
-        exact = True
-        if low_slack == 0.0:
-            nonzero = int(np.count_nonzero(d > 0.0)) + int(np.count_nonzero(d < 0.0))
-            rounds_only_zeros = exact = nonzero == int(np.count_nonzero(rising)) + int(
-                np.count_nonzero(falling)
-            )
-        else:
-            rounds_only_zeros = int(np.count_nonzero(d > 0.0)) + int(
-                np.count_nonzero(d < 0.0)
-            ) == int(np.count_nonzero(d > top)) + int(np.count_nonzero(d < -top))
-            exact = int(np.count_nonzero(d > low_slack)) == int(np.count_nonzero(rising)) and int(
-                np.count_nonzero(d < -low_slack)
-            ) == int(np.count_nonzero(falling))
-        rounding: npt.NDArray[np.bool_] | None = None
-        if not (exact and rounds_only_zeros):
-            # Some pair is near a limit: compute every scale, in two buffers.
-            scale = np.abs(a)
-            spare = np.abs(b)
-            np.maximum(scale, spare, out=scale)
-            scale *= _RELATIVE_EPSILON
-            np.abs(d, out=spare)
-            rounding = spare <= scale
-            del spare
-            if not exact:
-                slack = scale
-                if tolerance != 0.0:
-                    slack += tolerance
-                rising = d > slack
-                np.negative(slack, out=slack)
-                falling = d < slack
-            del scale
-        if direction is Direction.NONE:
-            same = (d == 0.0) if rounding is None else rounding  # only zeros round, or not
-            changed = ~same
-        else:
-            improved, degraded = (
-                (rising, falling) if direction is Direction.HIGHER else (falling, rising)
-            )
-            same = improved | degraded
-            np.logical_not(same, out=same)
-            changed = np.zeros(len(found_ids), dtype=bool)  # each pair is one of the three
-            top_improved = _top_changes(improved, found_ids, a, b)
-            top_degraded = _top_changes(degraded, found_ids, a, b)
-        # The differences that are only float rounding become exact zeros for the test.
-        if rounding is None or int(np.count_nonzero(rounding)) == d.size - int(np.count_nonzero(d)):
-            d += 0.0  # only the zeros round: this is np.where(rounding, 0.0, d) (−0 → 0)
-        else:
-            d = np.where(rounding, 0.0, d)
-        estimate, flips = _estimate(kind, new, old, a, b, d, direction=direction, alpha=alpha)
-    if kind is MetricKind.STRING:
         changed = ~(improved | degraded | same)
+    else:
+        moved = _numeric_changes(
+            new_values,  # type: ignore[arg-type]
+            old_values,  # type: ignore[arg-type]
+            new_rows if paired else new_rows[:0],
+            old_rows if paired else old_rows[:0],
+            found,
+            len(found_ids),
+            tolerance=float(tolerance),
+            direction=direction,
+            keep_pairs=kind is MetricKind.BOOL,
+        )
+        improved, degraded, same, changed = (
+            moved.improved,
+            moved.degraded,
+            moved.same,
+            moved.changed,
+        )
+        top_improved = _top_changes(moved.top_improved, found_ids)
+        top_degraded = _top_changes(moved.top_degraded, found_ids)
+        estimate, flips = _estimate(
+            kind, new, old, moved.pairs, moved.differences, direction=direction, alpha=alpha
+        )
     found_count = len(found_ids)
     improved_count = int(np.count_nonzero(improved))
     degraded_count = int(np.count_nonzero(degraded))
@@ -920,6 +888,183 @@ def _metric_delta(
     ), (estimate if judged else None)
 
 
+#: Pairs of values compared at a time. Each pass over a slice finds it in the CPU's cache,
+#: and the slice's temporary arrays (under a megabyte) are reused by the allocator: at ten
+#: million pairs, whole-column temporaries (80 MB each) were each mapped and zeroed afresh
+#: by the kernel and every pass went to memory (docs/design/004).
+_SLICE = 1 << 16
+
+
+@dataclass(slots=True)
+class _Largest:
+    """The largest changes of one mask, gathered slice by slice."""
+
+    rows: list[npt.NDArray[np.int64]] = field(default_factory=list)
+    negated: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    new: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    old: list[npt.NDArray[np.float64]] = field(default_factory=list)
+
+    def add(
+        self,
+        mask: npt.NDArray[np.bool_],
+        new: npt.NDArray[np.float64],
+        old: npt.NDArray[np.float64],
+        offset: int,
+    ) -> None:
+        """Keep the (up to :data:`TOP_CHANGES`) pairs of ``mask`` that moved most, the ones
+        of lowest rows among ties: no other pair of this slice can be among the largest."""
+        rows, negated = _top_rows(mask, new, old)
+        if rows.size:
+            self.rows.append(rows + offset)
+            self.negated.append(negated)
+            self.new.append(new[rows])
+            self.old.append(old[rows])
+
+
+@dataclass(frozen=True, slots=True)
+class _Moved:
+    """How the paired values of a number or bool metric moved (:func:`_numeric_changes`)."""
+
+    improved: npt.NDArray[np.bool_]
+    degraded: npt.NDArray[np.bool_]
+    same: npt.NDArray[np.bool_]
+    changed: npt.NDArray[np.bool_]
+    differences: npt.NDArray[np.float64]
+    """new − old per pair, exact zeros where the difference is only float rounding."""
+    pairs: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None
+    """Every pair's new and old values, when asked for."""
+    top_improved: _Largest
+    top_degraded: _Largest
+
+
+def _numeric_changes(
+    new_values: npt.NDArray[np.float64],
+    old_values: npt.NDArray[np.float64],
+    new_rows: npt.NDArray[np.int64],
+    old_rows: npt.NDArray[np.int64],
+    found: npt.NDArray[np.bool_] | None,
+    count: int,
+    *,
+    tolerance: float,
+    direction: Direction,
+    keep_pairs: bool,
+) -> _Moved:
+    """Compare the values of each pair (``new_values[new_rows[i]]`` with
+    ``old_values[old_rows[i]]``, the pairs of ``found`` only when given), :data:`_SLICE`
+    pairs at a time: which improved, degraded, stayed the same or changed, the differences
+    for the test, and the largest changes each way."""
+    differences = np.empty(count, dtype=np.float64)
+    rising = np.empty(count, dtype=bool)
+    falling = np.empty(count, dtype=bool)
+    same = np.empty(count, dtype=bool)
+    pairs = (np.empty(count), np.empty(count)) if keep_pairs else None
+    up, down = _Largest(), _Largest()
+    judged = direction is not Direction.NONE
+    # Rows 0, 1, ..., n−1 of both runs (the same datapoints): slices, not gathers.
+    whole = len(new_rows) == len(new_values) == len(old_values) and (
+        not len(new_rows) or int(new_rows[-1]) == len(new_rows) - 1
+    )
+    at = 0
+    for start in range(0, len(new_rows), _SLICE):
+        end = start + _SLICE
+        if whole:
+            a, b = new_values[start:end], old_values[start:end]
+        else:
+            a, b = new_values[new_rows[start:end]], old_values[old_rows[start:end]]
+        if found is not None:
+            kept = found[start:end]
+            a, b = a[kept], b[kept]
+        a = a.astype(np.float64, copy=False)
+        b = b.astype(np.float64, copy=False)
+        part = slice(at, at + a.size)
+        at += a.size
+        if not a.size:
+            continue
+        if pairs is not None:
+            pairs[0][part], pairs[1][part] = a, b
+        d = np.subtract(a, b, out=differences[part])
+        up_mask, down_mask = rising[part], falling[part]
+        rounding = _slice_changes(d, a, b, tolerance, up_mask, down_mask)
+        if judged:
+            improved, degraded = (
+                (up_mask, down_mask) if direction is Direction.HIGHER else (down_mask, up_mask)
+            )
+            np.logical_or(improved, degraded, out=same[part])
+            np.logical_not(same[part], out=same[part])
+            up.add(improved, a, b, at - a.size)
+            down.add(degraded, a, b, at - a.size)
+        elif rounding is None:
+            np.equal(d, 0.0, out=same[part])  # only zeros round, or not at all
+        else:
+            same[part] = rounding
+        # The differences that are only float rounding become exact zeros for the test.
+        if rounding is None or int(np.count_nonzero(rounding)) == d.size - int(np.count_nonzero(d)):
+            d += 0.0  # only the zeros round: this is np.where(rounding, 0.0, d) (−0 → 0)
+        else:
+            np.copyto(d, 0.0, where=rounding)
+    if judged:
+        improved, degraded = (
+            (rising, falling) if direction is Direction.HIGHER else (falling, rising)
+        )
+        changed = np.zeros(count, dtype=bool)  # each pair is one of the three
+    else:
+        improved = degraded = np.zeros(count, dtype=bool)
+        changed = ~same
+    return _Moved(improved, degraded, same, changed, differences, pairs, up, down)
+
+
+def _slice_changes(
+    d: npt.NDArray[np.float64],
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    tolerance: float,
+    rising: npt.NDArray[np.bool_],
+    falling: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_] | None:
+    """Fill ``rising`` and ``falling`` with the pairs ``d = a − b`` of one slice that moved
+    past the tolerance and float rounding; return the mask of the differences that are only
+    rounding, or None when only the zero differences are.
+
+    Per pair, scale = ε·max(|a|, |b|): |d| ≤ scale is float rounding, and a change must
+    pass slack = tolerance + scale. Every scale is at most ε·max|a, b| (rounding is
+    monotonic), so the masks are first taken at both ends of that range: where they
+    select the same pairs they are exact, and no scale needs computing.
+    """
+    top = _RELATIVE_EPSILON * max(float(a.max()), -float(a.min()), float(b.max()), -float(b.min()))
+    low_slack = tolerance
+    high_slack = low_slack + top
+    np.greater(d, high_slack, out=rising)
+    np.less(d, -high_slack, out=falling)
+    moved = int(np.count_nonzero(rising)) + int(np.count_nonzero(falling))
+    if low_slack == 0.0:
+        nonzero = int(np.count_nonzero(d > 0.0)) + int(np.count_nonzero(d < 0.0))
+        rounds_only_zeros = exact = nonzero == moved
+    else:
+        rounds_only_zeros = int(np.count_nonzero(d > 0.0)) + int(np.count_nonzero(d < 0.0)) == int(
+            np.count_nonzero(d > top)
+        ) + int(np.count_nonzero(d < -top))
+        exact = int(np.count_nonzero(d > low_slack)) == int(np.count_nonzero(rising)) and int(
+            np.count_nonzero(d < -low_slack)
+        ) == int(np.count_nonzero(falling))
+    if exact and rounds_only_zeros:
+        return None
+    # Some pair is near a limit: compute every scale, in two buffers.
+    scale = np.abs(a)
+    spare = np.abs(b)
+    np.maximum(scale, spare, out=scale)
+    scale *= _RELATIVE_EPSILON
+    np.abs(d, out=spare)
+    rounding = spare <= scale
+    if not exact:
+        slack = scale
+        if tolerance != 0.0:
+            slack += tolerance
+        np.greater(d, slack, out=rising)
+        np.negative(slack, out=slack)
+        np.less(d, slack, out=falling)
+    return rounding
+
+
 def _plain_floats(values: npt.NDArray[Any]) -> bool:
     """Whether ``values`` reduces as its float64 copy would: native, contiguous, aligned."""
     return bool(
@@ -930,50 +1075,59 @@ def _plain_floats(values: npt.NDArray[Any]) -> bool:
     )
 
 
-def _top_changes(
+def _top_rows(
     mask: npt.NDArray[np.bool_],
-    ids: IdArray,
     new: npt.NDArray[np.float64],
     old: npt.NDArray[np.float64],
-) -> list[DatapointChange]:
-    """The datapoints of ``mask`` whose value moved most, largest first (ties by id)."""
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The (up to :data:`TOP_CHANGES`) rows of ``mask`` whose value moved most, lowest rows
+    first among ties, and each one's −|new − old| (unordered)."""
     rows = np.flatnonzero(mask)
     if not rows.size:
-        return []
+        return rows, np.zeros(0)
     size = new[rows]
     size -= old[rows]
     np.abs(size, out=size)
-    if rows.size > TOP_CHANGES:
-        negated = np.negative(size, out=size)
-        keep = None
-        # When the TOP_CHANGES-th largest change is larger than the next, the rows to keep
-        # are the same however they are selected: select them among a few candidates, at
-        # or above the TOP_CHANGES-th largest of a sample. Else (ties at the cut) select
-        # exactly as always, among every row.
-        sample = negated[:: max(1, rows.size // 2048)]
-        if sample.size > TOP_CHANGES:
-            cut = np.partition(sample, TOP_CHANGES - 1)[TOP_CHANGES - 1]
-            candidates = np.flatnonzero(negated <= cut)
-            if candidates.size == TOP_CHANGES:
-                keep = candidates
-            elif candidates.size <= 4096:
-                among = negated[candidates]
-                ranked = np.partition(among, (TOP_CHANGES - 1, TOP_CHANGES))
-                if ranked[TOP_CHANGES - 1] < ranked[TOP_CHANGES]:
-                    keep = candidates[among <= ranked[TOP_CHANGES - 1]]
-        if keep is None:
-            # Ties at the cut: every larger change, then the tied ones of the lowest ids
-            # (rows are in id order).
-            kth = np.partition(negated, TOP_CHANGES - 1)[TOP_CHANGES - 1]
-            larger = np.flatnonzero(negated < kth)
-            tied = np.flatnonzero(negated == kth)[: TOP_CHANGES - larger.size]
-            keep = np.concatenate([larger, tied])
-        rows, negated = rows[keep], negated[keep]
-    else:
-        negated = -size
-    order = np.lexsort((rows, negated))  # largest first; rows are in id order for ties
+    negated = np.negative(size, out=size)
+    if rows.size <= TOP_CHANGES:
+        return rows, negated
+    keep = None
+    # When the TOP_CHANGES-th largest change is larger than the next, the rows to keep
+    # are the same however they are selected: select them among a few candidates, at
+    # or above the TOP_CHANGES-th largest of a sample. Else (ties at the cut) select
+    # exactly as always, among every row.
+    sample = negated[:: max(1, rows.size // 2048)]
+    if sample.size > TOP_CHANGES:
+        cut = np.partition(sample, TOP_CHANGES - 1)[TOP_CHANGES - 1]
+        candidates = np.flatnonzero(negated <= cut)
+        if candidates.size == TOP_CHANGES:
+            keep = candidates
+        elif candidates.size <= 4096:
+            among = negated[candidates]
+            ranked = np.partition(among, (TOP_CHANGES - 1, TOP_CHANGES))
+            if ranked[TOP_CHANGES - 1] < ranked[TOP_CHANGES]:
+                keep = candidates[among <= ranked[TOP_CHANGES - 1]]
+    if keep is None:
+        # Ties at the cut: every larger change, then the tied ones of the lowest rows.
+        kth = np.partition(negated, TOP_CHANGES - 1)[TOP_CHANGES - 1]
+        larger = np.flatnonzero(negated < kth)
+        tied = np.flatnonzero(negated == kth)[: TOP_CHANGES - larger.size]
+        keep = np.concatenate([larger, tied])
+    return rows[keep], negated[keep]
+
+
+def _top_changes(largest: _Largest, ids: IdArray) -> list[DatapointChange]:
+    """The datapoints that moved most among those :class:`_Largest` kept, largest first
+    (ties by id: rows are in id order)."""
+    if not largest.rows:
+        return []
+    rows = np.concatenate(largest.rows)
+    negated = np.concatenate(largest.negated)
+    new, old = np.concatenate(largest.new), np.concatenate(largest.old)
+    order = np.lexsort((rows, negated))[:TOP_CHANGES]
     return [
-        DatapointChange(id_text(ids[r]), float(old[r]), float(new[r])) for r in rows[order].tolist()
+        DatapointChange(id_text(ids[r]), float(old[i]), float(new[i]))
+        for i, r in zip(order.tolist(), rows[order].tolist(), strict=True)
     ]
 
 
@@ -988,8 +1142,7 @@ def _estimate(
     kind: MetricKind,
     new: MetricColumn | None,
     old: MetricColumn | None,
-    a: npt.NDArray[np.float64],
-    b: npt.NDArray[np.float64],
+    pairs: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None,
     d: npt.NDArray[np.float64],
     *,
     direction: Direction,
@@ -999,11 +1152,18 @@ def _estimate(
 
     comparison.md §2: a bool with one epoch gets exact McNemar; a bool whose epochs repeat is a pass
     fraction and is treated as a number, like every other metric. A metric of direction
-    ``none`` is not tested: it only gets its mean difference.
+    ``none`` is not tested: it only gets its mean difference. ``pairs``: each pair's new
+    and old values, needed for a bool only.
     """
     flips = None
-    if kind is MetricKind.BOOL and _single_epoch_bool(new) and _single_epoch_bool(old):
+    if (
+        kind is MetricKind.BOOL
+        and pairs is not None
+        and _single_epoch_bool(new)
+        and _single_epoch_bool(old)
+    ):
         # Each value 0 or 1 (not a pass fraction): the passes and fails count every value.
+        a, b = pairs
         new_pass = a == 1.0
         old_pass = b == 1.0
         if (

@@ -19,6 +19,8 @@ Both compare equal to a list (or tuple) of the same ids and are sent to other pr
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
@@ -97,23 +99,45 @@ class IdColumn(_LazyIds):
     :meth:`keys` gives them as a fixed-width bytes array for joining and ordering in C.
     """
 
-    __slots__ = ("_count", "_keys", "_list", "_raw")
+    __slots__ = ("_count", "_increasing", "_keys", "_list", "_raw")
 
     def __init__(self, raw: bytes, count: int) -> None:
         self._raw = raw
         self._count = count
         self._keys: BytesArray | bool | None = False  # False: not computed yet
         self._list: list[str] | None = None
+        self._increasing: bool | None = None  # None: not checked yet
 
     @classmethod
     def concat(cls, columns: Sequence[IdColumn]) -> IdColumn:
-        """The ids of several columns one after the other."""
+        """The ids of several columns one after the other (known to be strictly
+        increasing when each column is and each one's last id is below the next's first)."""
         parts = [column for column in columns if column._count]
         joined = cls(b"\n".join(column._raw for column in parts), sum(c._count for c in parts))
         keys = [column._keys for column in parts]
         if parts and all(isinstance(found, np.ndarray) for found in keys):
             joined._keys = np.concatenate(keys)  # type: ignore[arg-type]
+        if all(column._increasing for column in parts) and all(
+            first[-1] < second[0] for first, second in itertools.pairwise(parts)
+        ):
+            joined._increasing = True
         return joined
+
+    def increasing(self) -> bool:
+        """Whether the ids are strictly increasing (sorted and unique); checked once.
+
+        UTF-8 bytes order as code points do, so this is the strings' order.
+        """
+        found = self._increasing
+        if found is None:
+            keys = self.keys()
+            if keys is None:
+                ids = self.to_list()
+                found = all(map(operator.lt, ids, itertools.islice(ids, 1, None)))
+            else:
+                found = keys_increasing(keys)
+            self._increasing = found
+        return found
 
     @property
     def raw(self) -> bytes:
@@ -180,6 +204,10 @@ class IdColumn(_LazyIds):
         return self.to_list()[index]
 
 
+#: Bytes a long pass over ids takes at a time (stays in the CPU's cache).
+_SLICE_BYTES = 1 << 19
+
+
 def _fixed_width(raw: bytes, count: int) -> BytesArray | None:
     """``count`` ids joined by newlines as a fixed-width bytes array (see IdColumn.keys)."""
     if count == 0:
@@ -187,10 +215,9 @@ def _fixed_width(raw: bytes, count: int) -> BytesArray | None:
     buffer = np.frombuffer(raw, dtype=np.uint8)
     width = raw.find(b"\n") if count > 1 else len(raw)
     if width > 0 and len(raw) == count * (width + 1) - 1:
-        # Every id as long as the first (hashed ids, UUIDs): a view of the buffer.
-        rows = np.frombuffer(raw + b"\n", dtype=np.uint8).reshape(count, width + 1)
-        if bool(np.all(rows[:, width] == _NEWLINE)):
-            fixed: BytesArray = np.ascontiguousarray(rows[:, :width]).view(f"S{width}").ravel()
+        # Every id as long as the first (hashed ids, UUIDs)?
+        fixed = _one_width(buffer, count, width)
+        if fixed is not None:
             return fixed
     ends = np.flatnonzero(buffer == _NEWLINE)
     if len(ends) != count - 1:
@@ -207,6 +234,26 @@ def _fixed_width(raw: bytes, count: int) -> BytesArray | None:
     padded[np.arange(width) < lengths[:, None]] = buffer[buffer != _NEWLINE]
     uneven: BytesArray = padded.view(f"S{width}").ravel()
     return uneven
+
+
+def _one_width(buffer: npt.NDArray[np.uint8], count: int, width: int) -> BytesArray | None:
+    """The ``count`` ids of ``buffer`` as ``S<width>``, when each is ``width`` bytes long
+    and followed by a newline (the last one by nothing); else None."""
+    if not bool(np.all(buffer[width :: width + 1] == _NEWLINE)):
+        return None
+    # Each id at its place in the buffer, one row every width + 1 bytes, copied whole.
+    rows: BytesArray = np.ndarray((count,), dtype=f"S{width}", buffer=buffer, strides=(width + 1,))
+    return rows.copy()
+
+
+def keys_increasing(keys: BytesArray) -> bool:
+    """Whether fixed-width ids are strictly increasing, compared a slice at a time."""
+    step = max(1, _SLICE_BYTES // max(keys.dtype.itemsize, 1))
+    for start in range(0, len(keys) - 1, step):
+        part = keys[start : start + step + 1]
+        if not bool(np.all(part[1:] > part[:-1])):
+            return False
+    return True
 
 
 def id_keys(ids: Sequence[str]) -> BytesArray | None:
