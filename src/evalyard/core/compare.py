@@ -689,6 +689,9 @@ def compare_scopes(
         union = alignment.union()
     deltas: dict[str, MetricDelta] = {}
     estimates: dict[str, PairedEstimate] = {}
+    # Every metric's differences in turn, in one buffer (at ten million pairs, 80 MB the
+    # kernel would otherwise map and zero afresh for each metric).
+    differences = np.empty(len(new_rows), dtype=np.float64)
     for name in sorted(set(new.columns) | set(old.columns)):
         deltas[name], estimate = _metric_delta(
             name,
@@ -702,6 +705,7 @@ def compare_scopes(
             aggregate_function=aggregate_function,
             step=step,
             alpha=alpha,
+            differences=differences,
         )
         if estimate is not None:
             estimates[name] = estimate
@@ -763,8 +767,12 @@ def _metric_delta(
     aggregate_function: str,
     step: str | None,
     alpha: float,
+    differences: npt.NDArray[np.float64],
 ) -> tuple[MetricDelta, PairedEstimate | None]:
-    """One metric's delta, and the estimate its verdict is judged from (None: not tested)."""
+    """One metric's delta, and the estimate its verdict is judged from (None: not tested).
+
+    ``differences``: room for a difference per common datapoint, overwritten.
+    """
     if new is not None and old is not None:
         kind = merge_kinds(new.kind, old.kind)
     else:
@@ -830,7 +838,7 @@ def _metric_delta(
             new_rows if paired else new_rows[:0],
             old_rows if paired else old_rows[:0],
             found,
-            len(found_ids),
+            differences[: len(found_ids)],
             tolerance=float(tolerance),
             direction=direction,
             keep_pairs=kind is MetricKind.BOOL,
@@ -943,7 +951,7 @@ def _numeric_changes(
     new_rows: npt.NDArray[np.int64],
     old_rows: npt.NDArray[np.int64],
     found: npt.NDArray[np.bool_] | None,
-    count: int,
+    differences: npt.NDArray[np.float64],
     *,
     tolerance: float,
     direction: Direction,
@@ -952,8 +960,9 @@ def _numeric_changes(
     """Compare the values of each pair (``new_values[new_rows[i]]`` with
     ``old_values[old_rows[i]]``, the pairs of ``found`` only when given), :data:`_SLICE`
     pairs at a time: which improved, degraded, stayed the same or changed, the differences
-    for the test, and the largest changes each way."""
-    differences = np.empty(count, dtype=np.float64)
+    for the test (written into ``differences``, one per pair compared), and the largest
+    changes each way."""
+    count = differences.size
     rising = np.empty(count, dtype=bool)
     falling = np.empty(count, dtype=bool)
     same = np.empty(count, dtype=bool)
