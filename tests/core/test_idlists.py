@@ -139,3 +139,21 @@ def test_joined_columns_keep_their_keys_padded_to_the_widest() -> None:
     assert keys is not None
     assert keys.tolist() == [b"a", b"b", b"cc", b"dd"]
     assert joined == ["a", "b", "cc", "dd"]
+
+
+def test_joined_columns_know_their_order_and_join_their_text_only_when_read() -> None:
+    first, second = _column(["a", "b"]), _column(["c", "é"])
+    assert first.increasing() and second.increasing()
+    first.keys(), second.keys()
+    joined = IdColumn.concat([first, second])
+    assert joined._raw is None  # compared as keys until the text is read
+    assert joined._increasing is True  # known from the parts: not checked again
+    assert joined.raw == "a\nb\nc\né".encode()
+    assert joined == ["a", "b", "c", "é"]
+    backwards = IdColumn.concat([second, first])
+    assert backwards._increasing is None
+    assert not backwards.increasing()
+    assert backwards == ["c", "é", "a", "b"]
+    unsorted = _column(["b", "a"])
+    assert not unsorted.increasing()
+    assert IdColumn.concat([unsorted, _column(["c"])]).increasing() is False

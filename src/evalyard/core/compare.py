@@ -329,6 +329,7 @@ def _same_bytes(new_ids: Sequence[str], old_ids: Sequence[str]) -> bool:
         isinstance(new_ids, IdColumn)
         and isinstance(old_ids, IdColumn)
         and len(new_ids) == len(old_ids)
+        and (not len(new_ids) or (new_ids[0] == old_ids[0] and new_ids[-1] == old_ids[-1]))
         and new_ids.raw == old_ids.raw
     )
 

@@ -99,10 +99,11 @@ class IdColumn(_LazyIds):
     :meth:`keys` gives them as a fixed-width bytes array for joining and ordering in C.
     """
 
-    __slots__ = ("_count", "_increasing", "_keys", "_list", "_raw")
+    __slots__ = ("_count", "_increasing", "_keys", "_list", "_parts", "_raw")
 
     def __init__(self, raw: bytes, count: int) -> None:
-        self._raw = raw
+        self._raw: bytes | None = raw
+        self._parts: list[IdColumn] = []  # with _raw None: the columns whose ids these are
         self._count = count
         self._keys: BytesArray | bool | None = False  # False: not computed yet
         self._list: list[str] | None = None
@@ -113,10 +114,14 @@ class IdColumn(_LazyIds):
         """The ids of several columns one after the other (known to be strictly
         increasing when each column is and each one's last id is below the next's first)."""
         parts = [column for column in columns if column._count]
-        joined = cls(b"\n".join(column._raw for column in parts), sum(c._count for c in parts))
+        joined = cls(b"", sum(c._count for c in parts))
         keys = [column._keys for column in parts]
         if parts and all(isinstance(found, np.ndarray) for found in keys):
+            # Joined and compared as keys: the text is put end to end only if it is read.
             joined._keys = np.concatenate(keys)  # type: ignore[arg-type]
+            joined._raw, joined._parts = None, parts
+        else:
+            joined._raw = b"\n".join(column.raw for column in parts)
         if all(column._increasing for column in parts) and all(
             first[-1] < second[0] for first, second in itertools.pairwise(parts)
         ):
@@ -142,7 +147,11 @@ class IdColumn(_LazyIds):
     @property
     def raw(self) -> bytes:
         """The encoded ids: UTF-8, joined by newlines."""
-        return self._raw
+        found = self._raw
+        if found is None:
+            found = self._raw = b"\n".join(column.raw for column in self._parts)
+            self._parts = []
+        return found
 
     def keys(self) -> BytesArray | None:
         """The ids as a numpy array of fixed-width UTF-8 bytes (``S<width>``, shorter ids
@@ -150,13 +159,13 @@ class IdColumn(_LazyIds):
         the padding would take more than a few times their size."""
         found = self._keys
         if found is False:
-            found = self._keys = _fixed_width(self._raw, self._count)
+            found = self._keys = _fixed_width(self.raw, self._count)
         return found  # type: ignore[return-value]
 
     def to_list(self) -> list[str]:
         found = self._list
         if found is None:
-            found = self._raw.decode("utf-8").split("\n") if self._count else []
+            found = self.raw.decode("utf-8").split("\n") if self._count else []
             if len(found) != self._count:
                 raise ValueError(
                     f"a stored id column holds {len(found)} ids where its block has "
