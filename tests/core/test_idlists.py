@@ -143,7 +143,8 @@ def test_joined_columns_keep_their_keys_padded_to_the_widest() -> None:
 
 def test_joined_columns_know_their_order_and_join_their_text_only_when_read() -> None:
     first, second = _column(["a", "b"]), _column(["c", "é"])
-    assert first.increasing() and second.increasing()
+    assert first.increasing()
+    assert second.increasing()
     first.keys(), second.keys()
     joined = IdColumn.concat([first, second])
     assert joined._raw is None  # compared as keys until the text is read
