@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from evalyard.core.columns import (
     decode_block,
     encode_block,
     merge_blocks,
+    read_columns,
     sort_block,
 )
 from evalyard.core.model import MetricKind
@@ -159,3 +161,51 @@ def test_stored_blocks_merge_as_the_same_ids_given_as_strings(batches: list[list
     assert as_bytes.columns["m"].values.tolist() == as_text.columns["m"].values.tolist()
     last = {i: float(b * 100 + k) for b, ids in enumerate(batches) for k, i in enumerate(ids)}
     assert dict(zip(as_bytes.ids, as_bytes.columns["m"].values.tolist(), strict=True)) == last
+
+
+class _Bytes:
+    """A stored value held in memory, read a part at a time as the store's are."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self, offset: int, size: int) -> bytes:
+        return self.data[offset : offset + size]
+
+    def read_into(self, offset: int, into: np.ndarray) -> None:
+        into[:] = np.frombuffer(self.data[offset : offset + into.size], dtype=np.uint8)
+
+
+def test_columns_of_blocks_in_a_row_are_read_into_one_array_each() -> None:
+    first = _block(["a", "b"], [0, 0], acc=[0.5, None], label=["x", None])
+    second = _block(["c"], [0], acc=[1.0], cost=[3.0])
+    passed = MetricColumn(MetricKind.BOOL, np.array([1.0, 0.0]))
+    first.columns["passed"] = passed
+    second.columns["passed"] = MetricColumn(MetricKind.NUMBER, np.array([0.25]))
+    columns = read_columns(
+        [(len(block), _Bytes(encode_block(block)[2])) for block in (first, second)]
+    )
+    assert columns is not None
+    assert columns["acc"].values.tolist()[::2] == [0.5, 1.0]
+    assert np.isnan(columns["acc"].values[1])
+    assert columns["label"].values.tolist() == ["x", None, None]  # missing in the second
+    assert np.isnan(columns["cost"].values[:2]).all()
+    assert columns["cost"].values[2] == 3.0
+    assert columns["passed"].kind is MetricKind.NUMBER  # a bool, then a number
+    assert columns["passed"].values.tolist() == [1.0, 0.0, 0.25]
+    assert all(c.values.flags.aligned for c in columns.values() if c.kind is not MetricKind.STRING)
+
+
+def test_a_metric_of_text_and_numbers_in_blocks_in_a_row_is_left_to_merging() -> None:
+    first, second = _block(["a"], [0], m=[0.5]), _block(["b"], [0], m=["x"])
+    pieces = [(1, _Bytes(encode_block(block)[2])) for block in (first, second)]
+    assert read_columns(pieces) is None
+
+
+def test_a_block_whose_columns_do_not_fit_its_rows_is_named_damaged() -> None:
+    stored = _Bytes(encode_block(_block(["a", "b"], [0, 0], m=[0.5, 1.0]))[2])
+    with pytest.raises(ValueError, match="damaged"):
+        read_columns([(3, stored)])
+    texts = _Bytes(encode_block(_block(["a", "b"], [0, 0], m=["x", "y"]))[2])
+    with pytest.raises(ValueError, match="damaged"):
+        read_columns([(3, texts)])

@@ -24,7 +24,7 @@ import operator
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -38,15 +38,18 @@ __all__ = [
     "MetricColumn",
     "MixedKindsError",
     "ScopeValues",
+    "StoredValue",
     "block_from_rows",
     "block_row_bytes",
     "collapse_epochs",
     "concat_blocks",
     "decode_block",
     "encode_block",
+    "follow_in_order",
     "merge_blocks",
     "merge_kinds",
     "present_mask",
+    "read_columns",
     "record_keys",
     "sort_block",
     "split_sorted",
@@ -220,6 +223,81 @@ def decode_block(n: int, ids: bytes, epochs: bytes | None, metrics: bytes | None
     return Block(id_list, epoch_array, columns)
 
 
+class StoredValue(Protocol):
+    """A stored binary value read a part at a time (an SQLite BLOB opened for reading)."""
+
+    def read(self, offset: int, size: int) -> bytes:
+        """``size`` bytes from ``offset``."""
+        ...
+
+    def read_into(self, offset: int, into: npt.NDArray[np.uint8]) -> None:
+        """Fill ``into`` with the bytes from ``offset``."""
+        ...
+
+
+def read_columns(pieces: Sequence[tuple[int, StoredValue]]) -> dict[str, MetricColumn] | None:
+    """The metric columns of blocks whose rows follow one another, from each block's row
+    count and its stored ``metrics`` (as :func:`encode_block` made them): the values of a
+    number column are read straight into their place in one array, with no copy of the
+    whole block in between. A metric a block lacks is missing in its rows.
+
+    Returns:
+        the columns, or None when a metric is text in one block and a number in another.
+
+    Raises:
+        ValueError: when a stored value is not what its header says (a damaged store).
+    """
+    layouts: list[list[tuple[str, MetricKind, int, int]]] = []
+    kinds: dict[str, MetricKind] = {}
+    for rows, stored in pieces:
+        head_len = int.from_bytes(stored.read(0, 4), "little")
+        offset = 4 + head_len
+        layout = []
+        for name, kind_text, nbytes in json.loads(stored.read(4, head_len)):
+            kind = MetricKind(kind_text)
+            if kind is not MetricKind.STRING and nbytes != 8 * rows:
+                raise ValueError(
+                    f"metric {name!r} holds {nbytes} bytes for {rows} rows; the store is damaged"
+                )
+            layout.append((name, kind, offset, nbytes))
+            offset += nbytes
+            known = kinds.get(name)
+            if known is not None and (known is MetricKind.STRING) != (kind is MetricKind.STRING):
+                return None
+            kinds[name] = kind if known is None else merge_kinds(known, kind)
+        layouts.append(layout)
+    total = sum(rows for rows, _ in pieces)
+    arrays = {
+        name: np.empty(total, dtype=object if kind is MetricKind.STRING else np.float64)
+        for name, kind in kinds.items()
+    }
+    start = 0
+    for (rows, stored), layout in zip(pieces, layouts, strict=True):
+        end = start + rows
+        missing = set(arrays)
+        for name, kind, offset, nbytes in layout:
+            values = arrays[name]
+            missing.discard(name)
+            if kind is MetricKind.STRING:
+                texts = json.loads(stored.read(offset, nbytes))
+                if len(texts) != rows:
+                    raise ValueError(
+                        f"metric {name!r} holds {len(texts)} values for {rows} rows; the "
+                        "store is damaged"
+                    )
+                values[start:end] = np.array(texts, dtype=object)
+            else:
+                stored.read_into(offset, values[start:end].view(np.uint8))
+        for name in missing:
+            arrays[name][start:end] = None if kinds[name] is MetricKind.STRING else np.nan
+        start = end
+    if not np.dtype("<f8").isnative:  # the stored floats are little-endian
+        for name, values in arrays.items():
+            if kinds[name] is not MetricKind.STRING:
+                values.byteswap(inplace=True)
+    return {name: MetricColumn(kinds[name], values) for name, values in arrays.items()}
+
+
 def record_keys(ids: Sequence[str], epochs: IntArray, *, with_epochs: bool) -> list[Hashable]:
     """The (datapoint, epoch) key of each row: the id alone when no epoch is ever above 0."""
     if not with_epochs:
@@ -343,6 +421,12 @@ def _last_of_each_id(merged: Block, keys: npt.NDArray[np.bytes_]) -> Block:
         return merged
     rows = np.sort(order[last]).astype(np.int64, copy=False)
     return merged.take(rows)
+
+
+def follow_in_order(blocks: Sequence[Block]) -> bool:
+    """Whether the blocks' rows put end to end are already their merge: no epochs, each
+    block's ids strictly increasing and below the next block's."""
+    return _in_disjoint_order(blocks)
 
 
 def _in_disjoint_order(blocks: Sequence[Block]) -> bool:

@@ -6,12 +6,14 @@ itself (:mod:`.sql`) is written once against this interface.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, Select, Table
 from sqlalchemy.sql.dml import Insert
 
+from evalyard.core.columns import StoredValue
 from evalyard.errors import StoreError
 
 __all__ = ["Dialect", "on_conflict_update", "upsert_many"]
@@ -59,6 +61,13 @@ class Dialect(Protocol):
 
     def fetch_blobs(self, connection: Connection, statement: Select[Any]) -> Sequence[Any]:
         """Run a query whose rows hold large binary columns; rows have attribute access."""
+        ...
+
+    def block_reader(
+        self, connection: Connection
+    ) -> Callable[[int], AbstractContextManager[StoredValue]] | None:
+        """What opens the ``columns`` of the metric block at a rowid, to read it a part at a
+        time within this transaction; None where values are only fetched whole."""
         ...
 
     def read_options(self) -> dict[str, str]:

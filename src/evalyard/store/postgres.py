@@ -11,7 +11,8 @@ way the rows are the same as the upsert's, one by one, would make.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert
 
+from evalyard.core.columns import StoredValue
 from evalyard.store.dialect import on_conflict_update, upsert_many
 
 __all__ = ["PostgresDialect"]
@@ -126,6 +128,13 @@ class PostgresDialect:
             cursor.execute(str(compiled), compiled.params)
             rows: list[Any] = cursor.fetchall()
         return rows
+
+    def block_reader(
+        self, connection: Connection
+    ) -> Callable[[int], AbstractContextManager[StoredValue]] | None:
+        # A bytea is fetched whole (reading a part of a compressed value decompresses
+        # it from the start).
+        return None
 
     def read_options(self) -> dict[str, str]:
         return {"isolation_level": "REPEATABLE READ"}

@@ -16,24 +16,40 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from evalyard.core.columns import (
     Block,
     LiveRecords,
     ScopeValues,
+    StoredValue,
     block_row_bytes,
     collapse_epochs,
+    concat_blocks,
     decode_block,
     encode_block,
+    follow_in_order,
     merge_blocks,
+    read_columns,
     sort_block,
     split_sorted,
 )
@@ -755,10 +771,14 @@ class SQLStore:
         mb = schema.metric_blocks
         with self._read() as connection:
             self._require_run(connection, run_id)
+            selected = and_(mb.c.run_id == run_id, mb.c.scope == scope)
+            reader = self.dialect.block_reader(connection)
+            if reader is not None and scope == SESSION_SCOPE:
+                return self._read_in_parts(connection, reader, selected)
             rows = self.dialect.fetch_blobs(
                 connection,
                 select(mb.c.batch_id, mb.c.row_count, mb.c.ids, mb.c.epochs, mb.c.columns)
-                .where(and_(mb.c.run_id == run_id, mb.c.scope == scope))
+                .where(selected)
                 .order_by(mb.c.batch_id),
             )
             live: LiveRecords | None = None
@@ -782,6 +802,49 @@ class SQLStore:
             for row in rows
         ]
         merged, _ = merge_blocks(blocks, live=live)
+        return merged
+
+    def _read_in_parts(
+        self,
+        connection: Connection,
+        reader: Callable[[int], AbstractContextManager[StoredValue]],
+        selected: ColumnElement[bool],
+    ) -> Block:
+        """The merged session blocks of ``selected``, each block's metrics read a part at a
+        time: when they need no merging (one block, or the sorted pieces of a run too large
+        for one), every number column is read straight into its place in one array."""
+        mb = schema.metric_blocks
+        rows = self.dialect.fetch_blobs(
+            connection,
+            select(
+                literal_column("rowid").label("rowid"),
+                mb.c.batch_id,
+                mb.c.row_count,
+                mb.c.ids,
+                mb.c.epochs,
+                func.length(mb.c.columns).label("size"),
+            )
+            .where(selected)
+            .order_by(mb.c.batch_id),
+        )
+        blocks = [decode_block(row.row_count, row.ids, row.epochs, None) for row in rows]
+        with ExitStack() as opened:
+            stored = [opened.enter_context(reader(row.rowid)) for row in rows]
+            if len(blocks) == 1 or (blocks and follow_in_order(blocks)):
+                columns = read_columns(
+                    [(row.row_count, s) for row, s in zip(rows, stored, strict=True)]
+                )
+                if columns is not None:
+                    merged = concat_blocks(blocks)
+                    return Block(merged.ids, merged.epochs, columns)
+            whole = [
+                (
+                    row.batch_id,
+                    decode_block(row.row_count, row.ids, row.epochs, s.read(0, row.size)),
+                )
+                for row, s in zip(rows, stored, strict=True)
+            ]
+        merged, _ = merge_blocks(whole)
         return merged
 
     def list_steps(self, run_id: str) -> list[str]:

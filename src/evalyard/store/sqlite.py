@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, Engine, Select, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.dml import Insert
 
+from evalyard.core.columns import StoredValue
 from evalyard.errors import StoreError
 from evalyard.store.dialect import on_conflict_update, upsert_many
 
@@ -138,6 +142,19 @@ class SQLiteDialect:
     def fetch_blobs(self, connection: Connection, statement: Select[Any]) -> Sequence[Any]:
         return connection.execute(statement).all()
 
+    def block_reader(
+        self, connection: Connection
+    ) -> Callable[[int], AbstractContextManager[StoredValue]] | None:
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+
+        @contextmanager
+        def opened(rowid: int) -> Iterator[StoredValue]:
+            with driver.blobopen("metric_blocks", "columns", rowid, readonly=True) as blob:
+                yield _Blob(blob)
+
+        return opened
+
     def read_options(self) -> dict[str, str]:
         # A deferred BEGIN takes its snapshot at the first read and keeps it (WAL).
         return {}
@@ -178,3 +195,32 @@ def _variable_limit(driver: sqlite3.Connection) -> int:
 
 def _placeholders(width: int) -> str:
     return f"({', '.join(['?'] * width)})"
+
+
+#: Bytes read from a BLOB at a time: each read's buffer is reused by the allocator and
+#: stays in the CPU's cache while it is copied to its place.
+_READ_BYTES = 1 << 20
+
+
+class _Blob:
+    """A metric block's ``columns`` read a part at a time (:class:`StoredValue`)."""
+
+    __slots__ = ("_blob",)
+
+    def __init__(self, blob: sqlite3.Blob) -> None:
+        self._blob = blob
+
+    def read(self, offset: int, size: int) -> bytes:
+        self._blob.seek(offset)
+        found = self._blob.read(size)
+        if len(found) != size:
+            raise ValueError(
+                f"a stored block ends at byte {offset + len(found)}, before the {size} bytes "
+                f"its header announces from byte {offset}; the store is damaged"
+            )
+        return found
+
+    def read_into(self, offset: int, into: npt.NDArray[np.uint8]) -> None:
+        for start in range(0, into.size, _READ_BYTES):
+            part = self.read(offset + start, min(_READ_BYTES, into.size - start))
+            into[start : start + len(part)] = np.frombuffer(part, dtype=np.uint8)
