@@ -78,8 +78,10 @@ class ModelSpeed:
 
 #: The models the traced demo can "call": names the built-in price table knows.
 MODELS: Mapping[str, ModelSpeed] = {
-    "gpt-4o-mini": ModelSpeed("gpt-4o-mini-2024-07-18", 0.8, 0.002, 0.1),
-    "gpt-4o": ModelSpeed("gpt-4o-2024-08-06", 2.0, 0.005, 0.3),
+    # Tens of milliseconds a call: far enough apart that a busy machine's scheduling
+    # (a sleep overshooting by a few milliseconds) cannot blur which model is slower.
+    "gpt-4o-mini": ModelSpeed("gpt-4o-mini-2024-07-18", 8.0, 0.02, 1.0),
+    "gpt-4o": ModelSpeed("gpt-4o-2024-08-06", 20.0, 0.05, 3.0),
 }
 
 _LOCK = threading.Lock()
