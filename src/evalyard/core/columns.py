@@ -20,7 +20,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
-import operator
 from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from evalyard.core.idlists import IdColumn, id_keys, take_ids
+from evalyard.core.idlists import IdColumn, id_keys, ids_increasing, take_ids
 from evalyard.core.model import MetricKind
 
 __all__ = [
@@ -368,7 +367,7 @@ def merge_blocks(
         # A stored block holds each (datapoint, epoch) once: the write side and merging
         # both keep the last record only. Nothing to do.
         return blocks[0][1], None
-    if live is None and not want_live and _in_disjoint_order([block for _, block in blocks]):
+    if live is None and not want_live and follow_in_order([block for _, block in blocks]):
         # Pieces of one sorted block stored apart (a run too large for one block): their
         # rows follow each other in id order, each record once.
         return concat_blocks([block for _, block in blocks]), None
@@ -424,12 +423,6 @@ def _last_of_each_id(merged: Block, keys: npt.NDArray[np.bytes_]) -> Block:
 
 
 def follow_in_order(blocks: Sequence[Block]) -> bool:
-    """Whether the blocks' rows put end to end are already their merge: no epochs, each
-    block's ids strictly increasing and below the next block's."""
-    return _in_disjoint_order(blocks)
-
-
-def _in_disjoint_order(blocks: Sequence[Block]) -> bool:
     """Whether the blocks (without epochs) are each sorted and follow one another in id
     order, so that putting them end to end is already their merge."""
     if any(block.epochs.any() for block in blocks):
@@ -437,7 +430,7 @@ def _in_disjoint_order(blocks: Sequence[Block]) -> bool:
     for first, second in itertools.pairwise(blocks):
         if first.ids and second.ids and not first.ids[-1] < second.ids[0]:
             return False
-    return all(_is_sorted_unique(block.ids) for block in blocks)
+    return all(ids_increasing(block.ids) for block in blocks)
 
 
 def block_row_bytes(block: Block) -> int:
@@ -476,7 +469,7 @@ def split_sorted(block: Block, starts: Sequence[tuple[str, int]]) -> list[Block]
 def sort_block(block: Block) -> Block:
     """The block's rows ordered by datapoint id, then epoch (the same block if they are)."""
     if not block.epochs.any():
-        if _is_sorted_unique(block.ids):
+        if ids_increasing(block.ids):
             return block
         keys = id_keys(block.ids)
         if keys is not None:
@@ -491,22 +484,13 @@ def sort_block(block: Block) -> Block:
     return block.take(order)
 
 
-def _is_sorted_unique(ids: Sequence[str]) -> bool:
-    # Strictly increasing means sorted and unique: numpy comparisons of the ids' bytes
-    # (UTF-8 orders as code points do; checked once per column read), or one pass of
-    # C-level string comparisons.
-    if isinstance(ids, IdColumn):
-        return ids.increasing()
-    return all(map(operator.lt, ids, itertools.islice(ids, 1, None)))
-
-
 def collapse_epochs(block: Block) -> ScopeValues:
     """One row per datapoint, ids sorted: each metric is the mean over the epochs having it.
 
     A bool becomes a pass fraction; a string takes its most common value across epochs
     (the earliest epoch wins a tie).
     """
-    if not block.epochs.any() and _is_sorted_unique(block.ids):
+    if not block.epochs.any() and ids_increasing(block.ids):
         ids = block.ids if isinstance(block.ids, IdColumn) else list(block.ids)
         return ScopeValues(ids, dict(block.columns), 1)
     index: dict[str, int] = {}

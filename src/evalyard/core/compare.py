@@ -1045,17 +1045,18 @@ def _slice_changes(
     high_slack = low_slack + top
     np.greater(d, high_slack, out=rising)
     np.less(d, -high_slack, out=falling)
-    moved = int(np.count_nonzero(rising)) + int(np.count_nonzero(falling))
+    rises, falls = int(np.count_nonzero(rising)), int(np.count_nonzero(falling))
+    nonzero = int(np.count_nonzero(d > 0.0)) + int(np.count_nonzero(d < 0.0))
     if low_slack == 0.0:
-        nonzero = int(np.count_nonzero(d > 0.0)) + int(np.count_nonzero(d < 0.0))
-        rounds_only_zeros = exact = nonzero == moved
+        rounds_only_zeros = exact = nonzero == rises + falls
     else:
-        rounds_only_zeros = int(np.count_nonzero(d > 0.0)) + int(np.count_nonzero(d < 0.0)) == int(
-            np.count_nonzero(d > top)
-        ) + int(np.count_nonzero(d < -top))
-        exact = int(np.count_nonzero(d > low_slack)) == int(np.count_nonzero(rising)) and int(
-            np.count_nonzero(d < -low_slack)
-        ) == int(np.count_nonzero(falling))
+        rounds_only_zeros = nonzero == int(np.count_nonzero(d > top)) + int(
+            np.count_nonzero(d < -top)
+        )
+        exact = (
+            int(np.count_nonzero(d > low_slack)) == rises
+            and int(np.count_nonzero(d < -low_slack)) == falls
+        )
     if exact and rounds_only_zeros:
         return None
     # Some pair is near a limit: compute every scale, in two buffers.

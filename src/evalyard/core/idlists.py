@@ -136,11 +136,7 @@ class IdColumn(_LazyIds):
         found = self._increasing
         if found is None:
             keys = self.keys()
-            if keys is None:
-                ids = self.to_list()
-                found = all(map(operator.lt, ids, itertools.islice(ids, 1, None)))
-            else:
-                found = keys_increasing(keys)
+            found = _strings_increasing(self.to_list()) if keys is None else keys_increasing(keys)
             self._increasing = found
         return found
 
@@ -253,6 +249,19 @@ def _one_width(buffer: npt.NDArray[np.uint8], count: int, width: int) -> BytesAr
     # Each id at its place in the buffer, one row every width + 1 bytes, copied whole.
     rows: BytesArray = np.ndarray((count,), dtype=f"S{width}", buffer=buffer, strides=(width + 1,))
     return rows.copy()
+
+
+def ids_increasing(ids: Sequence[str]) -> bool:
+    """Whether ids are strictly increasing (sorted and unique): numpy comparisons of a
+    stored column's bytes, checked once per column (UTF-8 orders as code points do), or
+    one pass of C-level string comparisons."""
+    if isinstance(ids, IdColumn):
+        return ids.increasing()
+    return _strings_increasing(ids)
+
+
+def _strings_increasing(ids: Sequence[str]) -> bool:
+    return all(map(operator.lt, ids, itertools.islice(ids, 1, None)))
 
 
 def keys_increasing(keys: BytesArray) -> bool:
